@@ -1,0 +1,67 @@
+"""Task API: the routes. Each parses the request, calls the service once and responds."""
+
+from __future__ import annotations
+
+import logging
+
+from chalice import Chalice, Response
+
+from chalicelib import web
+from chalicelib.runtime import task_service
+
+app = Chalice(app_name="task-api")
+app.debug = False  # never return stack traces, in any stage
+app.log.setLevel(logging.INFO)
+app.register_middleware(web.problem_middleware, "http")
+
+JSON = ["application/json"]
+MERGE_PATCH = ["application/merge-patch+json", "application/json"]
+
+
+@app.route("/health", methods=["GET"])
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.route("/tasks", methods=["GET"])
+@web.api_view(app)
+def list_tasks() -> Response:
+    items = task_service().list(web.owner(app.current_request))
+    return Response(body={"items": items, "count": len(items), "nextCursor": None})
+
+
+@app.route("/tasks", methods=["POST"], content_types=JSON)
+@web.api_view(app)
+def create_task() -> Response:
+    request = app.current_request
+    task = task_service().create(web.owner(request), web.json_object(request))
+    return web.task_response(task, status=201)
+
+
+@app.route("/tasks/{task_id}", methods=["GET"])
+@web.api_view(app)
+def get_task(task_id: str) -> Response:
+    return web.task_response(task_service().get(web.owner(app.current_request), task_id))
+
+
+@app.route("/tasks/{task_id}", methods=["PUT"], content_types=JSON)
+@web.api_view(app)
+def replace_task(task_id: str) -> Response:
+    request = app.current_request
+    task, created = task_service().replace(web.owner(request), task_id, web.json_object(request))
+    return web.task_response(task, status=201 if created else 200)
+
+
+@app.route("/tasks/{task_id}", methods=["PATCH"], content_types=MERGE_PATCH)
+@web.api_view(app)
+def patch_task(task_id: str) -> Response:
+    request = app.current_request
+    task = task_service().patch(web.owner(request), task_id, web.json_object(request))
+    return web.task_response(task)
+
+
+@app.route("/tasks/{task_id}", methods=["DELETE"])
+@web.api_view(app)
+def delete_task(task_id: str) -> Response:
+    task_service().delete(web.owner(app.current_request), task_id)
+    return web.no_content()

@@ -1,0 +1,108 @@
+"""Composition root: builds the task service once per container from the stage's settings.
+
+Settings are read on first use, not at import: ``chalice.test.Client`` sets a stage's
+environment variables only while a request runs. The store itself never learns where
+it runs; only this module decides which DynamoDB endpoint it talks to.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from chalicelib.store import TaskStore
+from chalicelib.table import ensure_table
+from chalicelib.tasks import TaskService
+
+log = logging.getLogger("task-api.runtime")
+
+_DEFAULT_REGION = "us-east-1"
+_TRUE = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a stage configures, through environment variables (see the README)."""
+
+    table_name: str
+    endpoint_url: str | None
+    region: str
+    auto_provision: bool
+
+    @classmethod
+    def from_environ(cls, environ: Any = None) -> Settings:
+        environ = os.environ if environ is None else environ  # Chalice's test client swaps it
+        table_name = environ.get("TASKS_TABLE_NAME", "").strip()
+        if not table_name:
+            raise RuntimeError("TASKS_TABLE_NAME is not set for this stage")
+        return cls(
+            table_name=table_name,
+            endpoint_url=environ.get("DYNAMODB_ENDPOINT_URL")
+            or environ.get("AWS_ENDPOINT_URL_DYNAMODB")
+            or environ.get("AWS_ENDPOINT_URL")
+            or None,
+            region=environ.get("AWS_REGION")
+            or environ.get("AWS_DEFAULT_REGION")
+            or _DEFAULT_REGION,
+            auto_provision=environ.get("TASKS_AUTO_PROVISION", "").lower() in _TRUE,
+        )
+
+
+_lock = threading.Lock()
+_service: TaskService | None = None
+_embedded: Any = None
+
+
+def task_service() -> TaskService:
+    """The container's one TaskService, built on first use."""
+    global _service
+    if _service is None:
+        with _lock:
+            if _service is None:
+                _service = _build(Settings.from_environ())
+    return _service
+
+
+def reset() -> None:
+    """Forget the service and stop the embedded emulator (tests, between cases)."""
+    global _service, _embedded
+    with _lock:
+        _service = None
+        if _embedded is not None:
+            _embedded.stop()
+            _embedded = None
+
+
+def _build(settings: Settings) -> TaskService:
+    if settings.auto_provision and os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        raise RuntimeError("TASKS_AUTO_PROVISION is for development stages, not for Lambda")
+    if settings.auto_provision and settings.endpoint_url is None:
+        _start_embedded_dynamodb()
+    session = boto3.session.Session(region_name=settings.region)
+    credentials: dict[str, str] = {}
+    needs_credentials = settings.auto_provision and settings.endpoint_url is not None
+    if needs_credentials and session.get_credentials() is None:
+        # DynamoDB Local accepts any credentials; a new user should not need any.
+        credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+    client = session.client("dynamodb", endpoint_url=settings.endpoint_url, **credentials)
+    if settings.auto_provision and ensure_table(client, settings.table_name):
+        log.info("Created table %s from the table definition", settings.table_name)
+    return TaskService(TaskStore(client, settings.table_name))
+
+
+def _start_embedded_dynamodb() -> None:
+    """Serve DynamoDB from moto inside this process (development stage only)."""
+    global _embedded
+    from moto import mock_aws  # a development dependency: never imported in Lambda
+
+    _embedded = mock_aws()
+    _embedded.start()
+    log.warning(
+        "DYNAMODB_ENDPOINT_URL is not set: serving from an in-memory DynamoDB emulator "
+        "(moto). Tasks are kept in memory and are gone when the server stops."
+    )

@@ -1,0 +1,104 @@
+"""The task service: the rules between HTTP and the store.
+
+It validates input against the schema, applies defaults, generates ids and
+timestamps, and turns store outcomes into domain errors. It knows nothing of HTTP
+and nothing of DynamoDB.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib import schema, validation
+from chalicelib.errors import TaskNotFound
+from chalicelib.store import Task, TaskStore
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def utc_timestamp(moment: dt.datetime) -> str:
+    """RFC 3339 UTC with fixed-width microseconds, so timestamps sort as strings."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _writable(body: dict[str, Any]) -> dict[str, Any]:
+    """Drop server-managed fields: they are ignored so that GET, edit, PUT round-trips."""
+    return {k: v for k, v in body.items() if k not in schema.SERVER_FIELDS}
+
+
+def _with_defaults(body: dict[str, Any]) -> Task:
+    return {
+        name: body[name] if name in body else schema.default_for(name) for name in schema.DEFAULTS
+    }
+
+
+class TaskService:
+    """Create, read, replace, patch, delete and list one owner's tasks."""
+
+    def __init__(
+        self,
+        store: TaskStore,
+        clock: Callable[[], dt.datetime] = _utc_now,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._new_id = new_id
+
+    def create(self, owner: str, body: dict[str, Any]) -> Task:
+        now = self._clock()
+        fields = _writable(body)
+        validation.validate_task(fields, now)
+        stamp = utc_timestamp(now)
+        while True:  # a random UUID collides only in theory; never overwrite if it does
+            task = {
+                "id": self._new_id(),
+                **_with_defaults(fields),
+                "createdAt": stamp,
+                "updatedAt": stamp,
+                "version": 1,
+            }
+            if self._store.create(owner, task):
+                return task
+
+    def get(self, owner: str, task_id: str) -> Task:
+        validation.validate_task_id(task_id)
+        task = self._store.get(owner, task_id)
+        if task is None:
+            raise TaskNotFound(task_id)
+        return task
+
+    def replace(self, owner: str, task_id: str, body: dict[str, Any]) -> tuple[Task, bool]:
+        """PUT: create or replace at a client-chosen id. Returns (task, created)."""
+        validation.validate_task_id(task_id)
+        now = self._clock()
+        fields = _writable(body)
+        validation.validate_task(fields, now)
+        return self._store.put(owner, task_id, _with_defaults(fields), utc_timestamp(now))
+
+    def patch(self, owner: str, task_id: str, patch: dict[str, Any]) -> Task:
+        """JSON Merge Patch (RFC 7396): null resets an optional field to its default."""
+        validation.validate_task_id(task_id)
+        now = self._clock()
+        changes = _writable(patch)
+        validation.validate_patch(changes, now)
+        if not changes:  # an empty patch changes nothing, so the version stays
+            return self.get(owner, task_id)
+        values = {k: schema.default_for(k) if v is None else v for k, v in changes.items()}
+        task = self._store.update(owner, task_id, values, utc_timestamp(now))
+        if task is None:
+            raise TaskNotFound(task_id)
+        return task
+
+    def delete(self, owner: str, task_id: str) -> None:
+        validation.validate_task_id(task_id)
+        if not self._store.delete(owner, task_id):
+            raise TaskNotFound(task_id)
+
+    def list(self, owner: str) -> list[Task]:
+        return self._store.list_all(owner)

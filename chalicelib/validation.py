@@ -1,0 +1,160 @@
+"""Validation derived from ``chalicelib.schema``.
+
+jsonschema does the checking; this module only turns its errors into one short,
+value-free message per field (never echoing input back) and adds the rules JSON
+Schema cannot state (``expireAt`` in the future). jsonschema is imported on first
+use so that reads never pay for it at cold start.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from typing import Any
+
+from chalicelib import schema
+from chalicelib.errors import FieldError, ValidationFailed
+
+_RFC3339_DATE_TIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+)
+_RFC3339_FULL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "array": "an array",
+    "object": "an object",
+    "boolean": "a boolean",
+    "null": "null",
+}
+_PATTERN_MESSAGES = {
+    schema.NOT_BLANK_PATTERN: "must not be blank",
+    schema.TASK_ID_PATTERN: (
+        "must be 1-128 characters of A-Za-z0-9._~- starting with a letter or digit"
+    ),
+}
+_DATE_MESSAGE = "must be an RFC 3339 full-date (2025-01-31) or date-time (2025-01-31T17:00:00Z)"
+
+
+def _is_full_date(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if not _RFC3339_FULL_DATE.match(value):
+        return False
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if not _RFC3339_DATE_TIME.match(value):
+        return False
+    try:
+        dt.datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+@functools.cache
+def _validator(root: str) -> Any:
+    """Build (once) a validator for a full task, or for a patch (nothing required)."""
+    import jsonschema
+
+    checker = jsonschema.FormatChecker(formats=())
+    checker.checks("date")(_is_full_date)
+    checker.checks("date-time")(_is_date_time)
+    task_schema = dict(schema.TASK_SCHEMA)
+    if root == "patch":
+        task_schema["required"] = []
+    return jsonschema.Draft202012Validator(task_schema, format_checker=checker)
+
+
+def _pointer(path: Any) -> str:
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
+
+
+def _describe(error: Any) -> list[tuple[str, str]]:
+    """(pointer, message) pairs for one jsonschema error."""
+    pointer = _pointer(error.absolute_path)
+    kind, rule = error.validator, error.validator_value
+    if kind == "additionalProperties":
+        known = error.schema.get("properties", {})
+        return [
+            (f"{pointer}/{name}", "is not a known field")
+            for name in error.instance
+            if name not in known
+        ]
+    if kind == "required":
+        missing = [name for name in rule if name not in error.instance]
+        return [(f"{pointer}/{name}", "is required") for name in missing]
+    if kind == "type":
+        types = [rule] if isinstance(rule, str) else rule
+        message = "must be " + " or ".join(_TYPE_NAMES.get(t, t) for t in types)
+    elif kind == "enum":
+        message = "must be one of: " + ", ".join(map(str, rule))
+    elif kind == "minLength":
+        message = "must not be empty" if rule == 1 else f"must be at least {rule} characters"
+    elif kind == "maxLength":
+        message = f"must be at most {rule} characters"
+    elif kind == "pattern":
+        message = _PATTERN_MESSAGES.get(rule, "has an invalid format")
+    elif kind == "maxItems":
+        message = f"must have at most {rule} items"
+    elif kind == "uniqueItems":
+        message = "must not contain duplicates"
+    elif kind == "minimum":
+        message = f"must be at least {rule}"
+    elif kind == "maximum":
+        message = f"must be at most {rule}"
+    elif kind in ("anyOf", "format"):
+        message = _DATE_MESSAGE
+    else:
+        message = "is invalid"
+    return [(pointer, message)]
+
+
+def _check(root: str, document: Any) -> list[FieldError]:
+    found: dict[str, str] = {}
+    errors = sorted(_validator(root).iter_errors(document), key=lambda e: list(e.absolute_path))
+    for error in errors:
+        for pointer, message in _describe(error):
+            found.setdefault(pointer, message)  # one message per field is enough
+    return [FieldError(pointer=p, detail=m) for p, m in sorted(found.items())]
+
+
+def _check_expiry(body: dict[str, Any], now: dt.datetime, errors: list[FieldError]) -> None:
+    expire_at = body.get("expireAt")
+    already_invalid = any(e.pointer == "/expireAt" for e in errors)
+    if isinstance(expire_at, int) and not already_invalid and expire_at <= now.timestamp():
+        errors.append(FieldError(pointer="/expireAt", detail="must be in the future"))
+
+
+def validate_task(body: dict[str, Any], now: dt.datetime) -> None:
+    """A full task, as POST and PUT take it. Raises ValidationFailed listing every error."""
+    errors = _check("task", body)
+    _check_expiry(body, now, errors)
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def validate_patch(patch: dict[str, Any], now: dt.datetime) -> None:
+    """A JSON Merge Patch: any subset of fields; null resets an optional field."""
+    resettable = {k for k, v in patch.items() if v is None and k not in schema.REQUIRED_FIELDS}
+    errors = _check("patch", {k: v for k, v in patch.items() if k not in resettable})
+    _check_expiry(patch, now, errors)
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def validate_task_id(task_id: str) -> None:
+    """The id in the path: a plain regex match, so reads never import jsonschema."""
+    if not re.fullmatch(schema.TASK_ID_PATTERN, task_id):
+        message = _PATTERN_MESSAGES[schema.TASK_ID_PATTERN]
+        raise ValidationFailed([FieldError(parameter="id", detail=message)])

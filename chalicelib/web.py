@@ -1,0 +1,158 @@
+"""The HTTP layer's helpers: request bodies, task responses, ETags and problem documents.
+
+Everything about headers, status codes and RFC 9457 problem details lives here (and
+in the thin routes of app.py); the service below raises domain errors only.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+
+from chalice import Response
+from chalice.app import Request
+
+from chalicelib.errors import TaskApiError, TaskNotFound, ValidationFailed
+
+log = logging.getLogger("task-api.web")
+
+PROBLEM_JSON = "application/problem+json"
+MAX_BODY_BYTES = 64 * 1024
+#: Until the identity issue lands, every request acts as this one owner.
+LOCAL_OWNER = "local"
+
+VALIDATION_PROBLEM = "urn:task-api:problem:validation-error"
+MALFORMED_BODY_PROBLEM = "urn:task-api:problem:malformed-body"
+
+
+class HttpProblem(Exception):
+    """An error the HTTP layer itself detects (body too large, malformed JSON, ...)."""
+
+    def __init__(self, status: int, detail: str, problem_type: str = "about:blank") -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.problem_type = problem_type
+
+
+def problem(
+    status: int,
+    detail: str,
+    problem_type: str = "about:blank",
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> Response:
+    """An RFC 9457 problem document. With type about:blank the title is the status phrase."""
+    title = HTTPStatus(status).phrase if problem_type == "about:blank" else _TITLES[problem_type]
+    body = {"type": problem_type, "title": title, "status": status, "detail": detail, **extensions}
+    return Response(
+        body=body, status_code=status, headers={**(headers or {}), "Content-Type": PROBLEM_JSON}
+    )
+
+
+_TITLES = {
+    VALIDATION_PROBLEM: "The request body or parameters are invalid",
+    MALFORMED_BODY_PROBLEM: "The request body is not a JSON object",
+}
+
+
+def request_id(request: Request | None) -> str:
+    """API Gateway's request id when there is one, else a fresh one."""
+    context = getattr(request, "context", None) or {}
+    return str(context.get("requestId") or uuid.uuid4())
+
+
+def owner(request: Request) -> str:
+    """The identity every task operation is scoped to."""
+    return LOCAL_OWNER
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def json_object(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object, or an HttpProblem saying why not."""
+    raw = request.raw_body or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise HttpProblem(413, f"The request body must be at most {MAX_BODY_BYTES} bytes.")
+    try:
+        body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError):
+        detail = "The request body is not valid JSON."
+        raise HttpProblem(400, detail, MALFORMED_BODY_PROBLEM) from None
+    if not isinstance(body, dict):
+        raise HttpProblem(400, "The request body must be a JSON object.", MALFORMED_BODY_PROBLEM)
+    return body
+
+
+def etag(task: dict[str, Any]) -> str:
+    """Strong ETag from the version, qualified by the creation time so that a task
+    deleted and created again at the same id never repeats an old ETag."""
+    created = "".join(ch for ch in task["createdAt"] if ch.isdigit())
+    return f'"{task["version"]}.{created}"'
+
+
+def task_response(task: dict[str, Any], status: int = 200) -> Response:
+    headers = {"ETag": etag(task)}
+    if status == 201:
+        headers["Location"] = f"/tasks/{task['id']}"
+    return Response(body=task, status_code=status, headers=headers)
+
+
+def no_content() -> Response:
+    return Response(body="", status_code=204)
+
+
+def _problem_for(error: TaskApiError) -> Response:
+    if isinstance(error, ValidationFailed):
+        detail = f"{len(error.errors)} invalid field(s): see errors."
+        errors = [e.to_dict() for e in error.errors]
+        return problem(400, detail, VALIDATION_PROBLEM, errors=errors)
+    if isinstance(error, TaskNotFound):
+        return problem(404, str(error))
+    raise error
+
+
+def _internal_error(request: Request | None, exc_info: bool = True) -> Response:
+    rid = request_id(request)
+    log.error("Unhandled error (requestId=%s)", rid, exc_info=exc_info)
+    detail = "An unexpected error occurred. Quote the requestId when reporting it."
+    return problem(500, detail, requestId=rid)
+
+
+def api_view(app: Any) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """Wrap a route so that every error leaves as a problem document, never a trace."""
+
+    def decorate(view: Callable[..., Response]) -> Callable[..., Response]:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Response:
+            try:
+                return view(*args, **kwargs)
+            except HttpProblem as error:
+                return problem(error.status, error.detail, error.problem_type)
+            except TaskApiError as error:
+                return _problem_for(error)
+            except Exception:
+                return _internal_error(app.current_request)
+
+        return wrapper
+
+    return decorate
+
+
+def problem_middleware(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Rewrite Chalice's own errors ({"Code", "Message"}: 400, 405, 415, 500) as problems."""
+    response = get_response(event)
+    body = response.body
+    if response.status_code < 400 or not (isinstance(body, dict) and "Code" in body):
+        return response
+    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-type"}
+    if response.status_code >= 500:
+        return _internal_error(event, exc_info=False)  # Chalice logged the trace
+    return problem(response.status_code, str(body.get("Message", "")), headers=headers)
