@@ -1,0 +1,119 @@
+"""Stage settings: the embedded default, an explicit endpoint, and deployed stages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from chalice.test import Client
+from moto import mock_aws
+from moto.server import ThreadedMotoServer
+
+from app import app
+from chalicelib import runtime
+from chalicelib.runtime import Settings
+from chalicelib.table import create_table
+from tests.conftest import PROJECT_DIR
+
+
+def post_task(client: Client, title: str = "t") -> Any:
+    return client.http.post(
+        "/tasks", headers={"Content-Type": "application/json"}, body=json.dumps({"title": title})
+    )
+
+
+@pytest.fixture
+def fresh_runtime() -> Iterator[None]:
+    runtime.reset()
+    yield
+    runtime.reset()
+
+
+def test_settings_read_the_stage_environment() -> None:
+    settings = Settings.from_environ(
+        {
+            "TASKS_TABLE_NAME": "t1",
+            "TASKS_AUTO_PROVISION": "true",
+            "DYNAMODB_ENDPOINT_URL": "http://127.0.0.1:8001",
+            "AWS_REGION": "eu-west-1",
+        }
+    )
+    assert settings == Settings("t1", "http://127.0.0.1:8001", "eu-west-1", True)
+
+
+def test_settings_defaults() -> None:
+    settings = Settings.from_environ({"TASKS_TABLE_NAME": "t1"})
+    assert settings == Settings("t1", None, "us-east-1", False)
+    other = Settings.from_environ(
+        {"TASKS_TABLE_NAME": "t", "AWS_ENDPOINT_URL_DYNAMODB": "http://x"}
+    )
+    assert other.endpoint_url == "http://x"
+
+
+def test_settings_require_a_table_name() -> None:
+    with pytest.raises(RuntimeError, match="TASKS_TABLE_NAME"):
+        Settings.from_environ({})
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_deployed_stage_uses_its_configured_table(stage: str, fresh_runtime: None) -> None:
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        create_table(dynamodb, f"task-api-{stage}-tasks")
+        client = Client(app, stage_name=stage, project_dir=str(PROJECT_DIR))
+        assert post_task(client).status_code == 201
+        items = dynamodb.scan(TableName=f"task-api-{stage}-tasks")["Items"]
+        assert len(items) == 1
+
+
+def test_deployed_stage_never_creates_tables(fresh_runtime: None) -> None:
+    with mock_aws():
+        client = Client(app, stage_name="dev", project_dir=str(PROJECT_DIR))
+        reply = post_task(client)
+        assert reply.status_code == 500
+        assert reply.headers["Content-Type"] == "application/problem+json"
+        assert boto3.client("dynamodb", region_name="us-east-1").list_tables()["TableNames"] == []
+
+
+def test_auto_provision_is_refused_inside_lambda(
+    fresh_runtime: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "task-api-dev")
+    with mock_aws():
+        client = Client(app, stage_name="local", project_dir=str(PROJECT_DIR))
+        assert post_task(client).status_code == 500
+        assert boto3.client("dynamodb", region_name="us-east-1").list_tables()["TableNames"] == []
+
+
+def test_local_stage_with_endpoint_creates_the_table_there(
+    fresh_runtime: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DYNAMODB_ENDPOINT_URL: real HTTP to that endpoint, no credentials needed."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+        monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        monkeypatch.setenv("DYNAMODB_ENDPOINT_URL", endpoint)
+        client = Client(app, stage_name="local", project_dir=str(PROJECT_DIR))
+        assert post_task(client, "over http").status_code == 201
+        direct = boto3.client(
+            "dynamodb",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+        )
+        assert direct.list_tables()["TableNames"] == ["tasks-local"]
+        items = direct.scan(TableName="tasks-local")["Items"]
+        assert [i["title"]["S"] for i in items] == ["over http"]
+    finally:
+        server.stop()

@@ -1,0 +1,237 @@
+"""Bad input: every rule of the task schema, and every error as an RFC 9457 problem."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.conftest import Api
+
+PROBLEM_JSON = "application/problem+json"
+FUTURE = 4102444800  # 2100-01-01
+
+
+def assert_problem(reply, status: int) -> dict:
+    assert reply.status == status, reply.body
+    assert reply.header("Content-Type") == PROBLEM_JSON
+    problem = reply.json
+    assert problem["status"] == status
+    for member in ("type", "title", "detail"):
+        assert isinstance(problem[member], str)
+        assert problem[member]
+    return problem
+
+
+INVALID_FIELDS = [
+    ({"title": ""}, "/title", "must not be empty"),
+    ({"title": "   "}, "/title", "must not be blank"),
+    ({"title": "x" * 201}, "/title", "must be at most 200 characters"),
+    ({"title": 5}, "/title", "must be a string"),
+    ({"description": "x" * 10_001}, "/description", "must be at most 10000 characters"),
+    ({"description": None}, "/description", "must be a string"),
+    ({"status": "done"}, "/status", "must be one of: new, in_progress, completed, cancelled"),
+    ({"priority": "critical"}, "/priority", "must be one of: low, medium, high, urgent"),
+    ({"dueDate": "tomorrow"}, "/dueDate", "RFC 3339"),
+    ({"dueDate": "2025-02-30"}, "/dueDate", "RFC 3339"),
+    ({"dueDate": "2025-01-01T10:00:00"}, "/dueDate", "RFC 3339"),
+    ({"dueDate": "2025-01-01 10:00:00Z"}, "/dueDate", "RFC 3339"),
+    ({"dueDate": 20250101}, "/dueDate", "must be a string or null"),
+    ({"tags": "a"}, "/tags", "must be an array"),
+    ({"tags": ["a", "a"]}, "/tags", "must not contain duplicates"),
+    ({"tags": [f"t{i}" for i in range(21)]}, "/tags", "must have at most 20 items"),
+    ({"tags": ["ok", ""]}, "/tags/1", "must not be empty"),
+    ({"tags": ["x" * 51]}, "/tags/0", "must be at most 50 characters"),
+    ({"tags": [1]}, "/tags/0", "must be a string"),
+    ({"expireAt": "soon"}, "/expireAt", "must be an integer or null"),
+    ({"expireAt": 1.5}, "/expireAt", "must be an integer or null"),
+    ({"expireAt": True}, "/expireAt", "must be an integer or null"),
+    ({"expireAt": 1000}, "/expireAt", "must be in the future"),
+    ({"expireAt": 10**13}, "/expireAt", "must be at most 253402300799"),
+    ({"owner": "someone"}, "/owner", "is not a known field"),
+]
+
+
+@pytest.mark.parametrize(("fields", "pointer", "detail"), INVALID_FIELDS)
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+def test_invalid_field_is_400_naming_it_and_writes_nothing(
+    api: Api, method: str, fields: dict, pointer: str, detail: str
+) -> None:
+    body = {"title": "valid", **fields}
+    path = "/tasks" if method == "POST" else "/tasks/target"
+    problem = assert_problem(api.request(method, path, body), 400)
+    assert problem["errors"] == [{"pointer": pointer, "detail": problem["errors"][0]["detail"]}]
+    assert detail in problem["errors"][0]["detail"]
+    assert api.get("/tasks").json["count"] == 0
+
+
+# In a patch, null on an optional field means "reset to default", so it is valid there.
+INVALID_PATCHES = [case for case in INVALID_FIELDS if None not in case[0].values()]
+
+
+@pytest.mark.parametrize(("fields", "pointer", "detail"), INVALID_PATCHES)
+def test_invalid_patch_is_400_and_changes_nothing(
+    api: Api, fields: dict, pointer: str, detail: str
+) -> None:
+    task = api.create()
+    problem = assert_problem(api.patch(f"/tasks/{task['id']}", fields), 400)
+    assert [e["pointer"] for e in problem["errors"]] == [pointer]
+    assert detail in problem["errors"][0]["detail"]
+    assert api.get(f"/tasks/{task['id']}").json == task
+
+
+def test_every_invalid_field_is_listed_at_once(api: Api) -> None:
+    body = {
+        "title": "",
+        "status": "nope",
+        "priority": 1,
+        "tags": ["a", "a"],
+        "dueDate": "someday",
+        "expireAt": -1,
+        "colour": "red",
+        "size": 3,
+    }
+    problem = assert_problem(api.post("/tasks", body), 400)
+    pointers = [e["pointer"] for e in problem["errors"]]
+    assert pointers == sorted(
+        ["/title", "/status", "/priority", "/tags", "/dueDate", "/expireAt", "/colour", "/size"]
+    )
+    assert all(e["detail"] for e in problem["errors"])
+
+
+def test_missing_title_is_required(api: Api) -> None:
+    problem = assert_problem(api.post("/tasks", {}), 400)
+    assert problem["errors"] == [{"pointer": "/title", "detail": "is required"}]
+
+
+def test_messages_do_not_echo_input(api: Api) -> None:
+    secret = "<script>" + "s" * 300
+    problem = assert_problem(api.post("/tasks", {"title": secret, "status": secret}), 400)
+    assert "<script>" not in str(problem)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2030-12-31", "2030-12-31T23:59:59Z", "2030-12-31T23:59:59.123+05:30", "2030-12-31t10:00:00z"],
+)
+def test_valid_due_dates_are_accepted(api: Api, value: str) -> None:
+    assert api.create(dueDate=value)["dueDate"] == value
+
+
+def test_boundary_values_are_accepted(api: Api) -> None:
+    task = api.create(
+        title="x" * 200,
+        description="d" * 10_000,
+        tags=[f"{i:02d}" + "t" * 48 for i in range(20)],
+        expireAt=int(time.time()) + 60,
+    )
+    assert len(task["title"]) == 200
+    assert len(task["tags"]) == 20
+
+
+@pytest.mark.parametrize(
+    "task_id", ["-starts-with-dash", ".dot", "has space", "x" * 129, "semi;colon", "é"]
+)
+def test_invalid_path_id_is_400(api: Api, task_id: str) -> None:
+    from urllib.parse import quote
+
+    problem = assert_problem(api.put(f"/tasks/{quote(task_id)}", {"title": "t"}), 400)
+    assert problem["errors"][0]["parameter"] == "id"
+    assert api.get("/tasks").json["count"] == 0
+
+
+@pytest.mark.parametrize("task_id", ["a", "A.b_c~d-e", "9" * 128])
+def test_valid_path_ids(api: Api, task_id: str) -> None:
+    assert api.put(f"/tasks/{task_id}", {"title": "t"}).status == 201
+    assert api.get(f"/tasks/{task_id}").json["id"] == task_id
+
+
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
+def test_invalid_id_on_other_routes_is_400(api: Api, method: str) -> None:
+    body = {} if method == "PATCH" else None
+    problem = assert_problem(api.request(method, "/tasks/-bad", body), 400)
+    assert problem["errors"][0]["parameter"] == "id"
+
+
+@pytest.mark.parametrize(
+    "raw", [b"{not json", b"", b'{"title": NaN}', b'{"title": "a",}', b"\xff\xfe"]
+)
+def test_malformed_json_is_400(api: Api, raw: bytes) -> None:
+    reply = api.post("/tasks", body=raw, headers={"Content-Type": "application/json"})
+    assert_problem(reply, 400)
+
+
+@pytest.mark.parametrize("raw", [b"[]", b'"title"', b"42", b"null", b'[{"title": "a"}]'])
+def test_json_that_is_not_an_object_is_400(api: Api, raw: bytes) -> None:
+    for method, path in (("POST", "/tasks"), ("PUT", "/tasks/x")):
+        reply = api.request(method, path, body=raw, headers={"Content-Type": "application/json"})
+        assert "JSON object" in assert_problem(reply, 400)["detail"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("POST", "/tasks"), ("PUT", "/tasks/x"), ("PATCH", "/tasks/x")]
+)
+@pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "multipart/form-data"])
+def test_other_content_types_are_415(api: Api, method: str, path: str, content_type: str) -> None:
+    reply = api.request(
+        method, path, body=b'{"title": "t"}', headers={"Content-Type": content_type}
+    )
+    assert_problem(reply, 415)
+
+
+def test_json_with_charset_is_accepted(api: Api) -> None:
+    reply = api.post(
+        "/tasks",
+        body=b'{"title": "t"}',
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
+    assert reply.status == 201
+
+
+def test_body_over_64_kib_is_413(api: Api) -> None:
+    body = b'{"title": "t", "description": "' + b"x" * (64 * 1024) + b'"}'
+    assert_problem(api.post("/tasks", body=body, headers={"Content-Type": "application/json"}), 413)
+    assert api.get("/tasks").json["count"] == 0
+
+
+def test_body_of_exactly_64_kib_is_not_413(api: Api) -> None:
+    body = b'{"title": "t", "pad": "' + b"x" * (64 * 1024 - 25) + b'"}'
+    assert len(body) == 64 * 1024
+    reply = api.post("/tasks", body=body, headers={"Content-Type": "application/json"})
+    assert reply.status == 400  # the unknown field, not the size
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PATCH", "/tasks", {"GET", "POST"}),
+        ("DELETE", "/tasks", {"GET", "POST"}),
+        ("POST", "/tasks/x", {"GET", "PUT", "PATCH", "DELETE"}),
+        ("POST", "/health", {"GET"}),
+    ],
+)
+def test_unsupported_method_is_405_with_allow(
+    api: Api, method: str, path: str, allowed: set[str]
+) -> None:
+    reply = api.request(method, path)
+    assert_problem(reply, 405)
+    assert {m.strip() for m in reply.header("Allow").split(",")} == allowed
+
+
+def test_unexpected_failure_is_500_problem_without_internals(api: Api, monkeypatch, caplog) -> None:
+    from chalicelib import store
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("table secret-table-name is on fire")
+
+    api.get("/health")
+    monkeypatch.setattr(store.TaskStore, "get", explode)
+    reply = api.get("/tasks/some-id")
+    problem = assert_problem(reply, 500)
+    assert "secret" not in reply.body.decode()
+    assert "Traceback" not in reply.body.decode()
+    request_id = problem["requestId"]
+    assert request_id
+    logged = [r for r in caplog.records if request_id in r.getMessage()]
+    assert logged, "the request id must appear in the log"
+    assert "on fire" in logged[0].exc_text or "on fire" in str(logged[0].exc_info[1])
