@@ -38,28 +38,27 @@ _PATTERN_MESSAGES = {
 _DATE_MESSAGE = "must be an RFC 3339 full-date (2025-01-31) or date-time (2025-01-31T17:00:00Z)"
 
 
-def _is_full_date(value: object) -> bool:
-    if not isinstance(value, str):
+def _rfc3339_checker(shape: re.Pattern[str], parse: Any) -> Any:
+    """A format check: the RFC 3339 shape, then a real calendar date and time."""
+
+    def check(value: object) -> bool:
+        if not isinstance(value, str):
+            return True  # format applies to strings only; "type" reports the rest
+        if not shape.fullmatch(value):
+            return False
+        try:
+            parse(value)
+        except ValueError:
+            return False
         return True
-    if not _RFC3339_FULL_DATE.match(value):
-        return False
-    try:
-        dt.date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
+
+    return check
 
 
-def _is_date_time(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    if not _RFC3339_DATE_TIME.match(value):
-        return False
-    try:
-        dt.datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return True
+_is_full_date = _rfc3339_checker(_RFC3339_FULL_DATE, dt.date.fromisoformat)
+_is_date_time = _rfc3339_checker(
+    _RFC3339_DATE_TIME, lambda v: dt.datetime.fromisoformat(v.upper().replace("Z", "+00:00"))
+)
 
 
 @functools.cache
