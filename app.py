@@ -35,13 +35,14 @@ def list_tasks() -> Response:
 def create_task() -> Response:
     request = app.current_request
     task = task_service().create(web.owner(request), web.json_object(request))
-    return web.task_response(task, status=201)
+    return web.task_response(task, request, status=201)
 
 
 @app.route("/tasks/{task_id}", methods=["GET"])
 @web.api_view(app)
 def get_task(task_id: str) -> Response:
-    return web.task_response(task_service().get(web.owner(app.current_request), task_id))
+    request = app.current_request
+    return web.task_response(task_service().get(web.owner(request), task_id), request)
 
 
 @app.route("/tasks/{task_id}", methods=["PUT"], content_types=JSON)
@@ -49,7 +50,7 @@ def get_task(task_id: str) -> Response:
 def replace_task(task_id: str) -> Response:
     request = app.current_request
     task, created = task_service().replace(web.owner(request), task_id, web.json_object(request))
-    return web.task_response(task, status=201 if created else 200)
+    return web.task_response(task, request, status=201 if created else 200)
 
 
 @app.route("/tasks/{task_id}", methods=["PATCH"], content_types=MERGE_PATCH)
@@ -57,7 +58,7 @@ def replace_task(task_id: str) -> Response:
 def patch_task(task_id: str) -> Response:
     request = app.current_request
     task = task_service().patch(web.owner(request), task_id, web.json_object(request))
-    return web.task_response(task)
+    return web.task_response(task, request)
 
 
 @app.route("/tasks/{task_id}", methods=["DELETE"])

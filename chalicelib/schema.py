@@ -62,7 +62,7 @@ TASK_SCHEMA: dict[str, Any] = {
             "minimum": 1,
             "maximum": MAX_EPOCH_SECONDS,
             "default": None,
-            "description": "Unix epoch seconds in the future; the task disappears then.",
+            "description": "Unix epoch seconds in the future; DynamoDB TTL deletes the task later.",
         },
         "createdAt": _TIMESTAMP,
         "updatedAt": _TIMESTAMP,

@@ -31,6 +31,13 @@ def _writable(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k not in schema.SERVER_FIELDS}
 
 
+def _normalized(fields: dict[str, Any]) -> dict[str, Any]:
+    """Validated fields in stored form: JSON Schema lets 4102444800.0 be an integer."""
+    if isinstance(fields.get("expireAt"), float):
+        return {**fields, "expireAt": int(fields["expireAt"])}
+    return fields
+
+
 def _with_defaults(body: dict[str, Any]) -> Task:
     return {
         name: body[name] if name in body else schema.default_for(name) for name in schema.DEFAULTS
@@ -58,7 +65,7 @@ class TaskService:
         while True:  # a random UUID collides only in theory; never overwrite if it does
             task = {
                 "id": self._new_id(),
-                **_with_defaults(fields),
+                **_with_defaults(_normalized(fields)),
                 "createdAt": stamp,
                 "updatedAt": stamp,
                 "version": 1,
@@ -79,7 +86,8 @@ class TaskService:
         now = self._clock()
         fields = _writable(body)
         validation.validate_task(fields, now)
-        return self._store.put(owner, task_id, _with_defaults(fields), utc_timestamp(now))
+        stored = _with_defaults(_normalized(fields))
+        return self._store.put(owner, task_id, stored, utc_timestamp(now))
 
     def patch(self, owner: str, task_id: str, patch: dict[str, Any]) -> Task:
         """JSON Merge Patch (RFC 7396): null resets an optional field to its default."""
@@ -89,7 +97,9 @@ class TaskService:
         validation.validate_patch(changes, now)
         if not changes:  # an empty patch changes nothing, so the version stays
             return self.get(owner, task_id)
-        values = {k: schema.default_for(k) if v is None else v for k, v in changes.items()}
+        values = {
+            k: schema.default_for(k) if v is None else v for k, v in _normalized(changes).items()
+        }
         task = self._store.update(owner, task_id, values, utc_timestamp(now))
         if task is None:
             raise TaskNotFound(task_id)

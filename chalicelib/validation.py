@@ -129,9 +129,12 @@ def _check(root: str, document: Any) -> list[FieldError]:
 
 
 def _check_expiry(body: dict[str, Any], now: dt.datetime, errors: list[FieldError]) -> None:
+    """Runs after the schema check, so a valid expireAt is null or an integral number
+    (JSON Schema counts 4102444800.0 as an integer)."""
     expire_at = body.get("expireAt")
-    already_invalid = any(e.pointer == "/expireAt" for e in errors)
-    if isinstance(expire_at, int) and not already_invalid and expire_at <= now.timestamp():
+    if expire_at is None or any(e.pointer == "/expireAt" for e in errors):
+        return
+    if expire_at <= now.timestamp():
         errors.append(FieldError(pointer="/expireAt", detail="must be in the future"))
 
 

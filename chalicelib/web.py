@@ -57,7 +57,7 @@ def problem(
 
 _TITLES = {
     VALIDATION_PROBLEM: "The request body or parameters are invalid",
-    MALFORMED_BODY_PROBLEM: "The request body is not a JSON object",
+    MALFORMED_BODY_PROBLEM: "Malformed request body",
 }
 
 
@@ -83,8 +83,10 @@ def json_object(request: Request) -> dict[str, Any]:
         raise HttpProblem(413, f"The request body must be at most {MAX_BODY_BYTES} bytes.")
     try:
         body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError):
-        detail = "The request body is not valid JSON."
+        # "\ud800" parses to a lone surrogate, which no store can encode as UTF-8.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except (UnicodeError, ValueError, RecursionError):
+        detail = "The request body is not valid JSON (UTF-8, no NaN, no lone surrogates)."
         raise HttpProblem(400, detail, MALFORMED_BODY_PROBLEM) from None
     if not isinstance(body, dict):
         raise HttpProblem(400, "The request body must be a JSON object.", MALFORMED_BODY_PROBLEM)
@@ -98,10 +100,17 @@ def etag(task: dict[str, Any]) -> str:
     return f'"{task["version"]}.{created}"'
 
 
-def task_response(task: dict[str, Any], status: int = 200) -> Response:
+def _base_path(request: Request) -> str:
+    """The prefix API Gateway strips before routing: "/api" for stage "api", "" locally."""
+    full_path = (getattr(request, "context", None) or {}).get("path") or ""
+    route_path = request.path or ""
+    return full_path[: -len(route_path)] if full_path.endswith(route_path) else ""
+
+
+def task_response(task: dict[str, Any], request: Request, status: int = 200) -> Response:
     headers = {"ETag": etag(task)}
     if status == 201:
-        headers["Location"] = f"/tasks/{task['id']}"
+        headers["Location"] = f"{_base_path(request)}/tasks/{task['id']}"
     return Response(body=task, status_code=status, headers=headers)
 
 

@@ -298,3 +298,17 @@ def test_list_never_drops_tasks_past_one_megabyte(api: Api) -> None:
     page = api.get("/tasks").json
     assert page["count"] == 130
     assert len({t["id"] for t in page["items"]}) == 130
+
+
+def test_location_keeps_the_stage_prefix_api_gateway_strips() -> None:
+    from types import SimpleNamespace
+
+    from chalicelib import web
+
+    task = {"id": "t1", "version": 1, "createdAt": "2026-01-01T00:00:00.000000Z"}
+    deployed = SimpleNamespace(path="/tasks", context={"path": "/api/tasks"})
+    assert web.task_response(task, deployed, 201).headers["Location"] == "/api/tasks/t1"
+    put = SimpleNamespace(path="/tasks/t1", context={"path": "/v1/tasks/t1"})
+    assert web.task_response(task, put, 201).headers["Location"] == "/v1/tasks/t1"
+    local = SimpleNamespace(path="/tasks", context={"path": "/tasks"})
+    assert web.task_response(task, local, 201).headers["Location"] == "/tasks/t1"

@@ -118,6 +118,16 @@ def test_valid_due_dates_are_accepted(api: Api, value: str) -> None:
     assert api.create(dueDate=value)["dueDate"] == value
 
 
+def test_integral_float_expire_at_is_an_integer(api: Api) -> None:
+    task = api.create(expireAt=4102444800.0)
+    assert task["expireAt"] == 4102444800
+    assert isinstance(task["expireAt"], int)
+    patched = api.patch(f"/tasks/{task['id']}", {"expireAt": 4102444801.0}).json
+    assert patched["expireAt"] == 4102444801
+    problem = assert_problem(api.post("/tasks", {"title": "t", "expireAt": 1.0}), 400)
+    assert problem["errors"] == [{"pointer": "/expireAt", "detail": "must be in the future"}]
+
+
 def test_boundary_values_are_accepted(api: Api) -> None:
     task = api.create(
         title="x" * 200,
@@ -154,7 +164,17 @@ def test_invalid_id_on_other_routes_is_400(api: Api, method: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", [b"{not json", b"", b'{"title": NaN}', b'{"title": "a",}', b"\xff\xfe"]
+    "raw",
+    [
+        b"{not json",
+        b"",
+        b'{"title": NaN}',
+        b'{"title": Infinity}',
+        b'{"title": "a",}',
+        b"\xff\xfe",
+        b'{"title": "\\ud800"}',  # a lone surrogate: valid JSON text, not encodable
+        b'{"tags": ' + b"[" * 30_000 + b"]" * 30_000 + b"}",  # nesting past the recursion limit
+    ],
 )
 def test_malformed_json_is_400(api: Api, raw: bytes) -> None:
     reply = api.post("/tasks", body=raw, headers={"Content-Type": "application/json"})
