@@ -26,8 +26,9 @@ def health() -> dict[str, str]:
 @app.route("/tasks", methods=["GET"])
 @web.api_view(app)
 def list_tasks() -> Response:
-    items = task_service().list(web.owner(app.current_request))
-    return Response(body={"items": items, "count": len(items), "nextCursor": None})
+    request = app.current_request
+    page = task_service().list(web.owner(request), web.query_parameters(request))
+    return web.page_response(page, request)
 
 
 @app.route("/tasks", methods=["POST"], content_types=JSON)

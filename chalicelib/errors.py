@@ -38,3 +38,11 @@ class TaskNotFound(TaskApiError):
     def __init__(self, task_id: str) -> None:
         super().__init__(f"No task with id '{task_id}'.")
         self.task_id = task_id
+
+
+class InvalidCursor(TaskApiError):
+    """A list cursor that is malformed, forged, expired, or made for another query."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"The cursor {reason}.")
+        self.reason = reason

@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 
+from chalicelib.cursor import CursorCodec
 from chalicelib.store import TaskStore
 from chalicelib.table import ensure_table
 from chalicelib.tasks import TaskService
@@ -33,6 +34,7 @@ class Settings:
     endpoint_url: str | None
     region: str
     auto_provision: bool
+    cursor_secrets: tuple[bytes, ...] = ()
 
     @classmethod
     def from_environ(cls, environ: Any = None) -> Settings:
@@ -50,6 +52,11 @@ class Settings:
             or environ.get("AWS_DEFAULT_REGION")
             or _DEFAULT_REGION,
             auto_provision=environ.get("TASKS_AUTO_PROVISION", "").lower() in _TRUE,
+            cursor_secrets=tuple(
+                s.strip().encode("utf-8")
+                for s in environ.get("TASKS_CURSOR_SECRETS", "").split(",")
+                if s.strip()
+            ),
         )
 
 
@@ -92,7 +99,18 @@ def _build(settings: Settings) -> TaskService:
     client = session.client("dynamodb", endpoint_url=settings.endpoint_url, **credentials)
     if settings.auto_provision and ensure_table(client, settings.table_name):
         log.info("Created table %s from the table definition", settings.table_name)
-    return TaskService(TaskStore(client, settings.table_name))
+    return TaskService(TaskStore(client, settings.table_name, _cursor_codec(settings)))
+
+
+def _cursor_codec(settings: Settings) -> CursorCodec:
+    """Deployed stages must configure their cursor secret(s); a development stage that
+    sets none gets a random one, so cursors there last as long as the process."""
+    secrets = settings.cursor_secrets
+    if not secrets:
+        if not settings.auto_provision:
+            raise RuntimeError("TASKS_CURSOR_SECRETS is not set for this stage")
+        secrets = (os.urandom(32),)
+    return CursorCodec(list(secrets))
 
 
 def _start_embedded_dynamodb() -> None:

@@ -86,3 +86,33 @@ REQUIRED_FIELDS = frozenset(TASK_SCHEMA["required"])
 def default_for(field: str) -> Any:
     """A fresh copy of a field's default (lists must not be shared between tasks)."""
     return copy.deepcopy(DEFAULTS.get(field))
+
+
+#: Query parameters of GET /tasks, as JSON Schemas (validation and the API document).
+LIST_PARAMETERS: dict[str, dict[str, Any]] = {
+    "limit": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 100,
+        "default": 25,
+        "description": "Tasks per page.",
+    },
+    "cursor": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 1024,
+        "description": "Opaque: the nextCursor of the previous page, with the same filters.",
+    },
+    "status": {"type": "string", "enum": list(STATUSES), "description": "Tasks in this status."},
+    "priority": {
+        "type": "string",
+        "enum": list(PRIORITIES),
+        "description": "Tasks of this priority.",
+    },
+    "tag": {**TASK_SCHEMA["properties"]["tags"]["items"], "description": "Tasks with this tag."},
+}
+LIST_PARAMETERS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": LIST_PARAMETERS,
+    "additionalProperties": False,
+}

@@ -14,7 +14,7 @@ from typing import Any
 
 from chalicelib import schema, validation
 from chalicelib.errors import TaskNotFound
-from chalicelib.store import Task, TaskStore
+from chalicelib.store import ListFilters, Page, Task, TaskStore
 
 
 def _utc_now() -> dt.datetime:
@@ -50,12 +50,16 @@ class TaskService:
     def __init__(
         self,
         store: TaskStore,
-        clock: Callable[[], dt.datetime] = _utc_now,
+        clock: Callable[[], dt.datetime] | None = None,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
         self._store = store
-        self._clock = clock
+        self._clock = clock or _utc_now
         self._new_id = new_id
+
+    def _epoch(self, now: dt.datetime) -> int:
+        """Whole seconds, the unit of expireAt: a task expiring at T is gone from T on."""
+        return int(now.timestamp())
 
     def create(self, owner: str, body: dict[str, Any]) -> Task:
         now = self._clock()
@@ -75,7 +79,7 @@ class TaskService:
 
     def get(self, owner: str, task_id: str) -> Task:
         validation.validate_task_id(task_id)
-        task = self._store.get(owner, task_id)
+        task = self._store.get(owner, task_id, self._epoch(self._clock()))
         if task is None:
             raise TaskNotFound(task_id)
         return task
@@ -87,7 +91,7 @@ class TaskService:
         fields = _writable(body)
         validation.validate_task(fields, now)
         stored = _with_defaults(_normalized(fields))
-        return self._store.put(owner, task_id, stored, utc_timestamp(now))
+        return self._store.put(owner, task_id, stored, self._epoch(now), utc_timestamp(now))
 
     def patch(self, owner: str, task_id: str, patch: dict[str, Any]) -> Task:
         """JSON Merge Patch (RFC 7396): null resets an optional field to its default."""
@@ -100,15 +104,19 @@ class TaskService:
         values = {
             k: schema.default_for(k) if v is None else v for k, v in _normalized(changes).items()
         }
-        task = self._store.update(owner, task_id, values, utc_timestamp(now))
+        task = self._store.update(owner, task_id, values, self._epoch(now), utc_timestamp(now))
         if task is None:
             raise TaskNotFound(task_id)
         return task
 
     def delete(self, owner: str, task_id: str) -> None:
         validation.validate_task_id(task_id)
-        if not self._store.delete(owner, task_id):
+        if not self._store.delete(owner, task_id, self._epoch(self._clock())):
             raise TaskNotFound(task_id)
 
-    def list(self, owner: str) -> list[Task]:
-        return self._store.list_all(owner)
+    def list(self, owner: str, parameters: dict[str, str]) -> Page:
+        """One page of the owner's tasks; ``parameters`` are GET /tasks' query parameters."""
+        params = validation.validate_list_parameters(parameters)
+        filters = ListFilters(params.get("status"), params.get("priority"), params.get("tag"))
+        now = self._epoch(self._clock())
+        return self._store.list_page(owner, filters, params["limit"], params.get("cursor"), now)

@@ -63,12 +63,14 @@ _is_date_time = _rfc3339_checker(
 
 @functools.cache
 def _validator(root: str) -> Any:
-    """Build (once) a validator for a full task, or for a patch (nothing required)."""
+    """Build (once) a validator for a full task, a patch (nothing required) or list parameters."""
     import jsonschema
 
     checker = jsonschema.FormatChecker(formats=())
     checker.checks("date")(_is_full_date)
     checker.checks("date-time")(_is_date_time)
+    if root == "list":
+        return jsonschema.Draft202012Validator(schema.LIST_PARAMETERS_SCHEMA)
     task_schema = dict(schema.TASK_SCHEMA)
     if root == "patch":
         task_schema["required"] = []
@@ -160,3 +162,25 @@ def validate_task_id(task_id: str) -> None:
     if not re.fullmatch(schema.TASK_ID_PATTERN, task_id):
         message = _PATTERN_MESSAGES[schema.TASK_ID_PATTERN]
         raise ValidationFailed([FieldError(parameter="id", detail=message)])
+
+
+_LIMIT_DIGITS = re.compile(r"[0-9]{1,9}")
+
+
+def validate_list_parameters(raw: dict[str, str]) -> dict[str, Any]:
+    """GET /tasks query parameters (strings) to typed values with defaults applied."""
+    params: dict[str, Any] = dict(raw)
+    if "limit" in params and _LIMIT_DIGITS.fullmatch(params["limit"]):
+        params["limit"] = int(params["limit"])
+    errors = [
+        FieldError(
+            parameter=error.pointer.lstrip("/").split("/")[0],
+            detail="is not a known parameter"
+            if error.detail == "is not a known field"
+            else error.detail,
+        )
+        for error in _check("list", params)
+    ]
+    if errors:
+        raise ValidationFailed(errors)
+    return {"limit": schema.LIST_PARAMETERS["limit"]["default"], **params}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from http import HTTPStatus
@@ -17,7 +18,13 @@ from typing import Any
 from chalice import Response
 from chalice.app import Request
 
-from chalicelib.errors import TaskApiError, TaskNotFound, ValidationFailed
+from chalicelib.errors import (
+    FieldError,
+    InvalidCursor,
+    TaskApiError,
+    TaskNotFound,
+    ValidationFailed,
+)
 
 log = logging.getLogger("task-api.web")
 
@@ -114,6 +121,28 @@ def task_response(task: dict[str, Any], request: Request, status: int = 200) -> 
     return Response(body=task, status_code=status, headers=headers)
 
 
+def query_parameters(request: Request) -> dict[str, str]:
+    """The query string as single values; a repeated parameter is a 400 naming it."""
+    params = request.query_params or {}
+    repeated = [name for name in params if len(params.getlist(name)) > 1]
+    if repeated:
+        raise ValidationFailed(
+            [FieldError(parameter=n, detail="must be given once") for n in repeated]
+        )
+    return {name: params[name] for name in params}
+
+
+def page_response(page: Any, request: Request) -> Response:
+    """A list page; with a next page, also an RFC 8288 Link to it (same query, new cursor)."""
+    body = {"items": page.items, "count": len(page.items), "nextCursor": page.next_cursor}
+    headers = {}
+    if page.next_cursor is not None:
+        params = [(k, v) for k, v in query_parameters(request).items() if k != "cursor"]
+        query = urllib.parse.urlencode([*params, ("cursor", page.next_cursor)])
+        headers["Link"] = f'<{_base_path(request)}{request.path}?{query}>; rel="next"'
+    return Response(body=body, headers=headers)
+
+
 def no_content() -> Response:
     return Response(body="", status_code=204)
 
@@ -123,6 +152,9 @@ def _problem_for(error: TaskApiError) -> Response:
         detail = f"{len(error.errors)} invalid field(s): see errors."
         errors = [e.to_dict() for e in error.errors]
         return problem(400, detail, VALIDATION_PROBLEM, errors=errors)
+    if isinstance(error, InvalidCursor):
+        errors = [FieldError(parameter="cursor", detail=error.reason).to_dict()]
+        return problem(400, str(error), VALIDATION_PROBLEM, errors=errors)
     if isinstance(error, TaskNotFound):
         return problem(404, str(error))
     raise error

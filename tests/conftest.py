@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,11 +12,12 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.client import BaseClient
 from chalice.test import Client
 from moto import mock_aws
 
 from app import app
-from chalicelib import runtime
+from chalicelib import runtime, tasks
 from chalicelib.table import create_table
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -78,15 +81,63 @@ class Api:
         return reply.json
 
 
-@pytest.fixture
-def api() -> Iterator[Api]:
+@contextlib.contextmanager
+def serving_api() -> Iterator[Api]:
     """The app as stage ``local`` serves it: the embedded emulator, the table created."""
-    with mock_aws():  # no test can ever reach real AWS
+    with pytest.MonkeyPatch.context() as patch, mock_aws():  # no test can reach real AWS
+        patch.delenv("DYNAMODB_ENDPOINT_URL", raising=False)
         runtime.reset()
         try:
             yield Api(Client(app, stage_name="local", project_dir=str(PROJECT_DIR)))
         finally:
             runtime.reset()
+
+
+@pytest.fixture
+def api() -> Iterator[Api]:
+    with serving_api() as api:
+        yield api
+
+
+class Clock:
+    """The service's clock, set by hand: tests move time instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+    def __call__(self) -> dt.datetime:
+        self.now += dt.timedelta(microseconds=1)  # strictly increasing, like real time
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)
+
+    @property
+    def epoch(self) -> int:
+        return int(self.now.timestamp())
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Use before the first request of a test: the service is built with it then."""
+    fake = Clock()
+    monkeypatch.setattr(tasks, "_utc_now", fake)
+    return fake
+
+
+@pytest.fixture
+def dynamodb_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the DynamoDB operations sent while the test runs."""
+    calls: list[str] = []
+    original = BaseClient._make_api_call
+
+    def record(client: Any, operation: str, params: Any) -> Any:
+        if client.meta.service_model.service_name == "dynamodb":
+            calls.append(operation)
+        return original(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", record)
+    return calls
 
 
 @pytest.fixture

@@ -26,7 +26,8 @@ def post_task(client: Client, title: str = "t") -> Any:
 
 
 @pytest.fixture
-def fresh_runtime() -> Iterator[None]:
+def fresh_runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TASKS_CURSOR_SECRETS", "s" * 32)  # what the infrastructure provides
     runtime.reset()
     yield
     runtime.reset()
@@ -51,6 +52,31 @@ def test_settings_defaults() -> None:
         {"TASKS_TABLE_NAME": "t", "AWS_ENDPOINT_URL_DYNAMODB": "http://x"}
     )
     assert other.endpoint_url == "http://x"
+
+
+def test_cursor_secrets_are_a_comma_separated_list() -> None:
+    settings = Settings.from_environ({"TASKS_TABLE_NAME": "t", "TASKS_CURSOR_SECRETS": "a, b,"})
+    assert settings.cursor_secrets == (b"a", b"b")
+
+
+def test_deployed_stage_without_cursor_secret_fails_closed(
+    fresh_runtime: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TASKS_CURSOR_SECRETS")
+    with mock_aws():
+        create_table(boto3.client("dynamodb", region_name="us-east-1"), "task-api-dev-tasks")
+        client = Client(app, stage_name="dev", project_dir=str(PROJECT_DIR))
+        assert post_task(client).status_code == 500
+
+
+def test_short_cursor_secret_is_refused(
+    fresh_runtime: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TASKS_CURSOR_SECRETS", "too-short")
+    with mock_aws():
+        create_table(boto3.client("dynamodb", region_name="us-east-1"), "task-api-dev-tasks")
+        client = Client(app, stage_name="dev", project_dir=str(PROJECT_DIR))
+        assert post_task(client).status_code == 500
 
 
 def test_settings_require_a_table_name() -> None:

@@ -6,9 +6,18 @@ from typing import Any
 
 import pytest
 
+from chalicelib.cursor import CursorCodec
 from chalicelib.schema import DEFAULTS, default_for
-from chalicelib.store import TaskStore
+from chalicelib.store import ListFilters, TaskStore
 from chalicelib.table import BY_STATUS_INDEX
+
+NOW = 1_800_000_000  # epoch seconds the store is asked about
+
+
+def ids(store: TaskStore, owner: str, **filters: Any) -> list[str]:
+    page = store.list_page(owner, ListFilters(**filters), 100, None, NOW)
+    assert page.next_cursor is None
+    return [t["id"] for t in page.items]
 
 
 def fields(**overrides: Any) -> dict[str, Any]:
@@ -38,7 +47,7 @@ class RequestCounter:
 
 @pytest.fixture
 def store(dynamodb: Any, table_name: str) -> TaskStore:
-    return TaskStore(dynamodb, table_name)
+    return TaskStore(dynamodb, table_name, CursorCodec([b"k" * 32]))
 
 
 @pytest.fixture
@@ -49,14 +58,14 @@ def calls(dynamodb: Any) -> RequestCounter:
 def test_create_then_get(store: TaskStore, calls: RequestCounter) -> None:
     task = new_task("a", tags=["x"], dueDate="2030-01-01", expireAt=4102444800)
     assert store.create("alice", task) is True
-    assert store.get("alice", "a") == task
+    assert store.get("alice", "a", NOW) == task
     assert calls.calls == ["PutItem", "GetItem"]
 
 
 def test_create_never_overwrites(store: TaskStore) -> None:
     assert store.create("alice", new_task("a", title="first"))
     assert store.create("alice", new_task("a", title="second")) is False
-    assert store.get("alice", "a")["title"] == "first"
+    assert store.get("alice", "a", NOW)["title"] == "first"
 
 
 def test_items_hold_no_nulls_and_tasks_hold_no_keys(
@@ -70,30 +79,31 @@ def test_items_hold_no_nulls_and_tasks_hold_no_keys(
     assert item["listSk"] == {"S": "2026-01-01T00:00:00.000000Z#a"}
     assert "dueDate" not in item
     assert "expireAt" not in item
-    task = store.get("alice", "a")
+    task = store.get("alice", "a", NOW)
     assert not {"pk", "sk", "statusPk", "listSk", "owner"} & set(task)
 
 
 def test_owners_are_isolated(store: TaskStore) -> None:
     store.create("alice", new_task("same", title="alice's"))
     store.create("bob", new_task("same", title="bob's"))
-    assert store.get("alice", "same")["title"] == "alice's"
-    assert store.get("bob", "same")["title"] == "bob's"
-    assert store.get("carol", "same") is None
-    assert [t["title"] for t in store.list_all("bob")] == ["bob's"]
-    assert store.update("carol", "same", {"title": "x"}, "2026-01-02T00:00:00.000000Z") is None
-    assert store.delete("carol", "same") is False
-    assert store.get("alice", "same")["title"] == "alice's"
+    assert store.get("alice", "same", NOW)["title"] == "alice's"
+    assert store.get("bob", "same", NOW)["title"] == "bob's"
+    assert store.get("carol", "same", NOW) is None
+    assert ids(store, "bob") == ["same"]
+    assert store.list_page("bob", ListFilters(), 10, None, NOW).items[0]["title"] == "bob's"
+    assert store.update("carol", "same", {"title": "x"}, NOW, "T") is None
+    assert store.delete("carol", "same", NOW) is False
+    assert store.get("alice", "same", NOW)["title"] == "alice's"
 
 
 def test_put_creates_then_replaces_in_one_request_each(
     store: TaskStore, calls: RequestCounter
 ) -> None:
-    created, was_created = store.put("alice", "p", fields(title="one", tags=["a"]), "T1")
+    created, was_created = store.put("alice", "p", fields(title="one", tags=["a"]), NOW, "T1")
     assert was_created is True
     assert created["version"] == 1
     assert created["createdAt"] == created["updatedAt"] == "T1"
-    replaced, was_created = store.put("alice", "p", fields(title="two"), "T2")
+    replaced, was_created = store.put("alice", "p", fields(title="two"), NOW, "T2")
     assert was_created is False
     assert replaced["version"] == 2
     assert replaced["createdAt"] == "T1"
@@ -103,8 +113,8 @@ def test_put_creates_then_replaces_in_one_request_each(
 
 
 def test_put_removes_nulled_attributes(store: TaskStore) -> None:
-    store.put("alice", "p", fields(dueDate="2030-01-01", expireAt=4102444800), "T1")
-    task, _ = store.put("alice", "p", fields(), "T2")
+    store.put("alice", "p", fields(dueDate="2030-01-01", expireAt=4102444800), NOW, "T1")
+    task, _ = store.put("alice", "p", fields(), NOW, "T2")
     assert task["dueDate"] is None
     assert task["expireAt"] is None
 
@@ -113,7 +123,7 @@ def test_update_changes_fields_and_moves_status_index(
     store: TaskStore, dynamodb: Any, table_name: str, calls: RequestCounter
 ) -> None:
     store.create("alice", new_task("u"))
-    task = store.update("alice", "u", {"status": "completed", "dueDate": None}, "T2")
+    task = store.update("alice", "u", {"status": "completed", "dueDate": None}, NOW, "T2")
     assert task["status"] == "completed"
     assert task["version"] == 2
     assert task["updatedAt"] == "T2"
@@ -128,15 +138,15 @@ def test_update_changes_fields_and_moves_status_index(
 
 
 def test_update_missing_creates_nothing(store: TaskStore, dynamodb: Any, table_name: str) -> None:
-    assert store.update("alice", "ghost", {"title": "x"}, "T") is None
+    assert store.update("alice", "ghost", {"title": "x"}, NOW, "T") is None
     assert dynamodb.scan(TableName=table_name)["Count"] == 0
 
 
 def test_delete(store: TaskStore, calls: RequestCounter) -> None:
     store.create("alice", new_task("d"))
-    assert store.delete("alice", "d") is True
-    assert store.delete("alice", "d") is False
-    assert store.get("alice", "d") is None
+    assert store.delete("alice", "d", NOW) is True
+    assert store.delete("alice", "d", NOW) is False
+    assert store.get("alice", "d", NOW) is None
     assert calls.calls == ["PutItem", "DeleteItem", "DeleteItem", "GetItem"]
 
 
@@ -145,4 +155,4 @@ def test_list_is_newest_first_with_ties_broken_by_id(store: TaskStore) -> None:
     store.create("alice", new_task("a", created="2026-01-02T00:00:00.000000Z"))
     store.create("alice", new_task("c", created="2026-01-01T00:00:00.000000Z"))
     store.create("alice", new_task("z", created="2026-01-03T00:00:00.000000Z"))
-    assert [t["id"] for t in store.list_all("alice")] == ["z", "b", "a", "c"]
+    assert ids(store, "alice") == ["z", "b", "a", "c"]

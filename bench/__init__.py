@@ -1,0 +1,1 @@
+"""Measurements against DynamoDB Local: not part of the test suite."""

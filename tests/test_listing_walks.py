@@ -1,0 +1,71 @@
+"""GET /tasks walks over 260 tasks, created once: every task exactly once, in order."""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from chalicelib import tasks
+from tests.conftest import Api, Clock, serving_api
+from tests.test_listing import newest_first, seed, walk
+
+
+@pytest.fixture(scope="module")
+def seeded() -> Iterator[tuple[Api, list[dict[str, Any]]]]:
+    """260 tasks, created once for the read-only walks of this module."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tasks, "_utc_now", Clock())
+        with serving_api() as api:
+            yield api, seed(api, 260)
+
+
+@pytest.mark.parametrize("limit", [1, 7, 100])
+def test_walk_returns_every_task_once_newest_first(
+    seeded: tuple[Api, list[dict[str, Any]]], limit: int
+) -> None:
+    api, seeded = seeded
+    listed = walk(api, limit=limit)
+    assert [t["id"] for t in listed] == newest_first(seeded)
+    assert listed == sorted(seeded, key=lambda t: (t["createdAt"], t["id"]), reverse=True)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "status=completed",
+        "priority=high",
+        "tag=work",
+        "status=new&priority=urgent",
+        "status=in_progress&tag=home",
+        "priority=low&tag=idea",
+        "status=cancelled&priority=medium&tag=errand",
+        "tag=nothing-has-this",
+    ],
+)
+@pytest.mark.parametrize("limit", [7, 100])
+def test_filtered_walk_returns_exactly_the_matching_tasks(
+    seeded: tuple[Api, list[dict[str, Any]]], query: str, limit: int
+) -> None:
+    api, seeded = seeded
+    wanted = dict(urllib.parse.parse_qsl(query))
+
+    def matches(task: dict[str, Any]) -> bool:
+        return (
+            task["status"] == wanted.get("status", task["status"])
+            and task["priority"] == wanted.get("priority", task["priority"])
+            and ("tag" not in wanted or wanted["tag"] in task["tags"])
+        )
+
+    expected = newest_first([t for t in seeded if matches(t)])
+    assert [t["id"] for t in walk(api, query, limit)] == expected
+
+
+@pytest.mark.parametrize("query", ["status=in_progress", "tag=work&priority=high"])
+def test_filtered_walk_one_task_per_page(
+    seeded: tuple[Api, list[dict[str, Any]]], query: str
+) -> None:
+    api, seeded = seeded
+    assert walk(api, query, limit=1) == walk(api, query, limit=100)
