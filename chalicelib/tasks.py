@@ -114,7 +114,7 @@ class TaskService:
         if not self._store.delete(owner, task_id, self._epoch(self._clock())):
             raise TaskNotFound(task_id)
 
-    def list(self, owner: str, parameters: dict[str, str]) -> Page:
+    def list(self, owner: str, parameters: dict[str, str | list[str]]) -> Page:
         """One page of the owner's tasks; ``parameters`` are GET /tasks' query parameters."""
         params = validation.validate_list_parameters(parameters)
         filters = ListFilters(params.get("status"), params.get("priority"), params.get("tag"))

@@ -167,12 +167,15 @@ def validate_task_id(task_id: str) -> None:
 _LIMIT_DIGITS = re.compile(r"[0-9]{1,9}")
 
 
-def validate_list_parameters(raw: dict[str, str]) -> dict[str, Any]:
-    """GET /tasks query parameters (strings) to typed values with defaults applied."""
-    params: dict[str, Any] = dict(raw)
-    if "limit" in params and _LIMIT_DIGITS.fullmatch(params["limit"]):
+def validate_list_parameters(raw: dict[str, str | list[str]]) -> dict[str, Any]:
+    """GET /tasks query parameters (strings; a list when repeated) to typed values with
+    defaults applied. Every bad parameter is reported at once."""
+    repeated = sorted(name for name, value in raw.items() if isinstance(value, list))
+    params: dict[str, Any] = {k: v for k, v in raw.items() if k not in repeated}
+    if isinstance(params.get("limit"), str) and _LIMIT_DIGITS.fullmatch(params["limit"]):
         params["limit"] = int(params["limit"])
-    errors = [
+    errors = [FieldError(parameter=name, detail="must be given once") for name in repeated]
+    errors += [
         FieldError(
             parameter=error.pointer.lstrip("/").split("/")[0],
             detail="is not a known parameter"

@@ -108,10 +108,15 @@ def etag(task: dict[str, Any]) -> str:
 
 
 def _base_path(request: Request) -> str:
-    """The prefix API Gateway strips before routing: "/api" for stage "api", "" locally."""
+    """The prefix API Gateway strips before routing: "/api" for stage "api", "" locally.
+
+    ``request.path`` is the route template (``/tasks/{task_id}``), so the prefix is the
+    request's full path less as many trailing segments as the template has.
+    """
     full_path = (getattr(request, "context", None) or {}).get("path") or ""
-    route_path = request.path or ""
-    return full_path[: -len(route_path)] if full_path.endswith(route_path) else ""
+    route_segments = len([s for s in (request.path or "").split("/") if s])
+    segments = full_path.rstrip("/").split("/")
+    return "/".join(segments[: max(len(segments) - route_segments, 0)]).rstrip("/")
 
 
 def task_response(task: dict[str, Any], request: Request, status: int = 200) -> Response:
@@ -121,15 +126,12 @@ def task_response(task: dict[str, Any], request: Request, status: int = 200) -> 
     return Response(body=task, status_code=status, headers=headers)
 
 
-def query_parameters(request: Request) -> dict[str, str]:
-    """The query string as single values; a repeated parameter is a 400 naming it."""
+def query_parameters(request: Request) -> dict[str, str | list[str]]:
+    """The query string: a string per parameter, a list for one given more than once."""
     params = request.query_params or {}
-    repeated = [name for name in params if len(params.getlist(name)) > 1]
-    if repeated:
-        raise ValidationFailed(
-            [FieldError(parameter=n, detail="must be given once") for n in repeated]
-        )
-    return {name: params[name] for name in params}
+    return {
+        name: values[0] if len(values := params.getlist(name)) == 1 else values for name in params
+    }
 
 
 def page_response(page: Any, request: Request) -> Response:
@@ -137,7 +139,7 @@ def page_response(page: Any, request: Request) -> Response:
     body = {"items": page.items, "count": len(page.items), "nextCursor": page.next_cursor}
     headers = {}
     if page.next_cursor is not None:
-        params = [(k, v) for k, v in query_parameters(request).items() if k != "cursor"]
+        params = [(k, v) for k, v in (request.query_params or {}).items() if k != "cursor"]
         query = urllib.parse.urlencode([*params, ("cursor", page.next_cursor)])
         headers["Link"] = f'<{_base_path(request)}{request.path}?{query}>; rel="next"'
     return Response(body=body, headers=headers)
@@ -149,7 +151,7 @@ def no_content() -> Response:
 
 def _problem_for(error: TaskApiError) -> Response:
     if isinstance(error, ValidationFailed):
-        detail = f"{len(error.errors)} invalid field(s): see errors."
+        detail = f"{len(error.errors)} invalid value(s): see errors."
         errors = [e.to_dict() for e in error.errors]
         return problem(400, detail, VALIDATION_PROBLEM, errors=errors)
     if isinstance(error, InvalidCursor):

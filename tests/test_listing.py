@@ -138,6 +138,9 @@ def test_every_bad_parameter_is_listed(api: Api) -> None:
     reply = api.get("/tasks?limit=0&status=x&priority=y")
     assert reply.status == 400
     assert sorted(e["parameter"] for e in reply.json["errors"]) == ["limit", "priority", "status"]
+    reply = api.get("/tasks?limit=0&sort=title&status=new&status=completed")
+    assert reply.status == 400
+    assert sorted(e["parameter"] for e in reply.json["errors"]) == ["limit", "sort", "status"]
 
 
 def _next_cursor(api: Api, query: str = "") -> str:

@@ -311,7 +311,11 @@ def test_location_keeps_the_stage_prefix_api_gateway_strips() -> None:
     task = {"id": "t1", "version": 1, "createdAt": "2026-01-01T00:00:00.000000Z"}
     deployed = SimpleNamespace(path="/tasks", context={"path": "/api/tasks"})
     assert web.task_response(task, deployed, 201).headers["Location"] == "/api/tasks/t1"
-    put = SimpleNamespace(path="/tasks/t1", context={"path": "/v1/tasks/t1"})
+    put = SimpleNamespace(path="/tasks/{task_id}", context={"path": "/v1/tasks/t1"})
     assert web.task_response(task, put, 201).headers["Location"] == "/v1/tasks/t1"
     local = SimpleNamespace(path="/tasks", context={"path": "/tasks"})
     assert web.task_response(task, local, 201).headers["Location"] == "/tasks/t1"
+    local_put = SimpleNamespace(path="/tasks/{task_id}", context={"path": "/tasks/t1"})
+    assert web.task_response(task, local_put, 201).headers["Location"] == "/tasks/t1"
+    no_context = SimpleNamespace(path="/tasks", context={})
+    assert web.task_response(task, no_context, 201).headers["Location"] == "/tasks/t1"
