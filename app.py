@@ -35,7 +35,8 @@ def list_tasks() -> Response:
 @web.api_view(app)
 def create_task() -> Response:
     request = app.current_request
-    task = task_service().create(web.owner(request), web.json_object(request))
+    body, key = web.json_object(request), web.idempotency_key(request)
+    task = task_service().create(web.owner(request), body, key)
     return web.task_response(task, request, status=201)
 
 
@@ -43,14 +44,15 @@ def create_task() -> Response:
 @web.api_view(app)
 def get_task(task_id: str) -> Response:
     request = app.current_request
-    return web.task_response(task_service().get(web.owner(request), task_id), request)
+    return web.read_response(task_service().get(web.owner(request), task_id), request)
 
 
 @app.route("/tasks/{task_id}", methods=["PUT"], content_types=JSON)
 @web.api_view(app)
 def replace_task(task_id: str) -> Response:
     request = app.current_request
-    task, created = task_service().replace(web.owner(request), task_id, web.json_object(request))
+    body, preconditions = web.json_object(request), web.preconditions(request)
+    task, created = task_service().replace(web.owner(request), task_id, body, preconditions)
     return web.task_response(task, request, status=201 if created else 200)
 
 
@@ -58,12 +60,14 @@ def replace_task(task_id: str) -> Response:
 @web.api_view(app)
 def patch_task(task_id: str) -> Response:
     request = app.current_request
-    task = task_service().patch(web.owner(request), task_id, web.json_object(request))
+    body, if_match = web.json_object(request), web.preconditions(request).if_match
+    task = task_service().patch(web.owner(request), task_id, body, if_match)
     return web.task_response(task, request)
 
 
 @app.route("/tasks/{task_id}", methods=["DELETE"])
 @web.api_view(app)
 def delete_task(task_id: str) -> Response:
-    task_service().delete(web.owner(app.current_request), task_id)
+    request = app.current_request
+    task_service().delete(web.owner(request), task_id, web.preconditions(request).if_match)
     return web.no_content()

@@ -7,17 +7,16 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class FieldError:
-    """One invalid input: a JSON pointer into the body, or a named request parameter."""
+    """One invalid input: a JSON pointer into the body, a request parameter or a header."""
 
     detail: str
     pointer: str | None = None
     parameter: str | None = None
+    header: str | None = None
 
     def to_dict(self) -> dict[str, str]:
-        where = {"pointer": self.pointer} if self.pointer is not None else {}
-        if self.parameter is not None:
-            where["parameter"] = self.parameter
-        return {**where, "detail": self.detail}
+        where = {"pointer": self.pointer, "parameter": self.parameter, "header": self.header}
+        return {**{k: v for k, v in where.items() if v is not None}, "detail": self.detail}
 
 
 class TaskApiError(Exception):
@@ -28,7 +27,9 @@ class ValidationFailed(TaskApiError):
     """The request is well-formed JSON but breaks the task schema or a rule."""
 
     def __init__(self, errors: list[FieldError]) -> None:
-        super().__init__("; ".join(f"{e.pointer or e.parameter}: {e.detail}" for e in errors))
+        super().__init__(
+            "; ".join(f"{e.pointer or e.parameter or e.header}: {e.detail}" for e in errors)
+        )
         self.errors = errors
 
 
@@ -46,3 +47,19 @@ class InvalidCursor(TaskApiError):
     def __init__(self, reason: str) -> None:
         super().__init__(f"The cursor {reason}.")
         self.reason = reason
+
+
+class PreconditionFailed(TaskApiError):
+    """If-Match or If-None-Match does not hold for the task's current version."""
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"Task '{task_id}' does not match the request's preconditions.")
+        self.task_id = task_id
+
+
+class IdempotencyKeyReused(TaskApiError):
+    """The Idempotency-Key was already used by this owner with a different request body."""
+
+
+class IdempotencyConflict(TaskApiError):
+    """Another request with the same Idempotency-Key is being processed right now."""

@@ -97,6 +97,8 @@ def _build(settings: Settings) -> TaskService:
         # DynamoDB Local accepts any credentials; a new user should not need any.
         credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
     client = session.client("dynamodb", endpoint_url=settings.endpoint_url, **credentials)
+    if _embedded is not None:
+        _one_request_at_a_time(client)
     if settings.auto_provision and ensure_table(client, settings.table_name):
         log.info("Created table %s from the table definition", settings.table_name)
     return TaskService(TaskStore(client, settings.table_name, _cursor_codec(settings)))
@@ -111,6 +113,20 @@ def _cursor_codec(settings: Settings) -> CursorCodec:
             raise RuntimeError("TASKS_CURSOR_SECRETS is not set for this stage")
         secrets = (os.urandom(32),)
     return CursorCodec(list(secrets))
+
+
+def _one_request_at_a_time(client: Any) -> None:
+    """moto checks a condition and writes in separate steps, so two threads can both pass
+    one If-Match; DynamoDB applies each request atomically. Serialising the embedded
+    emulator's requests (chalice local serves on many threads) restores that guarantee."""
+    lock = threading.Lock()
+    make_api_call = client._make_api_call
+
+    def atomic(operation: str, params: dict[str, Any]) -> Any:
+        with lock:
+            return make_api_call(operation, params)
+
+    client._make_api_call = atomic
 
 
 def _start_embedded_dynamodb() -> None:

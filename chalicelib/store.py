@@ -14,8 +14,15 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from chalicelib.conditions import ANY, NONE, Match, Preconditions
 from chalicelib.cursor import CursorCodec
-from chalicelib.errors import InvalidCursor
+from chalicelib.errors import (
+    IdempotencyConflict,
+    IdempotencyKeyReused,
+    InvalidCursor,
+    PreconditionFailed,
+    TaskNotFound,
+)
 from chalicelib.schema import TASK_SCHEMA, default_for
 from chalicelib.table import (
     BY_CREATED_INDEX,
@@ -71,8 +78,21 @@ def _list_key(created_at: str, task_id: str) -> str:
     return f"{created_at}#{task_id}"
 
 
+def _idempotency_key(owner: str, key: str) -> dict[str, Any]:
+    return {
+        PARTITION_KEY: {"S": _owner_key(owner)},
+        SORT_KEY: {"S": f"IDEMPOTENCY#{key}"},
+    }
+
+
 def _is_visible(task: Task, now: int) -> bool:
     return task["expireAt"] is None or task["expireAt"] > now
+
+
+def _old_task(error: Any) -> Task | None:
+    """The item a failed condition saw (ReturnValuesOnConditionCheckFailure=ALL_OLD)."""
+    item = error.response.get("Item")
+    return _to_task(item) if item else None
 
 
 def _to_task(item: dict[str, Any]) -> Task:
@@ -107,6 +127,23 @@ class _Expression:
     def not_expired(self, now: int) -> str:
         expire_at = self.name(TTL_ATTRIBUTE)
         return f"(attribute_not_exists({expire_at}) OR {expire_at} > {self.value(now)})"
+
+    def exists(self) -> str:
+        return f"attribute_exists({self.name(PARTITION_KEY)})"
+
+    def version_matches(self, match: Match) -> str:
+        """The current version is one of ``match`` (any existing task for ``*``)."""
+        if match == ANY:
+            return self.exists()
+        if not match:
+            return f"{self.name('version')} = {self.value(-1)}"  # nothing can match
+        alternatives = [
+            f"({self.name('version')} = {self.value(v.version)} AND "
+            f"{self.name('createdAt')} = {self.value(v.created_at)})"
+            for v in match
+        ]
+        # DynamoDB rejects redundant parentheses, such as ((a AND b)).
+        return alternatives[0] if len(alternatives) == 1 else f"({' OR '.join(alternatives)})"
 
     def params(self) -> dict[str, Any]:
         params: dict[str, Any] = {"ExpressionAttributeNames": self.names}
@@ -168,27 +205,116 @@ class TaskStore:
         expression = f"attribute_not_exists({condition.name(PARTITION_KEY)})"
         return self._put_new(owner, task, expression, condition)
 
+    def create_idempotent(
+        self, owner: str, task: Task, key: str, request_hash: str, now: int, remember_until: int
+    ) -> tuple[Task, bool] | None:
+        """Create a task and remember the Idempotency-Key with it, in one transaction.
+
+        Returns (task, True) when created, (the originally created task, False) when the
+        key was already used with the same request, None if the new id is taken. The
+        key's record is honoured until ``remember_until``; after that it is replaced.
+        """
+        record = {
+            **_idempotency_key(owner, key),
+            "requestHash": {"S": request_hash},
+            "task": _serializer.serialize(task),
+            TTL_ATTRIBUTE: {"N": str(remember_until)},
+        }
+        unused = _Expression()
+        unused_condition = (
+            f"attribute_not_exists({unused.name(PARTITION_KEY)}) OR NOT {unused.not_expired(now)}"
+        )
+        new = _Expression()
+        new_condition = f"attribute_not_exists({new.name(PARTITION_KEY)})"
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": record,
+                            "ConditionExpression": unused_condition,
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                            **unused.params(),
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": self._task_item(owner, task),
+                            "ConditionExpression": new_condition,
+                            **new.params(),
+                        }
+                    },
+                ]
+            )
+        except self._client.exceptions.TransactionCanceledException as error:
+            reasons = error.response.get("CancellationReasons") or [{}, {}]
+            codes = [reason.get("Code") for reason in reasons]
+            if codes[0] == "ConditionalCheckFailed":
+                return self._replay(reasons[0].get("Item"), request_hash), False
+            if "TransactionConflict" in codes:
+                raise IdempotencyConflict() from None
+            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+                return None
+            raise
+        return task, True
+
+    @staticmethod
+    def _replay(record: dict[str, Any] | None, request_hash: str) -> Task:
+        if record is None:  # gone between the check and now: let the client retry
+            raise IdempotencyConflict()
+        if record["requestHash"]["S"] != request_hash:
+            raise IdempotencyKeyReused()
+        return _to_task(record["task"]["M"])
+
     def put(
-        self, owner: str, task_id: str, fields: Task, now: int, stamp: str
+        self,
+        owner: str,
+        task_id: str,
+        fields: Task,
+        now: int,
+        stamp: str,
+        preconditions: Preconditions = NONE,
     ) -> tuple[Task, bool]:
         """Create or replace the task's writable fields; one request in the common path.
 
         ``createdAt`` survives a replace and ``version`` counts up from 1; the second
         element of the result says whether the task was created. An expired task that
         TTL has not swept yet is replaced by a new one (a second request, rarely).
+        Raises PreconditionFailed when If-Match / If-None-Match do not hold.
         """
+        fresh = {"id": task_id, **fields, "createdAt": stamp, "updatedAt": stamp, "version": 1}
+        if preconditions.if_none_match == ANY:  # create only: one conditional PutItem
+            condition = _Expression()
+            missing = f"attribute_not_exists({condition.name(PARTITION_KEY)})"
+            expression = f"{missing} OR NOT {condition.not_expired(now)}"
+            if not self._put_new(owner, fresh, expression, condition):
+                raise PreconditionFailed(task_id)
+            return fresh, True
         while True:
-            replaced = self._upsert(owner, task_id, fields, now, stamp)
-            if replaced is not None:
+            try:
+                replaced = self._upsert(owner, task_id, fields, now, stamp, preconditions)
                 return replaced, replaced["version"] == 1
-            fresh = {"id": task_id, **fields, "createdAt": stamp, "updatedAt": stamp, "version": 1}
+            except self._client.exceptions.ConditionalCheckFailedException as error:
+                old = _old_task(error)
+            if preconditions.if_match is not None or (old and _is_visible(old, now)):
+                raise PreconditionFailed(task_id)
             condition = _Expression()
             expression = f"NOT {condition.not_expired(now)}"
             if self._put_new(owner, fresh, expression, condition):
                 return fresh, True
 
-    def update(self, owner: str, task_id: str, changes: Task, now: int, stamp: str) -> Task | None:
-        """Apply field changes (None removes) to a visible task. None if there is none."""
+    def update(
+        self,
+        owner: str,
+        task_id: str,
+        changes: Task,
+        now: int,
+        stamp: str,
+        if_match: Match | None = None,
+    ) -> Task:
+        """Apply field changes (None removes) to a visible task, if it matches ``if_match``."""
         update = _Update()
         for name, value in changes.items():
             update.set(name, value)
@@ -196,34 +322,47 @@ class TaskStore:
             update.set(STATUS_PARTITION_KEY, _status_key(owner, changes["status"]))
         update.set("updatedAt", stamp)
         update.increment_version()
-        condition = f"attribute_exists({update.name(PARTITION_KEY)}) AND {update.not_expired(now)}"
         try:
             response = self._client.update_item(
                 TableName=self._table,
                 Key=_key(owner, task_id),
-                ConditionExpression=condition,
+                ConditionExpression=self._current(update, now, if_match),
                 ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 **update.params(),
             )
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return None
+        except self._client.exceptions.ConditionalCheckFailedException as error:
+            raise self._failure(task_id, _old_task(error), now) from None
         return _to_task(response["Attributes"])
 
-    def delete(self, owner: str, task_id: str, now: int) -> bool:
-        """Delete a visible task. False if there is none."""
+    def delete(self, owner: str, task_id: str, now: int, if_match: Match | None = None) -> None:
+        """Delete a visible task, if it matches ``if_match``."""
         condition = _Expression()
-        expression = f"attribute_exists({condition.name(PARTITION_KEY)}) AND "
-        expression += condition.not_expired(now)
         try:
             self._client.delete_item(
                 TableName=self._table,
                 Key=_key(owner, task_id),
-                ConditionExpression=expression,
+                ConditionExpression=self._current(condition, now, if_match),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 **condition.params(),
             )
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        except self._client.exceptions.ConditionalCheckFailedException as error:
+            raise self._failure(task_id, _old_task(error), now) from None
+
+    @staticmethod
+    def _current(expression: _Expression, now: int, if_match: Match | None) -> str:
+        """Condition: the task exists, has not expired and matches ``if_match``."""
+        condition = f"{expression.exists()} AND {expression.not_expired(now)}"
+        if if_match is not None:
+            condition += f" AND {expression.version_matches(if_match)}"
+        return condition
+
+    @staticmethod
+    def _failure(task_id: str, old: Task | None, now: int) -> Exception:
+        """404 when there was no visible task, 412 when there was one that did not match."""
+        if old is not None and _is_visible(old, now):
+            return PreconditionFailed(task_id)
+        return TaskNotFound(task_id)
 
     def list_page(
         self, owner: str, filters: ListFilters, limit: int, cursor: str | None, now: int
@@ -289,8 +428,18 @@ class TaskStore:
             raise InvalidCursor("is not a cursor this API issued")
         return _list_key(created_at, task_id)
 
-    def _upsert(self, owner: str, task_id: str, fields: Task, now: int, stamp: str) -> Task | None:
-        """UpdateItem that creates or replaces a visible task; None if an expired one is there."""
+    def _upsert(
+        self,
+        owner: str,
+        task_id: str,
+        fields: Task,
+        now: int,
+        stamp: str,
+        preconditions: Preconditions,
+    ) -> Task:
+        """UpdateItem that creates or replaces a visible task. The condition fails
+        (ConditionalCheckFailedException, with the old item) for an expired task and
+        when a precondition does not hold."""
         update = _Update()
         update.set("id", task_id)
         for name, value in fields.items():
@@ -303,30 +452,36 @@ class TaskStore:
         fresh_list_key = update.value(_list_key(stamp, task_id))
         update.set_expression(LIST_SORT_KEY, f"if_not_exists({list_key}, {fresh_list_key})")
         update.increment_version()
-        condition = (
-            f"attribute_not_exists({update.name(PARTITION_KEY)}) OR {update.not_expired(now)}"
+        if preconditions.if_match is not None:
+            condition = self._current(update, now, preconditions.if_match)
+        else:
+            missing = f"attribute_not_exists({update.name(PARTITION_KEY)})"
+            condition = f"({missing} OR {update.not_expired(now)})"
+        if preconditions.if_none_match is not None:
+            condition += f" AND NOT {update.version_matches(preconditions.if_none_match)}"
+        response = self._client.update_item(
+            TableName=self._table,
+            Key=_key(owner, task_id),
+            ConditionExpression=condition,
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            **update.params(),
         )
-        try:
-            response = self._client.update_item(
-                TableName=self._table,
-                Key=_key(owner, task_id),
-                ConditionExpression=condition,
-                ReturnValues="ALL_NEW",
-                **update.params(),
-            )
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return None
         return _to_task(response["Attributes"])
 
-    def _put_new(self, owner: str, task: Task, condition: str, expression: _Expression) -> bool:
+    @staticmethod
+    def _task_item(owner: str, task: Task) -> dict[str, Any]:
         item = {k: _serializer.serialize(v) for k, v in task.items() if v is not None}
         item.update(_key(owner, task["id"]))
         item[LIST_SORT_KEY] = {"S": _list_key(task["createdAt"], task["id"])}
         item[STATUS_PARTITION_KEY] = {"S": _status_key(owner, task["status"])}
+        return item
+
+    def _put_new(self, owner: str, task: Task, condition: str, expression: _Expression) -> bool:
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=item,
+                Item=self._task_item(owner, task),
                 ConditionExpression=condition,
                 **expression.params(),
             )

@@ -8,13 +8,19 @@ and nothing of DynamoDB.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from chalicelib import schema, validation
-from chalicelib.errors import TaskNotFound
+from chalicelib.conditions import NONE, Match, Preconditions, matches
+from chalicelib.errors import PreconditionFailed, TaskNotFound
 from chalicelib.store import ListFilters, Page, Task, TaskStore
+
+#: How long an Idempotency-Key is remembered: a retry within this window replays.
+IDEMPOTENCY_WINDOW_SECONDS = 24 * 60 * 60
 
 
 def _utc_now() -> dt.datetime:
@@ -61,11 +67,16 @@ class TaskService:
         """Whole seconds, the unit of expireAt: a task expiring at T is gone from T on."""
         return int(now.timestamp())
 
-    def create(self, owner: str, body: dict[str, Any]) -> Task:
+    def create(self, owner: str, body: dict[str, Any], idempotency_key: str | None = None) -> Task:
+        """POST: a new task with a generated id. With an Idempotency-Key, a repeat of the
+        same request within the window returns the task the first one created."""
         now = self._clock()
         fields = _writable(body)
         validation.validate_task(fields, now)
         stamp = utc_timestamp(now)
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        request_hash = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        epoch = self._epoch(now)
         while True:  # a random UUID collides only in theory; never overwrite if it does
             task = {
                 "id": self._new_id(),
@@ -74,8 +85,20 @@ class TaskService:
                 "updatedAt": stamp,
                 "version": 1,
             }
-            if self._store.create(owner, task):
-                return task
+            if idempotency_key is None:
+                if self._store.create(owner, task):
+                    return task
+                continue
+            created = self._store.create_idempotent(
+                owner,
+                task,
+                idempotency_key,
+                request_hash,
+                now=epoch,
+                remember_until=epoch + IDEMPOTENCY_WINDOW_SECONDS,
+            )
+            if created is not None:
+                return created[0]
 
     def get(self, owner: str, task_id: str) -> Task:
         validation.validate_task_id(task_id)
@@ -84,35 +107,45 @@ class TaskService:
             raise TaskNotFound(task_id)
         return task
 
-    def replace(self, owner: str, task_id: str, body: dict[str, Any]) -> tuple[Task, bool]:
+    def replace(
+        self,
+        owner: str,
+        task_id: str,
+        body: dict[str, Any],
+        preconditions: Preconditions = NONE,
+    ) -> tuple[Task, bool]:
         """PUT: create or replace at a client-chosen id. Returns (task, created)."""
         validation.validate_task_id(task_id)
         now = self._clock()
         fields = _writable(body)
         validation.validate_task(fields, now)
         stored = _with_defaults(_normalized(fields))
-        return self._store.put(owner, task_id, stored, self._epoch(now), utc_timestamp(now))
+        return self._store.put(
+            owner, task_id, stored, self._epoch(now), utc_timestamp(now), preconditions
+        )
 
-    def patch(self, owner: str, task_id: str, patch: dict[str, Any]) -> Task:
+    def patch(
+        self, owner: str, task_id: str, patch: dict[str, Any], if_match: Match | None = None
+    ) -> Task:
         """JSON Merge Patch (RFC 7396): null resets an optional field to its default."""
         validation.validate_task_id(task_id)
         now = self._clock()
         changes = _writable(patch)
         validation.validate_patch(changes, now)
         if not changes:  # an empty patch changes nothing, so the version stays
-            return self.get(owner, task_id)
+            task = self.get(owner, task_id)
+            if if_match is not None and not matches(task, if_match):
+                raise PreconditionFailed(task_id)
+            return task
         values = {
             k: schema.default_for(k) if v is None else v for k, v in _normalized(changes).items()
         }
-        task = self._store.update(owner, task_id, values, self._epoch(now), utc_timestamp(now))
-        if task is None:
-            raise TaskNotFound(task_id)
-        return task
+        stamp = utc_timestamp(now)
+        return self._store.update(owner, task_id, values, self._epoch(now), stamp, if_match)
 
-    def delete(self, owner: str, task_id: str) -> None:
+    def delete(self, owner: str, task_id: str, if_match: Match | None = None) -> None:
         validation.validate_task_id(task_id)
-        if not self._store.delete(owner, task_id, self._epoch(self._clock())):
-            raise TaskNotFound(task_id)
+        self._store.delete(owner, task_id, self._epoch(self._clock()), if_match)
 
     def list(self, owner: str, parameters: dict[str, str | list[str]]) -> Page:
         """One page of the owner's tasks; ``parameters`` are GET /tasks' query parameters."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 import urllib.parse
 import uuid
 from collections.abc import Callable
@@ -18,9 +19,13 @@ from typing import Any
 from chalice import Response
 from chalice.app import Request
 
+from chalicelib.conditions import ANY, Match, Preconditions, TaskVersion, matches
 from chalicelib.errors import (
     FieldError,
+    IdempotencyConflict,
+    IdempotencyKeyReused,
     InvalidCursor,
+    PreconditionFailed,
     TaskApiError,
     TaskNotFound,
     ValidationFailed,
@@ -107,6 +112,66 @@ def etag(task: dict[str, Any]) -> str:
     return f'"{task["version"]}.{created}"'
 
 
+_ENTITY_TAG = r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"'
+_ENTITY_TAG_LIST = re.compile(rf"\s*{_ENTITY_TAG}\s*(?:,\s*{_ENTITY_TAG}\s*)*")
+_ENTITY_TAG_ITEM = re.compile(r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"')
+_OUR_OPAQUE_TAG = re.compile(r"([0-9]{1,15})\.([0-9]{20})")
+
+
+def _version(opaque_tag: str) -> TaskVersion | None:
+    """The inverse of ``etag``; None for a tag this API never issued."""
+    found = _OUR_OPAQUE_TAG.fullmatch(opaque_tag)
+    if found is None:
+        return None
+    d = found.group(2)
+    created_at = f"{d[0:4]}-{d[4:6]}-{d[6:8]}T{d[8:10]}:{d[10:12]}:{d[12:14]}.{d[14:]}Z"
+    return TaskVersion(int(found.group(1)), created_at)
+
+
+def _match(request: Request, header: str, weak: bool) -> Match | None:
+    """If-Match (strong comparison: weak tags never match) or If-None-Match (weak)."""
+    value = request.headers.get(header)
+    if value is None:
+        return None
+    if value.strip() == "*":
+        return ANY
+    if not _ENTITY_TAG_LIST.fullmatch(value):
+        detail = 'must be "*" or a comma-separated list of entity tags, as in ETag'
+        raise ValidationFailed([FieldError(header=header, detail=detail)])
+    versions = (
+        _version(opaque)
+        for weak_prefix, opaque in _ENTITY_TAG_ITEM.findall(value)
+        if weak or not weak_prefix
+    )
+    return tuple(v for v in versions if v is not None)
+
+
+def preconditions(request: Request) -> Preconditions:
+    """If-Match and If-None-Match as version preconditions."""
+    return Preconditions(
+        if_match=_match(request, "If-Match", weak=False),
+        if_none_match=_match(request, "If-None-Match", weak=True),
+    )
+
+
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]{1,255}")
+_SF_STRING = re.compile(r'"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"')
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The Idempotency-Key header: 1-255 visible ASCII characters, bare or as a
+    structured-field string (quoted, with backslash escapes for quote and backslash)."""
+    value = request.headers.get("Idempotency-Key")
+    if value is None:
+        return None
+    quoted = _SF_STRING.fullmatch(value)
+    key = re.sub(r"\\(.)", r"\1", quoted.group(1)) if quoted else value
+    if not _VISIBLE_ASCII.fullmatch(key) or (value.startswith('"') and not quoted):
+        detail = "must be 1-255 visible ASCII characters, optionally as a quoted string"
+        raise ValidationFailed([FieldError(header="Idempotency-Key", detail=detail)])
+    return key
+
+
 def _base_path(request: Request) -> str:
     """The prefix API Gateway strips before routing: "/api" for stage "api", "" locally.
 
@@ -124,6 +189,14 @@ def task_response(task: dict[str, Any], request: Request, status: int = 200) -> 
     if status == 201:
         headers["Location"] = f"{_base_path(request)}/tasks/{task['id']}"
     return Response(body=task, status_code=status, headers=headers)
+
+
+def read_response(task: dict[str, Any], request: Request) -> Response:
+    """GET: 304 with the ETag and no body when If-None-Match matches, else 200."""
+    if_none_match = _match(request, "If-None-Match", weak=True)
+    if if_none_match is not None and matches(task, if_none_match):
+        return Response(body="", status_code=304, headers={"ETag": etag(task)})
+    return task_response(task, request)
 
 
 def query_parameters(request: Request) -> dict[str, str | list[str]]:
@@ -159,6 +232,15 @@ def _problem_for(error: TaskApiError) -> Response:
         return problem(400, str(error), VALIDATION_PROBLEM, errors=errors)
     if isinstance(error, TaskNotFound):
         return problem(404, str(error))
+    if isinstance(error, PreconditionFailed):
+        detail = f"{error} Another request changed it: GET it again for its current ETag."
+        return problem(412, detail)
+    if isinstance(error, IdempotencyKeyReused):
+        detail = "This Idempotency-Key was already used with a different request body."
+        return problem(422, detail)
+    if isinstance(error, IdempotencyConflict):
+        detail = "A request with this Idempotency-Key is in progress; retry shortly."
+        return problem(409, detail, headers={"Retry-After": "1"})
     raise error
 
 

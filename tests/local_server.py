@@ -52,8 +52,9 @@ class LocalServer:
 
 
 @contextlib.contextmanager
-def running_local_server(log_dir: Path) -> Iterator[LocalServer]:
-    """A fresh server (fresh in-memory tables), stopped on exit."""
+def running_local_server(log_dir: Path, endpoint_url: str | None = None) -> Iterator[LocalServer]:
+    """A fresh server, stopped on exit: on the embedded emulator (fresh in-memory tables),
+    or on the DynamoDB endpoint given."""
     port = free_port()
     log_path = log_dir / "server.log"
     env = {
@@ -61,6 +62,8 @@ def running_local_server(log_dir: Path) -> Iterator[LocalServer]:
         for k, v in os.environ.items()
         if not k.startswith("AWS_") and k not in {"DYNAMODB_ENDPOINT_URL"}
     }
+    if endpoint_url:
+        env["DYNAMODB_ENDPOINT_URL"] = endpoint_url
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [CHALICE, "local", "--stage", "local", "--port", str(port), "--no-autoreload"],

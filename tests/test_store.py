@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from chalicelib.cursor import CursorCodec
+from chalicelib.errors import TaskNotFound
 from chalicelib.schema import DEFAULTS, default_for
 from chalicelib.store import ListFilters, TaskStore
 from chalicelib.table import BY_STATUS_INDEX
@@ -91,8 +92,10 @@ def test_owners_are_isolated(store: TaskStore) -> None:
     assert store.get("carol", "same", NOW) is None
     assert ids(store, "bob") == ["same"]
     assert store.list_page("bob", ListFilters(), 10, None, NOW).items[0]["title"] == "bob's"
-    assert store.update("carol", "same", {"title": "x"}, NOW, "T") is None
-    assert store.delete("carol", "same", NOW) is False
+    with pytest.raises(TaskNotFound):
+        store.update("carol", "same", {"title": "x"}, NOW, "T")
+    with pytest.raises(TaskNotFound):
+        store.delete("carol", "same", NOW)
     assert store.get("alice", "same", NOW)["title"] == "alice's"
 
 
@@ -138,14 +141,16 @@ def test_update_changes_fields_and_moves_status_index(
 
 
 def test_update_missing_creates_nothing(store: TaskStore, dynamodb: Any, table_name: str) -> None:
-    assert store.update("alice", "ghost", {"title": "x"}, NOW, "T") is None
+    with pytest.raises(TaskNotFound):
+        store.update("alice", "ghost", {"title": "x"}, NOW, "T")
     assert dynamodb.scan(TableName=table_name)["Count"] == 0
 
 
 def test_delete(store: TaskStore, calls: RequestCounter) -> None:
     store.create("alice", new_task("d"))
-    assert store.delete("alice", "d", NOW) is True
-    assert store.delete("alice", "d", NOW) is False
+    store.delete("alice", "d", NOW)
+    with pytest.raises(TaskNotFound):
+        store.delete("alice", "d", NOW)
     assert store.get("alice", "d", NOW) is None
     assert calls.calls == ["PutItem", "DeleteItem", "DeleteItem", "GetItem"]
 
