@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 
-.PHONY: venv run test lint format list-cost dynamodb-local clean
+.PHONY: venv run test lint format token list-cost dynamodb-local clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ lint: venv ## ruff lint and format checks, as CI runs them
 format: venv ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+token: venv ## print a development ID token for user NAME (default alice), for chalice local
+	@$(BIN)/python -m tools.dev_token $(or $(NAME),alice)
 
 list-cost: venv ## list-page cost vs table size on AWS's DynamoDB Local (needs Java, npm)
 	$(BIN)/python -m bench.list_cost --sizes $(or $(SIZES),100,1000,10000)

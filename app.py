@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 
-from chalice import Chalice, Response
+from chalice import Chalice, CognitoUserPoolAuthorizer, Response
 
-from chalicelib import web
+from chalicelib import identity, web
 from chalicelib.runtime import task_service
 
 app = Chalice(app_name="task-api")
 app.debug = False  # never return stack traces, in any stage
 app.log.setLevel(logging.INFO)
 app.register_middleware(web.problem_middleware, "http")
+
+#: API Gateway verifies the ID token; the app takes the owner from its claims.
+cognito = CognitoUserPoolAuthorizer("TasksUserPool", provider_arns=identity.user_pool_arns())
 
 JSON = ["application/json"]
 MERGE_PATCH = ["application/merge-patch+json", "application/json"]
@@ -23,51 +26,56 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@app.route("/tasks", methods=["GET"])
+# Each route reads the caller first (401 before anything else), then the request,
+# then calls the service once.
+
+
+@app.route("/tasks", methods=["GET"], authorizer=cognito)
 @web.api_view(app)
 def list_tasks() -> Response:
     request = app.current_request
-    page = task_service().list(web.owner(request), web.query_parameters(request))
-    return web.page_response(page, request)
+    owner, params = web.owner(request), web.query_parameters(request)
+    return web.page_response(task_service().list(owner, params), request)
 
 
-@app.route("/tasks", methods=["POST"], content_types=JSON)
+@app.route("/tasks", methods=["POST"], content_types=JSON, authorizer=cognito)
 @web.api_view(app)
 def create_task() -> Response:
     request = app.current_request
-    body, key = web.json_object(request), web.idempotency_key(request)
-    task = task_service().create(web.owner(request), body, key)
+    owner, body, key = web.owner(request), web.json_object(request), web.idempotency_key(request)
+    task = task_service().create(owner, body, key)
     return web.task_response(task, request, status=201)
 
 
-@app.route("/tasks/{task_id}", methods=["GET"])
+@app.route("/tasks/{task_id}", methods=["GET"], authorizer=cognito)
 @web.api_view(app)
 def get_task(task_id: str) -> Response:
     request = app.current_request
-    return web.read_response(task_service().get(web.owner(request), task_id), request)
+    owner, if_none_match = web.owner(request), web.if_none_match(request)
+    return web.read_response(task_service().get(owner, task_id), request, if_none_match)
 
 
-@app.route("/tasks/{task_id}", methods=["PUT"], content_types=JSON)
+@app.route("/tasks/{task_id}", methods=["PUT"], content_types=JSON, authorizer=cognito)
 @web.api_view(app)
 def replace_task(task_id: str) -> Response:
     request = app.current_request
-    body, preconditions = web.json_object(request), web.preconditions(request)
-    task, created = task_service().replace(web.owner(request), task_id, body, preconditions)
+    owner, body = web.owner(request), web.json_object(request)
+    task, created = task_service().replace(owner, task_id, body, web.preconditions(request))
     return web.task_response(task, request, status=201 if created else 200)
 
 
-@app.route("/tasks/{task_id}", methods=["PATCH"], content_types=MERGE_PATCH)
+@app.route("/tasks/{task_id}", methods=["PATCH"], content_types=MERGE_PATCH, authorizer=cognito)
 @web.api_view(app)
 def patch_task(task_id: str) -> Response:
     request = app.current_request
-    body, if_match = web.json_object(request), web.preconditions(request).if_match
-    task = task_service().patch(web.owner(request), task_id, body, if_match)
-    return web.task_response(task, request)
+    owner, body, if_match = web.owner(request), web.json_object(request), web.if_match(request)
+    return web.task_response(task_service().patch(owner, task_id, body, if_match), request)
 
 
-@app.route("/tasks/{task_id}", methods=["DELETE"])
+@app.route("/tasks/{task_id}", methods=["DELETE"], authorizer=cognito)
 @web.api_view(app)
 def delete_task(task_id: str) -> Response:
     request = app.current_request
-    task_service().delete(web.owner(request), task_id, web.preconditions(request).if_match)
+    owner, if_match = web.owner(request), web.if_match(request)
+    task_service().delete(owner, task_id, if_match)
     return web.no_content()

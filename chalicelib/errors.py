@@ -53,7 +53,9 @@ class PreconditionFailed(TaskApiError):
     """If-Match or If-None-Match does not hold for the task's current version."""
 
     def __init__(self, task_id: str) -> None:
-        super().__init__(f"Task '{task_id}' does not match the request's preconditions.")
+        super().__init__(
+            f"Task '{task_id}' does not satisfy the request's If-Match / If-None-Match."
+        )
         self.task_id = task_id
 
 
@@ -63,3 +65,11 @@ class IdempotencyKeyReused(TaskApiError):
 
 class IdempotencyConflict(TaskApiError):
     """Another request with the same Idempotency-Key is being processed right now."""
+
+
+class Unauthenticated(TaskApiError):
+    """The request carries no verified identity, and this stage requires one."""
+
+
+class AnonymousModeRefused(TaskApiError):
+    """Anonymous (local development) mode was configured inside Lambda."""

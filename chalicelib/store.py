@@ -285,6 +285,8 @@ class TaskStore:
         Raises PreconditionFailed when If-Match / If-None-Match do not hold.
         """
         fresh = {"id": task_id, **fields, "createdAt": stamp, "updatedAt": stamp, "version": 1}
+        if preconditions.if_none_match == ANY and preconditions.if_match is not None:
+            raise PreconditionFailed(task_id)  # must exist and must not: never both
         if preconditions.if_none_match == ANY:  # create only: one conditional PutItem
             condition = _Expression()
             missing = f"attribute_not_exists({condition.name(PARTITION_KEY)})"

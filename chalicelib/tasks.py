@@ -74,13 +74,15 @@ class TaskService:
         fields = _writable(body)
         validation.validate_task(fields, now)
         stamp = utc_timestamp(now)
-        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        stored = _with_defaults(_normalized(fields))
+        # Requests that would store the same task are the same request.
+        canonical = json.dumps(stored, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         request_hash = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
         epoch = self._epoch(now)
         while True:  # a random UUID collides only in theory; never overwrite if it does
             task = {
                 "id": self._new_id(),
-                **_with_defaults(_normalized(fields)),
+                **stored,
                 "createdAt": stamp,
                 "updatedAt": stamp,
                 "version": 1,

@@ -19,8 +19,10 @@ from typing import Any
 from chalice import Response
 from chalice.app import Request
 
+from chalicelib import identity
 from chalicelib.conditions import ANY, Match, Preconditions, TaskVersion, matches
 from chalicelib.errors import (
+    AnonymousModeRefused,
     FieldError,
     IdempotencyConflict,
     IdempotencyKeyReused,
@@ -28,6 +30,7 @@ from chalicelib.errors import (
     PreconditionFailed,
     TaskApiError,
     TaskNotFound,
+    Unauthenticated,
     ValidationFailed,
 )
 
@@ -35,8 +38,6 @@ log = logging.getLogger("task-api.web")
 
 PROBLEM_JSON = "application/problem+json"
 MAX_BODY_BYTES = 64 * 1024
-#: Until the identity issue lands, every request acts as this one owner.
-LOCAL_OWNER = "local"
 
 VALIDATION_PROBLEM = "urn:task-api:problem:validation-error"
 MALFORMED_BODY_PROBLEM = "urn:task-api:problem:malformed-body"
@@ -80,8 +81,10 @@ def request_id(request: Request | None) -> str:
 
 
 def owner(request: Request) -> str:
-    """The identity every task operation is scoped to."""
-    return LOCAL_OWNER
+    """The identity every task operation is scoped to: never the body, path or query."""
+    authorizer = (getattr(request, "context", None) or {}).get("authorizer") or {}
+    sent_credentials = bool(request.headers.get("Authorization"))
+    return identity.owner(authorizer.get("claims"), sent_credentials)
 
 
 def _reject_constant(name: str) -> Any:
@@ -146,11 +149,16 @@ def _match(request: Request, header: str, weak: bool) -> Match | None:
     return tuple(v for v in versions if v is not None)
 
 
+def if_match(request: Request) -> Match | None:
+    """If-Match alone: PATCH and DELETE honour no other precondition."""
+    return _match(request, "If-Match", weak=False)
+
+
 def preconditions(request: Request) -> Preconditions:
     """If-Match and If-None-Match as version preconditions."""
     return Preconditions(
         if_match=_match(request, "If-Match", weak=False),
-        if_none_match=_match(request, "If-None-Match", weak=True),
+        if_none_match=if_none_match(request),
     )
 
 
@@ -191,9 +199,13 @@ def task_response(task: dict[str, Any], request: Request, status: int = 200) -> 
     return Response(body=task, status_code=status, headers=headers)
 
 
-def read_response(task: dict[str, Any], request: Request) -> Response:
+def if_none_match(request: Request) -> Match | None:
+    """If-None-Match alone, for GET."""
+    return _match(request, "If-None-Match", weak=True)
+
+
+def read_response(task: dict[str, Any], request: Request, if_none_match: Match | None) -> Response:
     """GET: 304 with the ETag and no body when If-None-Match matches, else 200."""
-    if_none_match = _match(request, "If-None-Match", weak=True)
     if if_none_match is not None and matches(task, if_none_match):
         return Response(body="", status_code=304, headers={"ETag": etag(task)})
     return task_response(task, request)
@@ -232,8 +244,14 @@ def _problem_for(error: TaskApiError) -> Response:
         return problem(400, str(error), VALIDATION_PROBLEM, errors=errors)
     if isinstance(error, TaskNotFound):
         return problem(404, str(error))
+    if isinstance(error, Unauthenticated):
+        detail = "Send a Cognito ID token of this API's user pool in the Authorization header."
+        return problem(401, detail, headers={"WWW-Authenticate": 'Bearer realm="tasks"'})
+    if isinstance(error, AnonymousModeRefused):
+        log.error("TASKS_ALLOW_ANONYMOUS is set inside Lambda: refusing to serve")
+        return problem(500, "This deployment is misconfigured; it refuses to serve.")
     if isinstance(error, PreconditionFailed):
-        detail = f"{error} Another request changed it: GET it again for its current ETag."
+        detail = f"{error} GET the task for its current ETag."
         return problem(412, detail)
     if isinstance(error, IdempotencyKeyReused):
         detail = "This Idempotency-Key was already used with a different request body."

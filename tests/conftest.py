@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from moto import mock_aws
 from app import app
 from chalicelib import runtime, tasks
 from chalicelib.table import create_table
+from tools import dev_token, dynamodb_local
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -40,8 +42,14 @@ class Reply:
 class Api:
     """A thin JSON wrapper over Chalice's test client."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, headers: dict[str, str] | None = None) -> None:
+        self._client = client
         self._http = client.http
+        self._headers = headers or {}
+
+    def as_user(self, username: str) -> Api:
+        """The same app, called with a development ID token for ``username``."""
+        return Api(self._client, {"Authorization": dev_token.mint(username)})
 
     def request(
         self,
@@ -52,7 +60,7 @@ class Api:
         body: bytes | str | None = None,
         headers: dict[str, str] | None = None,
     ) -> Reply:
-        headers = dict(headers or {})
+        headers = {**self._headers, **(headers or {})}
         if json_body is not None:
             body = json.dumps(json_body)
             headers.setdefault("Content-Type", "application/json")
@@ -97,6 +105,17 @@ def serving_api() -> Iterator[Api]:
 def api() -> Iterator[Api]:
     with serving_api() as api:
         yield api
+
+
+def require_dynamodb_local() -> None:
+    """DynamoDB Local needs Java. CI must run it (install Java, never skip); elsewhere a
+    machine without Java skips those tests, and the summary says so plainly."""
+    if dynamodb_local.java_available():
+        return
+    message = "DynamoDB Local part did NOT run: Java 17 (java on PATH) is needed"
+    if os.environ.get("CI"):
+        pytest.fail(message + " and CI must run it")
+    pytest.skip(message)
 
 
 class Clock:

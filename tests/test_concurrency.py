@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import require_dynamodb_local
 from tests.local_server import LocalServer, running_local_server
 from tools import dynamodb_local
 
@@ -31,6 +32,7 @@ def server(
         with running_local_server(log_dir) as running:
             yield running
         return
+    require_dynamodb_local()
     with (
         dynamodb_local.running() as engine,
         running_local_server(log_dir, engine.endpoint_url) as running,

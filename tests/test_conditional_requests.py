@@ -215,3 +215,17 @@ def test_each_operation_is_one_dynamodb_request(
         "DeleteItem",
         "TransactWriteItems",
     }
+
+
+def test_if_match_with_if_none_match_star_can_never_hold(api: Api) -> None:
+    _, etag = create(api)
+    both = {"If-Match": etag, "If-None-Match": "*"}
+    assert api.put("/tasks/t1", {"title": "x"}, headers=both).status == 412
+    assert api.put("/tasks/missing", {"title": "x"}, headers=both).status == 412
+    assert api.get("/tasks/missing").status == 404
+
+
+def test_malformed_if_none_match_is_400_even_for_a_missing_task(api: Api) -> None:
+    reply = api.get("/tasks/missing", headers={"If-None-Match": "abc"})
+    assert reply.status == 400
+    assert reply.json["errors"][0]["header"] == "If-None-Match"

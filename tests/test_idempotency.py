@@ -182,3 +182,15 @@ def test_conflict_is_a_409_problem_with_retry_after(
     assert reply.status == 409
     assert reply.header("Retry-After") == "1"
     assert reply.header("Content-Type") == "application/problem+json"
+
+
+def test_requests_that_store_the_same_task_are_the_same_request(api: Api) -> None:
+    first = post(api, "k-1", {"title": "a", "expireAt": 4102444800}).json
+    same = [
+        {"title": "a", "expireAt": 4102444800.0},
+        {"title": "a", "expireAt": 4102444800, "priority": "medium", "id": "ignored"},
+    ]
+    for body in same:
+        again = post(api, "k-1", body)
+        assert (again.status, again.json) == (201, first)
+    assert post(api, "k-1", {"title": "a"}).status == 422

@@ -17,12 +17,12 @@ from chalicelib import runtime
 from chalicelib.runtime import Settings
 from chalicelib.table import create_table
 from tests.conftest import PROJECT_DIR
+from tools import dev_token
 
 
 def post_task(client: Client, title: str = "t") -> Any:
-    return client.http.post(
-        "/tasks", headers={"Content-Type": "application/json"}, body=json.dumps({"title": title})
-    )
+    headers = {"Content-Type": "application/json", "Authorization": dev_token.mint("alice")}
+    return client.http.post("/tasks", headers=headers, body=json.dumps({"title": title}))
 
 
 @pytest.fixture

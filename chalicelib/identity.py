@@ -1,0 +1,54 @@
+"""Who is calling: the owner that every task operation is scoped to.
+
+Deployed, API Gateway's Cognito user-pool authorizer verifies the ID token and passes its
+claims; the owner is the ``sub`` claim. The local stage may also run anonymously, as
+one fixed owner, so that a new user can try the API at once; that mode refuses to
+serve inside Lambda, so a misconfigured deployed stage can never run open.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from chalicelib.errors import AnonymousModeRefused, Unauthenticated
+
+#: The owner of every request without a token, in the local stage only.
+LOCAL_OWNER = "local"
+#: Used when a stage names no pool (local development: chalice local does not verify).
+PLACEHOLDER_USER_POOL_ARN = "arn:aws:cognito-idp:us-east-1:000000000000:userpool/us-east-1_local"
+_TRUE = {"1", "true", "yes", "on"}
+#: Cognito's sub is a UUID; accept any short, printable, single-line identifier.
+_SUB = re.compile(r"[\x21-\x7e]{1,128}")
+
+
+def user_pool_arns(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The stage's user pool(s), read when app.py is imported: Chalice sets a stage's
+    environment variables before it imports the app for deploy, package and local."""
+    environ = os.environ if environ is None else environ
+    arns = [a.strip() for a in environ.get("COGNITO_USER_POOL_ARN", "").split(",") if a.strip()]
+    return arns or [PLACEHOLDER_USER_POOL_ARN]
+
+
+def owner(
+    claims: Mapping[str, Any] | None,
+    sent_credentials: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """The owner for a request with these authorizer claims (None: none arrived).
+
+    ``sent_credentials`` says the request had an Authorization header: a token that
+    yields no usable ``sub`` is refused, never mistaken for an anonymous request.
+    """
+    environ = os.environ if environ is None else environ
+    subject = (claims or {}).get("sub")
+    if isinstance(subject, str) and _SUB.fullmatch(subject):
+        return subject
+    anonymous_allowed = environ.get("TASKS_ALLOW_ANONYMOUS", "").lower() in _TRUE
+    if claims or sent_credentials or not anonymous_allowed:
+        raise Unauthenticated()
+    if environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        raise AnonymousModeRefused()
+    return LOCAL_OWNER
