@@ -6,7 +6,7 @@ import logging
 
 from chalice import Chalice, CognitoUserPoolAuthorizer, Response
 
-from chalicelib import identity, web
+from chalicelib import headers, identity, web
 from chalicelib.runtime import task_service
 
 app = Chalice(app_name="task-api")
@@ -42,8 +42,8 @@ def list_tasks() -> Response:
 @web.api_view(app)
 def create_task() -> Response:
     request = app.current_request
-    owner, body, key = web.owner(request), web.json_object(request), web.idempotency_key(request)
-    task = task_service().create(owner, body, key)
+    owner, body = web.owner(request), web.json_object(request)
+    task = task_service().create(owner, body, headers.idempotency_key(request))
     return web.task_response(task, request, status=201)
 
 
@@ -51,7 +51,7 @@ def create_task() -> Response:
 @web.api_view(app)
 def get_task(task_id: str) -> Response:
     request = app.current_request
-    owner, if_none_match = web.owner(request), web.if_none_match(request)
+    owner, if_none_match = web.owner(request), headers.if_none_match(request)
     return web.read_response(task_service().get(owner, task_id), request, if_none_match)
 
 
@@ -60,7 +60,7 @@ def get_task(task_id: str) -> Response:
 def replace_task(task_id: str) -> Response:
     request = app.current_request
     owner, body = web.owner(request), web.json_object(request)
-    task, created = task_service().replace(owner, task_id, body, web.preconditions(request))
+    task, created = task_service().replace(owner, task_id, body, headers.preconditions(request))
     return web.task_response(task, request, status=201 if created else 200)
 
 
@@ -68,7 +68,7 @@ def replace_task(task_id: str) -> Response:
 @web.api_view(app)
 def patch_task(task_id: str) -> Response:
     request = app.current_request
-    owner, body, if_match = web.owner(request), web.json_object(request), web.if_match(request)
+    owner, body, if_match = web.owner(request), web.json_object(request), headers.if_match(request)
     return web.task_response(task_service().patch(owner, task_id, body, if_match), request)
 
 
@@ -76,6 +76,6 @@ def patch_task(task_id: str) -> Response:
 @web.api_view(app)
 def delete_task(task_id: str) -> Response:
     request = app.current_request
-    owner, if_match = web.owner(request), web.if_match(request)
+    owner, if_match = web.owner(request), headers.if_match(request)
     task_service().delete(owner, task_id, if_match)
     return web.no_content()

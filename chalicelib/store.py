@@ -63,11 +63,16 @@ def _owner_key(owner: str) -> str:
     return f"OWNER#{owner}"
 
 
-def _key(owner: str, task_id: str) -> dict[str, Any]:
+def _item_key(owner: str, kind: str, name: str) -> dict[str, Any]:
+    """Primary key of an owner's item: a task (TASK#id) or an idempotency record."""
     return {
         PARTITION_KEY: {"S": _owner_key(owner)},
-        SORT_KEY: {"S": f"TASK#{task_id}"},
+        SORT_KEY: {"S": f"{kind}#{name}"},
     }
+
+
+def _key(owner: str, task_id: str) -> dict[str, Any]:
+    return _item_key(owner, "TASK", task_id)
 
 
 def _status_key(owner: str, status: str) -> str:
@@ -79,10 +84,7 @@ def _list_key(created_at: str, task_id: str) -> str:
 
 
 def _idempotency_key(owner: str, key: str) -> dict[str, Any]:
-    return {
-        PARTITION_KEY: {"S": _owner_key(owner)},
-        SORT_KEY: {"S": f"IDEMPOTENCY#{key}"},
-    }
+    return _item_key(owner, "IDEMPOTENCY", key)
 
 
 def _is_visible(task: Task, now: int) -> bool:

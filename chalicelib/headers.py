@@ -1,0 +1,92 @@
+"""Request and response headers of conditional requests and idempotent creation.
+
+ETag, If-Match, If-None-Match (RFC 9110 §13) and Idempotency-Key (IETF httpapi draft):
+their syntax lives here; what they mean for a task lives in ``chalicelib.conditions``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from chalice.app import Request
+
+from chalicelib.conditions import ANY, Match, Preconditions, TaskVersion
+from chalicelib.errors import FieldError, ValidationFailed
+
+
+def etag(task: dict[str, Any]) -> str:
+    """Strong ETag from the version, qualified by the creation time so that a task
+    deleted and created again at the same id never repeats an old ETag."""
+    created = "".join(ch for ch in task["createdAt"] if ch.isdigit())
+    return f'"{task["version"]}.{created}"'
+
+
+_ENTITY_TAG = r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"'
+_ENTITY_TAG_LIST = re.compile(rf"\s*{_ENTITY_TAG}\s*(?:,\s*{_ENTITY_TAG}\s*)*")
+_ENTITY_TAG_ITEM = re.compile(r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"')
+_OUR_OPAQUE_TAG = re.compile(r"([0-9]{1,15})\.([0-9]{20})")
+
+
+def _version(opaque_tag: str) -> TaskVersion | None:
+    """The inverse of ``etag``; None for a tag this API never issued."""
+    found = _OUR_OPAQUE_TAG.fullmatch(opaque_tag)
+    if found is None:
+        return None
+    d = found.group(2)
+    created_at = f"{d[0:4]}-{d[4:6]}-{d[6:8]}T{d[8:10]}:{d[10:12]}:{d[12:14]}.{d[14:]}Z"
+    return TaskVersion(int(found.group(1)), created_at)
+
+
+def _match(request: Request, header: str, weak: bool) -> Match | None:
+    """If-Match (strong comparison: weak tags never match) or If-None-Match (weak)."""
+    value = request.headers.get(header)
+    if value is None:
+        return None
+    if value.strip() == "*":
+        return ANY
+    if not _ENTITY_TAG_LIST.fullmatch(value):
+        detail = 'must be "*" or a comma-separated list of entity tags, as in ETag'
+        raise ValidationFailed([FieldError(header=header, detail=detail)])
+    versions = (
+        _version(opaque)
+        for weak_prefix, opaque in _ENTITY_TAG_ITEM.findall(value)
+        if weak or not weak_prefix
+    )
+    return tuple(v for v in versions if v is not None)
+
+
+def if_match(request: Request) -> Match | None:
+    """If-Match alone: PATCH and DELETE honour no other precondition."""
+    return _match(request, "If-Match", weak=False)
+
+
+def if_none_match(request: Request) -> Match | None:
+    """If-None-Match alone, for GET."""
+    return _match(request, "If-None-Match", weak=True)
+
+
+def preconditions(request: Request) -> Preconditions:
+    """If-Match and If-None-Match as version preconditions."""
+    return Preconditions(
+        if_match=_match(request, "If-Match", weak=False),
+        if_none_match=if_none_match(request),
+    )
+
+
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]{1,255}")
+_SF_STRING = re.compile(r'"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"')
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The Idempotency-Key header: 1-255 visible ASCII characters, bare or as a
+    structured-field string (quoted, with backslash escapes for quote and backslash)."""
+    value = request.headers.get("Idempotency-Key")
+    if value is None:
+        return None
+    quoted = _SF_STRING.fullmatch(value)
+    key = re.sub(r"\\(.)", r"\1", quoted.group(1)) if quoted else value
+    if not _VISIBLE_ASCII.fullmatch(key) or (value.startswith('"') and not quoted):
+        detail = "must be 1-255 visible ASCII characters, optionally as a quoted string"
+        raise ValidationFailed([FieldError(header="Idempotency-Key", detail=detail)])
+    return key
