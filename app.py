@@ -13,6 +13,7 @@ app = Chalice(app_name="task-api")
 app.debug = False  # never return stack traces, in any stage
 app.log.setLevel(logging.INFO)
 app.register_middleware(web.problem_middleware, "http")
+app.api.cors = web.cors()  # per stage; must be set before the routes below
 
 #: API Gateway verifies the ID token; the app takes the owner from its claims.
 cognito = CognitoUserPoolAuthorizer("TasksUserPool", provider_arns=identity.user_pool_arns())

@@ -9,13 +9,14 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import urllib.parse
 import uuid
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
-from chalice import Response
+from chalice import CORSConfig, Response
 from chalice.app import Request
 
 from chalicelib import identity
@@ -72,6 +73,25 @@ _TITLES = {
     VALIDATION_PROBLEM: "The request body or parameters are invalid",
     MALFORMED_BODY_PROBLEM: "Malformed request body",
 }
+
+
+#: Request headers browsers may send, and response headers their scripts may read.
+CORS_ALLOW_HEADERS = ["If-Match", "If-None-Match", "Idempotency-Key", "X-Request-Id"]
+CORS_EXPOSE_HEADERS = ["ETag", "Location", "Link", "Retry-After", "X-Request-Id"]
+
+
+def cors(environ: Any = None) -> CORSConfig | bool:
+    """The stage's CORS policy, read when Chalice imports the app (it sets the stage's
+    variables first). One allowed origin per stage; unset means same-origin only."""
+    origin = (os.environ if environ is None else environ).get("TASKS_CORS_ALLOW_ORIGIN", "")
+    if not origin.strip():
+        return False
+    return CORSConfig(
+        allow_origin=origin.strip(),
+        allow_headers=CORS_ALLOW_HEADERS,
+        expose_headers=CORS_EXPOSE_HEADERS,
+        max_age=600,
+    )
 
 
 def request_id(request: Request | None) -> str:

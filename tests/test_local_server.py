@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -44,3 +45,35 @@ def test_local_server_errors_are_problems(local_server: LocalServer) -> None:
     assert problem["errors"] == [{"pointer": "/title", "detail": "must not be empty"}]
     status, headers, problem = local_server.request("DELETE", "/tasks")
     assert (status, problem["status"]) == (405, 405)
+
+
+def test_local_stage_allows_cross_origin_calls_with_every_header_the_api_uses(
+    local_server: LocalServer,
+) -> None:
+    request = urllib.request.Request(
+        local_server.base_url + "/tasks/x",
+        method="OPTIONS",
+        headers={"Origin": "http://localhost:5173", "Access-Control-Request-Method": "PATCH"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        allowed = response.headers["Access-Control-Allow-Headers"].split(",")
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert "PATCH" in response.headers["Access-Control-Allow-Methods"]
+    for header in ("Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key"):
+        assert header in allowed
+    status, headers, _ = local_server.request("POST", "/tasks", {"title": "cors"})
+    assert status == 201
+    exposed = headers["Access-Control-Expose-Headers"].split(",")
+    assert {"ETag", "Location", "Link", "Retry-After"} <= set(exposed)
+    status, headers, _ = local_server.request("POST", "/tasks", {"title": ""})
+    assert status == 400
+    assert headers["Access-Control-Allow-Origin"] == "*", "problems are readable cross-origin"
+
+
+def test_cors_is_per_stage_and_off_without_an_origin() -> None:
+    from chalicelib import web
+
+    assert web.cors({}) is False
+    config = web.cors({"TASKS_CORS_ALLOW_ORIGIN": "https://tasks.example.org"})
+    assert config.allow_origin == "https://tasks.example.org"
+    assert "If-Match" in config.allow_headers
