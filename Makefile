@@ -28,7 +28,7 @@ format: venv ## apply ruff's fixes and formatting
 	$(BIN)/ruff format .
 
 token: venv ## print a development ID token for user NAME (default alice), for chalice local
-	@$(BIN)/python -m tools.dev_token $(or $(NAME),alice)
+	@$(BIN)/python -m tools.dev_token $(if $(filter command line,$(origin NAME)),$(NAME),alice)
 
 list-cost: venv ## list-page cost vs table size on AWS's DynamoDB Local (needs Java, npm)
 	$(BIN)/python -m bench.list_cost --sizes $(or $(SIZES),100,1000,10000)

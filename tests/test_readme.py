@@ -96,7 +96,12 @@ def test_readme_curl_examples_work_as_written(tmp_path: Path) -> None:
         for example in examples:
             command = example.command.replace(README_URL, server.base_url)
             result = subprocess.run(
-                ["bash", "-c", command], capture_output=True, text=True, timeout=30, check=False
+                ["bash", "-c", command],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+                cwd=PROJECT_DIR,  # as the README says: `$(make -s token ...)` runs here
             )
             assert result.returncode == 0, (example.command, result.stderr)
             actual = result.stdout.replace("\r\n", "\n").splitlines()
