@@ -262,6 +262,16 @@ class TaskStore:
             raise
         return task, True
 
+    def remembered(self, owner: str, key: str, request_hash: str, now: int) -> Task | None:
+        """The task created under an Idempotency-Key still in its window, or None."""
+        response = self._client.get_item(
+            TableName=self._table, Key=_idempotency_key(owner, key), ConsistentRead=True
+        )
+        record = response.get("Item")
+        if record is None or int(record[TTL_ATTRIBUTE]["N"]) <= now:
+            return None
+        return self._replay(record, request_hash)
+
     @staticmethod
     def _replay(record: dict[str, Any] | None, request_hash: str) -> Task:
         if record is None:  # gone between the check and now: let the client retry

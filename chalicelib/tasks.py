@@ -16,7 +16,7 @@ from typing import Any
 
 from chalicelib import schema, validation
 from chalicelib.conditions import NONE, Match, Preconditions, matches
-from chalicelib.errors import PreconditionFailed, TaskNotFound
+from chalicelib.errors import PreconditionFailed, TaskNotFound, ValidationFailed
 from chalicelib.store import ListFilters, Page, Task, TaskStore
 
 #: How long an Idempotency-Key is remembered: a retry within this window replays.
@@ -71,14 +71,24 @@ class TaskService:
         """POST: a new task with a generated id. With an Idempotency-Key, a repeat of the
         same request within the window returns the task the first one created."""
         now = self._clock()
+        epoch = self._epoch(now)
         fields = _writable(body)
-        validation.validate_task(fields, now)
-        stamp = utc_timestamp(now)
         stored = _with_defaults(_normalized(fields))
         # Requests that would store the same task are the same request.
         canonical = json.dumps(stored, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         request_hash = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-        epoch = self._epoch(now)
+        try:
+            validation.validate_task(fields, now)
+        except ValidationFailed as invalid:
+            # A retry of a request that was valid when first sent, whose expireAt has
+            # passed since, still gets what the first one created.
+            if idempotency_key is None or not validation.only_expired(invalid):
+                raise
+            replay = self._store.remembered(owner, idempotency_key, request_hash, epoch)
+            if replay is None:
+                raise
+            return replay
+        stamp = utc_timestamp(now)
         while True:  # a random UUID collides only in theory; never overwrite if it does
             task = {
                 "id": self._new_id(),

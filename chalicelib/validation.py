@@ -130,6 +130,14 @@ def _check(root: str, document: Any) -> list[FieldError]:
     return [FieldError(pointer=p, detail=m) for p, m in sorted(found.items())]
 
 
+_EXPIRED = "must be in the future"
+
+
+def only_expired(invalid: ValidationFailed) -> bool:
+    """Whether the one thing wrong is an ``expireAt`` that has passed."""
+    return all(e.pointer == "/expireAt" and e.detail == _EXPIRED for e in invalid.errors)
+
+
 def _check_expiry(body: dict[str, Any], now: dt.datetime, errors: list[FieldError]) -> None:
     """Runs after the schema check, so a valid expireAt is null or an integral number
     (JSON Schema counts 4102444800.0 as an integer)."""
@@ -137,7 +145,7 @@ def _check_expiry(body: dict[str, Any], now: dt.datetime, errors: list[FieldErro
     if expire_at is None or any(e.pointer == "/expireAt" for e in errors):
         return
     if expire_at <= now.timestamp():
-        errors.append(FieldError(pointer="/expireAt", detail="must be in the future"))
+        errors.append(FieldError(pointer="/expireAt", detail=_EXPIRED))
 
 
 def validate_task(body: dict[str, Any], now: dt.datetime) -> None:

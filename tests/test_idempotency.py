@@ -194,3 +194,15 @@ def test_requests_that_store_the_same_task_are_the_same_request(api: Api) -> Non
         again = post(api, "k-1", body)
         assert (again.status, again.json) == (201, first)
     assert post(api, "k-1", {"title": "a"}).status == 422
+
+
+def test_a_retry_after_expire_at_passed_still_replays(api: Api, clock: Clock) -> None:
+    body = {"title": "soon gone", "expireAt": clock.epoch + 3}
+    first = post(api, "k-exp", body)
+    assert first.status == 201
+    clock.advance(seconds=5)
+    again = post(api, "k-exp", body)
+    assert (again.status, again.json) == (201, first.json)
+    assert post(api, "k-other", body).status == 400  # a new request must still be valid
+    changed = post(api, "k-exp", {**body, "title": "another"})
+    assert changed.status == 422  # the key was used for another request
