@@ -19,6 +19,7 @@ from moto import mock_aws
 
 from app import app
 from chalicelib import runtime, tasks
+from chalicelib.schema import DEFAULTS, default_for
 from chalicelib.table import create_table
 from tools import dev_token, dynamodb_local
 
@@ -116,6 +117,22 @@ def require_dynamodb_local() -> None:
     if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
         pytest.fail(message + " and CI must run it")
     pytest.skip(message)
+
+
+def fields(**overrides: Any) -> dict[str, Any]:
+    """A task's writable fields with their defaults, as the store takes them."""
+    return {**{k: default_for(k) for k in DEFAULTS}, "title": "t", **overrides}
+
+
+def new_task(task_id: str, created: str = "2026-01-01T00:00:00.000000Z", **overrides: Any):
+    """A complete task as the service hands it to the store for creation."""
+    return {
+        "id": task_id,
+        **fields(**overrides),
+        "createdAt": created,
+        "updatedAt": created,
+        "version": 1,
+    }
 
 
 class Clock:

@@ -11,7 +11,7 @@ from chalicelib.cursor import CursorCodec
 from chalicelib.errors import IdempotencyConflict, IdempotencyKeyReused
 from chalicelib.store import ListFilters, TaskStore
 from chalicelib.tasks import IDEMPOTENCY_WINDOW_SECONDS
-from tests.conftest import Api, Clock
+from tests.conftest import Api, Clock, new_task
 
 BODY = {"title": "pay rent", "priority": "high", "tags": ["home"]}
 
@@ -119,19 +119,7 @@ def test_key_is_remembered_for_the_whole_window(api: Api, clock: Clock) -> None:
 
 
 def task(task_id: str) -> dict[str, Any]:
-    return {
-        "id": task_id,
-        "title": "t",
-        "description": "",
-        "status": "new",
-        "priority": "medium",
-        "dueDate": None,
-        "tags": [],
-        "expireAt": None,
-        "createdAt": f"2026-01-01T00:00:00.00000{task_id[-1]}Z",
-        "updatedAt": "2026-01-01T00:00:00.000000Z",
-        "version": 1,
-    }
+    return new_task(task_id, created=f"2026-01-01T00:00:00.00000{task_id[-1]}Z")
 
 
 def test_keys_are_scoped_per_owner(dynamodb: Any, table_name: str) -> None:

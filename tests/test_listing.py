@@ -13,7 +13,7 @@ import pytest
 from chalicelib.cursor import CursorCodec
 from chalicelib.errors import InvalidCursor
 from chalicelib.store import ListFilters, TaskStore
-from tests.conftest import Api, Clock
+from tests.conftest import Api, Clock, new_task
 
 STATUSES = ["new", "in_progress", "completed", "cancelled"]
 PRIORITIES = ["low", "medium", "high", "urgent"]
@@ -212,19 +212,7 @@ def test_cursor_reveals_no_key_schema(api: Api, clock: Clock) -> None:
 def test_cursor_of_another_owner_is_refused(dynamodb: Any, table_name: str) -> None:
     store = TaskStore(dynamodb, table_name, CursorCodec([b"k" * 32]))
     for owner, i in itertools.product(("alice", "bob"), range(3)):
-        task = {
-            "id": f"t{i}",
-            "title": "t",
-            "description": "",
-            "status": "new",
-            "priority": "medium",
-            "dueDate": None,
-            "tags": [],
-            "expireAt": None,
-            "createdAt": f"2026-01-0{i + 1}T00:00:00.000000Z",
-            "updatedAt": "x",
-            "version": 1,
-        }
+        task = new_task(f"t{i}", created=f"2026-01-0{i + 1}T00:00:00.000000Z")
         store.create(owner, task)
     alice_cursor = store.list_page("alice", ListFilters(), 1, None, 0).next_cursor
     with pytest.raises(InvalidCursor):

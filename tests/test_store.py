@@ -8,9 +8,9 @@ import pytest
 
 from chalicelib.cursor import CursorCodec
 from chalicelib.errors import TaskNotFound
-from chalicelib.schema import DEFAULTS, default_for
 from chalicelib.store import ListFilters, TaskStore
 from chalicelib.table import BY_STATUS_INDEX
+from tests.conftest import fields, new_task
 
 NOW = 1_800_000_000  # epoch seconds the store is asked about
 
@@ -19,20 +19,6 @@ def ids(store: TaskStore, owner: str, **filters: Any) -> list[str]:
     page = store.list_page(owner, ListFilters(**filters), 100, None, NOW)
     assert page.next_cursor is None
     return [t["id"] for t in page.items]
-
-
-def fields(**overrides: Any) -> dict[str, Any]:
-    return {**{k: default_for(k) for k in DEFAULTS}, "title": "t", **overrides}
-
-
-def new_task(task_id: str, created: str = "2026-01-01T00:00:00.000000Z", **overrides: Any):
-    return {
-        "id": task_id,
-        **fields(**overrides),
-        "createdAt": created,
-        "updatedAt": created,
-        "version": 1,
-    }
 
 
 class RequestCounter:
