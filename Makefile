@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
+STAGE  ?= dev
 
-.PHONY: venv run test lint format token list-cost dynamodb-local clean
+.PHONY: venv run test lint format token list-cost package support deploy teardown dynamodb-local clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +33,20 @@ token: venv ## print a development ID token for user NAME (default alice), for c
 
 list-cost: venv ## list-page cost vs table size on AWS's DynamoDB Local (needs Java, npm)
 	$(BIN)/python -m bench.list_cost --sizes $(or $(SIZES),100,1000,10000)
+
+package: venv ## CloudFormation and Terraform for STAGE (dev or prod) under build/STAGE/
+	$(BIN)/python -m infra.package --stage $(STAGE)
+
+support: venv ## create/update STAGE's table, users, secret, logs and alarms for chalice deploy
+	$(BIN)/python -m infra.support deploy --stage $(STAGE) $(if $(ALARM_EMAIL),--alarm-email $(ALARM_EMAIL))
+
+deploy: venv ## chalice deploy STAGE, then apply its API Gateway stage settings
+	$(BIN)/chalice deploy --stage $(STAGE)
+	$(BIN)/python -m infra.support api-settings --stage $(STAGE)
+
+teardown: venv ## delete STAGE's API (chalice delete), then its supporting stack
+	$(BIN)/chalice delete --stage $(STAGE)
+	$(BIN)/python -m infra.support teardown --stage $(STAGE)
 
 dynamodb-local: venv ## serve DynamoDB Local on port 8001 (DB_PATH=dir keeps data)
 	$(BIN)/python -m tools.dynamodb_local serve --port 8001 $(if $(DB_PATH),--db-path $(DB_PATH))

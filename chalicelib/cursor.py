@@ -15,7 +15,7 @@ import binascii
 import hashlib
 import hmac
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from chalicelib.errors import InvalidCursor
@@ -35,14 +35,32 @@ def _b64decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def _checked(secrets: Sequence[bytes]) -> list[bytes]:
+    if not secrets or any(len(s) < MIN_SECRET_BYTES for s in secrets):
+        raise ValueError(f"cursor secrets must be at least {MIN_SECRET_BYTES} bytes")
+    return list(secrets)
+
+
 class CursorCodec:
     """Signs and verifies cursors with one or more secrets."""
 
-    def __init__(self, secrets: Sequence[bytes], ttl_seconds: int = DEFAULT_TTL_SECONDS) -> None:
-        if not secrets or any(len(s) < MIN_SECRET_BYTES for s in secrets):
-            raise ValueError(f"cursor secrets must be at least {MIN_SECRET_BYTES} bytes")
-        self._secrets = list(secrets)
+    def __init__(
+        self,
+        secrets: Sequence[bytes] | Callable[[], Sequence[bytes]],
+        ttl_seconds: int = DEFAULT_TTL_SECONDS,
+    ) -> None:
+        """``secrets`` is a list, or a callable asked on each use (a secret store that
+        may rotate them)."""
+        if callable(secrets):
+            self._source = secrets
+        else:
+            fixed = _checked(secrets)
+            self._source = lambda: fixed
         self._ttl = ttl_seconds
+
+    @property
+    def _secrets(self) -> list[bytes]:
+        return _checked(self._source())
 
     def _mac(self, secret: bytes, payload: bytes, binding: str) -> bytes:
         message = payload + b"\x00" + binding.encode("utf-8")
@@ -64,7 +82,8 @@ class CursorCodec:
             payload, mac = _b64decode(encoded_payload), _b64decode(encoded_mac)
         except (binascii.Error, ValueError):
             raise InvalidCursor("is not a cursor this API issued") from None
-        if not any(hmac.compare_digest(mac, self._mac(s, payload, binding)) for s in self._secrets):
+        secrets = self._secrets
+        if not any(hmac.compare_digest(mac, self._mac(s, payload, binding)) for s in secrets):
             raise InvalidCursor("is not valid for this owner and these filters")
         body = json.loads(payload)
         if body.get("v") != _VERSION or not isinstance(body.get("pos"), dict):

@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 
 from chalicelib.cursor import CursorCodec
+from chalicelib.secrets import SecretsManagerSecrets, parse_secrets
 from chalicelib.store import TaskStore
 from chalicelib.table import ensure_table
 from chalicelib.tasks import TaskService
@@ -35,6 +36,7 @@ class Settings:
     region: str
     auto_provision: bool
     cursor_secrets: tuple[bytes, ...] = ()
+    cursor_secret_arn: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Any = None) -> Settings:
@@ -52,11 +54,8 @@ class Settings:
             or environ.get("AWS_DEFAULT_REGION")
             or _DEFAULT_REGION,
             auto_provision=environ.get("TASKS_AUTO_PROVISION", "").lower() in _TRUE,
-            cursor_secrets=tuple(
-                s.strip().encode("utf-8")
-                for s in environ.get("TASKS_CURSOR_SECRETS", "").split(",")
-                if s.strip()
-            ),
+            cursor_secrets=parse_secrets(environ.get("TASKS_CURSOR_SECRETS", "")),
+            cursor_secret_arn=environ.get("TASKS_CURSOR_SECRET_ARN", "").strip() or None,
         )
 
 
@@ -101,18 +100,24 @@ def _build(settings: Settings) -> TaskService:
         _one_request_at_a_time(client)
     if settings.auto_provision and ensure_table(client, settings.table_name):
         log.info("Created table %s from the table definition", settings.table_name)
-    return TaskService(TaskStore(client, settings.table_name, _cursor_codec(settings)))
+    codec = _cursor_codec(settings, session)
+    return TaskService(TaskStore(client, settings.table_name, codec))
 
 
-def _cursor_codec(settings: Settings) -> CursorCodec:
-    """Deployed stages must configure their cursor secret(s); a development stage that
-    sets none gets a random one, so cursors there last as long as the process."""
-    secrets = settings.cursor_secrets
-    if not secrets:
-        if not settings.auto_provision:
-            raise RuntimeError("TASKS_CURSOR_SECRETS is not set for this stage")
-        secrets = (os.urandom(32),)
-    return CursorCodec(list(secrets))
+def _cursor_codec(settings: Settings, session: boto3.session.Session) -> CursorCodec:
+    """Deployed stages name their secret in Secrets Manager (or, for a quick trial, set the
+    value itself); a development stage that sets neither gets a random secret, so its
+    cursors last as long as the process."""
+    if settings.cursor_secrets:
+        return CursorCodec(list(settings.cursor_secrets))
+    if settings.cursor_secret_arn:
+        client = session.client("secretsmanager")
+        return CursorCodec(SecretsManagerSecrets(client, settings.cursor_secret_arn))
+    if not settings.auto_provision:
+        raise RuntimeError(
+            "Neither TASKS_CURSOR_SECRET_ARN nor TASKS_CURSOR_SECRETS is set for this stage"
+        )
+    return CursorCodec([os.urandom(32)])
 
 
 def _one_request_at_a_time(client: Any) -> None:

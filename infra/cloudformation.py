@@ -1,0 +1,382 @@
+"""CloudFormation for the deployed stages, rendered from ``infra.definitions``.
+
+Two templates share the same resources:
+
+- ``sam_merge_template``: merged by ``chalice package --merge-template`` into Chalice's SAM
+  template, so one stack holds the API and everything it needs;
+- ``support_template``: a stack of its own for ``chalice deploy``, which creates the API
+  itself (see ``infra.support``).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from infra import definitions as d
+from infra.stages import Stage
+
+Template = dict[str, Any]
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"Ref": name}
+
+
+def _arn(name: str) -> dict[str, list[str]]:
+    return {"Fn::GetAtt": [name, "Arn"]}
+
+
+def _tags(stage: Stage) -> list[dict[str, str]]:
+    return [{"Key": "app", "Value": stage.app_name}, {"Key": "stage", "Value": stage.name}]
+
+
+def _kept(stage: Stage, resource: Template) -> Template:
+    """Data a user stored survives the stack on protected stages."""
+    policy = "Retain" if stage.tuning.protect_data else "Delete"
+    return {**resource, "DeletionPolicy": policy, "UpdateReplacePolicy": policy}
+
+
+def tasks_table(stage: Stage) -> Template:
+    properties = copy.deepcopy(d.TABLE_DEFINITION)
+    properties |= {
+        "TableName": stage.table_name,
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        "SSESpecification": {"SSEEnabled": True},  # KMS with the AWS-managed key
+        "TimeToLiveSpecification": {"AttributeName": d.TTL_ATTRIBUTE, "Enabled": True},
+        "DeletionProtectionEnabled": stage.tuning.protect_data,
+        "Tags": _tags(stage),
+    }
+    return _kept(stage, {"Type": "AWS::DynamoDB::Table", "Properties": properties})
+
+
+def user_pool(stage: Stage) -> Template:
+    return _kept(
+        stage,
+        {
+            "Type": "AWS::Cognito::UserPool",
+            "Properties": {
+                "UserPoolName": stage.prefix,
+                "UsernameAttributes": ["email"],
+                "AutoVerifiedAttributes": ["email"],
+                "UsernameConfiguration": {"CaseSensitive": False},
+                "Policies": {
+                    "PasswordPolicy": {
+                        "MinimumLength": d.PASSWORD_MIN_LENGTH,
+                        "RequireLowercase": True,
+                        "RequireUppercase": True,
+                        "RequireNumbers": True,
+                        "RequireSymbols": False,
+                        "TemporaryPasswordValidityDays": d.TEMPORARY_PASSWORD_DAYS,
+                    }
+                },
+                "MfaConfiguration": "OPTIONAL",
+                "EnabledMfas": ["SOFTWARE_TOKEN_MFA"],
+                "AccountRecoverySetting": {
+                    "RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}]
+                },
+                "DeletionProtection": "ACTIVE" if stage.tuning.protect_data else "INACTIVE",
+                "UserPoolTags": {"app": stage.app_name, "stage": stage.name},
+            },
+        },
+    )
+
+
+def user_pool_client(stage: Stage) -> Template:
+    return {
+        "Type": "AWS::Cognito::UserPoolClient",
+        "Properties": {
+            "UserPoolId": _ref("TasksUserPool"),
+            "ClientName": f"{stage.prefix}-web",
+            "GenerateSecret": False,
+            "ExplicitAuthFlows": list(d.CLIENT_AUTH_FLOWS),
+            "PreventUserExistenceErrors": "ENABLED",
+            "EnableTokenRevocation": True,
+            "IdTokenValidity": d.ID_TOKEN_MINUTES,
+            "AccessTokenValidity": d.ACCESS_TOKEN_MINUTES,
+            "RefreshTokenValidity": d.REFRESH_TOKEN_DAYS,
+            "TokenValidityUnits": {
+                "IdToken": "minutes",
+                "AccessToken": "minutes",
+                "RefreshToken": "days",
+            },
+            "SupportedIdentityProviders": ["COGNITO"],
+        },
+    }
+
+
+def cursor_secret(stage: Stage) -> Template:
+    return {
+        "Type": "AWS::SecretsManager::Secret",
+        "DeletionPolicy": "Delete",
+        "UpdateReplacePolicy": "Delete",
+        "Properties": {
+            "Name": stage.secret_name,
+            "Description": "List cursor HMAC keys: comma-separated, the signing key first",
+            "GenerateSecretString": {
+                "PasswordLength": d.SECRET_LENGTH,
+                "ExcludePunctuation": True,
+                "IncludeSpace": False,
+            },
+            "Tags": _tags(stage),
+        },
+    }
+
+
+def log_group(stage: Stage, name: str) -> Template:
+    return _kept(
+        stage,
+        {
+            "Type": "AWS::Logs::LogGroup",
+            "Properties": {
+                "LogGroupName": name,
+                "RetentionInDays": stage.tuning.log_retention_days,
+                "Tags": _tags(stage),
+            },
+        },
+    )
+
+
+def api_gateway_account() -> dict[str, Template]:
+    """API Gateway writes access logs only once the account (per region) names a role
+    for it. The role is retained: other APIs in the account may rely on it."""
+    return {
+        "ApiGatewayCloudWatchRole": {
+            "Type": "AWS::IAM::Role",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "apigateway.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                },
+                "ManagedPolicyArns": [
+                    {
+                        "Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/"
+                        "AmazonAPIGatewayPushToCloudWatchLogs"
+                    }
+                ],
+            },
+        },
+        "ApiGatewayAccount": {
+            "Type": "AWS::ApiGateway::Account",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {"CloudWatchRoleArn": _arn("ApiGatewayCloudWatchRole")},
+        },
+    }
+
+
+def _dimensions(alarm: d.Alarm, api_name: Any, stage: Stage, function: Any) -> list[Any]:
+    if alarm.subject == "api":
+        return [{"Name": "ApiName", "Value": api_name}, {"Name": "Stage", "Value": stage.api_stage}]
+    return [{"Name": "FunctionName", "Value": function}]
+
+
+def alarm(stage: Stage, spec: d.Alarm, api_name: Any, function: Any) -> Template:
+    properties: Template = {
+        "AlarmName": f"{stage.prefix}-{spec.key}",
+        "AlarmDescription": spec.description,
+        "ActionsEnabled": True,
+        "AlarmActions": [_ref("AlarmTopic")],
+        "OKActions": [_ref("AlarmTopic")],
+        "TreatMissingData": "notBreaching",
+        "EvaluationPeriods": spec.evaluation_periods,
+        "DatapointsToAlarm": spec.datapoints_to_alarm,
+        "Threshold": spec.threshold,
+        "ComparisonOperator": "GreaterThanThreshold",
+    }
+    if spec.subject == "table":
+        metrics = [
+            {
+                "Id": f"m{index}",
+                "ReturnData": False,
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": spec.namespace,
+                        "MetricName": spec.metric,
+                        "Dimensions": [
+                            {"Name": "TableName", "Value": _ref("TasksTable")},
+                            {"Name": "Operation", "Value": operation},
+                        ],
+                    },
+                    "Period": spec.period,
+                    "Stat": spec.statistic,
+                },
+            }
+            for index, operation in enumerate(d.TABLE_OPERATIONS)
+        ]
+        metrics.append(
+            {
+                "Id": "total",
+                "Label": spec.metric,
+                "ReturnData": True,
+                "Expression": "SUM(METRICS())",
+            }
+        )
+        properties["Metrics"] = metrics
+    else:
+        properties |= {
+            "Namespace": spec.namespace,
+            "MetricName": spec.metric,
+            "Dimensions": _dimensions(spec, api_name, stage, function),
+            "Period": spec.period,
+        }
+        statistic_key = "ExtendedStatistic" if spec.percentile else "Statistic"
+        properties[statistic_key] = spec.statistic
+    return {"Type": "AWS::CloudWatch::Alarm", "Properties": properties}
+
+
+def _supporting(stage: Stage, *, api_name: Any, function: Any) -> Template:
+    """Everything but the API and its function, as a template fragment."""
+    resources: Template = {
+        "TasksTable": tasks_table(stage),
+        "TasksUserPool": user_pool(stage),
+        "TasksUserPoolClient": user_pool_client(stage),
+        "CursorSecret": cursor_secret(stage),
+        "ApiHandlerLogGroup": log_group(stage, stage.function_log_group),
+        "ApiAccessLogGroup": {
+            **log_group(stage, stage.access_log_group),
+            "DependsOn": ["ApiGatewayAccount"],  # so the stage that logs here comes after
+        },
+        **api_gateway_account(),
+        "AlarmTopic": {
+            "Type": "AWS::SNS::Topic",
+            "Properties": {
+                "TopicName": stage.alarm_topic_name,
+                "KmsMasterKeyId": "alias/aws/sns",
+                "Tags": _tags(stage),
+            },
+        },
+        "AlarmEmailSubscription": {
+            "Type": "AWS::SNS::Subscription",
+            "Condition": "HasAlarmEmail",
+            "Properties": {
+                "TopicArn": _ref("AlarmTopic"),
+                "Protocol": "email",
+                "Endpoint": _ref("AlarmEmail"),
+            },
+        },
+    }
+    for spec in d.ALARMS:
+        resources[f"{spec.key}Alarm"] = alarm(stage, spec, api_name, function)
+    return {
+        "Parameters": {
+            "AlarmEmail": {
+                "Type": "String",
+                "Default": "",
+                "Description": "E-mail address subscribed to the alarm topic (optional)",
+            }
+        },
+        "Conditions": {"HasAlarmEmail": {"Fn::Not": [{"Fn::Equals": [_ref("AlarmEmail"), ""]}]}},
+        "Resources": resources,
+        "Outputs": {
+            "TasksTableName": {"Value": _ref("TasksTable")},
+            "UserPoolId": {"Value": _ref("TasksUserPool")},
+            "UserPoolArn": {"Value": _arn("TasksUserPool")},
+            "UserPoolClientId": {"Value": _ref("TasksUserPoolClient")},
+            "CursorSecretArn": {"Value": _ref("CursorSecret")},
+            "AlarmTopicArn": {"Value": _ref("AlarmTopic")},
+            "AccessLogGroupArn": {"Value": _arn("ApiAccessLogGroup")},
+        },
+    }
+
+
+#: Which logical resources each group of accepted findings applies to.
+_FINDINGS_BY_RESOURCE = {
+    "APIHandler": "function",
+    "RestAPI": "rest_api",
+    "TasksTable": "table",
+    "CursorSecret": "secret",
+    "ApiHandlerLogGroup": "log_group",
+    "ApiAccessLogGroup": "log_group",
+}
+
+
+def _accept_findings(stage: Stage, resources: Template) -> None:
+    for name, group in _FINDINGS_BY_RESOURCE.items():
+        findings = d.ACCEPTED_FINDINGS[group]
+        if name not in resources or not findings:
+            continue
+        if group == "function" and stage.tuning.reserved_concurrency:
+            findings = {k: v for k, v in findings.items() if k != "CKV_AWS_115"}
+        skips = [{"id": check, "comment": reason} for check, reason in findings.items()]
+        resources[name]["Metadata"] = {"checkov": {"skip": skips}}
+
+
+def sam_merge_template(stage: Stage) -> Template:
+    """What ``chalice package --merge-template`` adds to, and changes in, Chalice's SAM
+    template. Dicts merge key by key; lists and scalars replace Chalice's."""
+    template = _supporting(stage, api_name=stage.prefix, function=_ref("APIHandler"))
+    resources = template["Resources"]
+    function: Template = {
+        "FunctionName": stage.function_name,
+        "Tracing": "Active",
+        "LoggingConfig": {"LogGroup": _ref("ApiHandlerLogGroup"), "LogFormat": "Text"},
+        "Environment": {
+            "Variables": {
+                "TASKS_TABLE_NAME": _ref("TasksTable"),
+                "TASKS_CURSOR_SECRET_ARN": _ref("CursorSecret"),
+                "COGNITO_USER_POOL_ARN": _arn("TasksUserPool"),
+            }
+        },
+    }
+    if stage.tuning.reserved_concurrency:
+        function["ReservedConcurrentExecutions"] = stage.tuning.reserved_concurrency
+    resources["APIHandler"] = {"Properties": function}
+    gateway_response = {
+        "ResponseParameters": {"Headers": d.gateway_response_headers(stage.cors_origin)},
+        "ResponseTemplates": {"application/json": d.GATEWAY_PROBLEM_TEMPLATE},
+    }
+    resources["RestAPI"] = {
+        "Properties": {
+            "TracingEnabled": True,
+            "AccessLogSetting": {
+                "DestinationArn": _arn("ApiAccessLogGroup"),
+                "Format": d.ACCESS_LOG_FORMAT,
+            },
+            "MethodSettings": [
+                {
+                    "ResourcePath": "/*",
+                    "HttpMethod": "*",
+                    "ThrottlingRateLimit": stage.tuning.throttle_rate_limit,
+                    "ThrottlingBurstLimit": stage.tuning.throttle_burst_limit,
+                    "MetricsEnabled": True,
+                    "DataTraceEnabled": False,
+                    # Execution logs would go to a group no stack manages, kept forever;
+                    # the access log has one line per request instead.
+                    "LoggingLevel": "OFF",
+                }
+            ],
+            "GatewayResponses": {name: gateway_response for name in d.GATEWAY_RESPONSE_TYPES},
+            "DefinitionBody": {
+                "info": {"title": stage.prefix},
+                "securityDefinitions": {
+                    "TasksUserPool": {
+                        "x-amazon-apigateway-authorizer": {"providerARNs": [_arn("TasksUserPool")]}
+                    }
+                },
+            },
+        }
+    }
+    _accept_findings(stage, resources)
+    return template
+
+
+def support_template(stage: Stage) -> Template:
+    """The supporting resources as a stack of their own, for ``chalice deploy``. Chalice
+    names the function ``<app>-<stage>`` and the REST API after the app."""
+    template = _supporting(stage, api_name=stage.app_name, function=stage.function_name)
+    _accept_findings(stage, template["Resources"])
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": f"{stage.prefix}: table, users, cursor secret, logs and alarms "
+        "for chalice deploy",
+        **template,
+    }

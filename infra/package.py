@@ -1,0 +1,109 @@
+"""``make package STAGE=<stage>``: both deployable formats of a stage, with no hand edits.
+
+Writes ``build/<stage>/cloudformation/`` (``sam.json`` + ``deployment.zip``: Chalice's SAM
+template merged with ``infra.cloudformation.sam_merge_template``) and
+``build/<stage>/terraform/`` (``chalice.tf.json`` + ``deployment.zip`` + the two files
+of ``infra.terraform``).
+
+Chalice packages a copy of the project whose stage configuration names the resources
+each format creates, so values that ``python -m infra.support`` wrote into
+``.chalice/config.json`` for ``chalice deploy`` never leak into a package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from infra import cloudformation, terraform
+from infra.stages import DEPLOYED_STAGES, PROJECT_DIR, Stage, load_config, stage
+
+#: Variables ``infra.support`` writes for ``chalice deploy``; each package sets its own.
+DEPLOY_ONLY_VARIABLES = ("TASKS_CURSOR_SECRET_ARN", "COGNITO_USER_POOL_ARN")
+_PROJECT_FILES = ("app.py", "requirements.txt", "chalicelib", ".chalice")
+_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "deployed", "deployments")
+
+
+def app_environment(target: Stage) -> dict[str, str]:
+    """The stage's own settings, without the resource names a package provides."""
+    return {k: v for k, v in target.environment.items() if k not in DEPLOY_ONLY_VARIABLES}
+
+
+def _project_copy(target: Stage, where: Path, environment: dict[str, str]) -> Path:
+    """A copy of the project whose stage has exactly ``environment``."""
+    if where.exists():
+        shutil.rmtree(where)
+    where.mkdir(parents=True)
+    for name in _PROJECT_FILES:
+        source = PROJECT_DIR / name
+        if source.is_dir():
+            shutil.copytree(source, where / name, ignore=_IGNORED)
+        else:
+            shutil.copy2(source, where / name)
+    config = load_config()
+    config["stages"][target.name]["environment_variables"] = environment
+    (where / ".chalice" / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    return where
+
+
+def _chalice_package(project: Path, target: Stage, out: Path, *extra: str) -> None:
+    chalice = Path(sys.executable).with_name("chalice")
+    env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
+    command = [str(chalice), "package", "--stage", target.name, *extra, str(out)]
+    subprocess.run(command, cwd=project, env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def _write_json(path: Path, document: dict) -> None:
+    path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+def package_cloudformation(target: Stage, build: Path) -> Path:
+    out = build / "cloudformation"
+    if out.exists():
+        shutil.rmtree(out)
+    project = _project_copy(target, build / ".project-cloudformation", app_environment(target))
+    merge = project / "merge-template.json"
+    _write_json(merge, cloudformation.sam_merge_template(target))
+    _chalice_package(project, target, out, "--merge-template", str(merge))
+    return out
+
+
+def package_terraform(target: Stage, build: Path) -> Path:
+    out = build / "terraform"
+    if out.exists():
+        shutil.rmtree(out)
+    environment = app_environment(target)
+    # Read by app.py at packaging time for the authorizer: Terraform interpolates it.
+    packaging_environment = {
+        **environment,
+        "COGNITO_USER_POOL_ARN": terraform.USER_POOL_ARN_REFERENCE,
+    }
+    project = _project_copy(target, build / ".project-terraform", packaging_environment)
+    _chalice_package(project, target, out, "--pkg-format", "terraform")
+    _write_json(out / "task_api.tf.json", terraform.supporting_file(target))
+    _write_json(out / "task_api_override.tf.json", terraform.override_file(target, environment))
+    return out
+
+
+def package(name: str, build_root: Path = PROJECT_DIR / "build") -> tuple[Path, Path]:
+    target = stage(name)
+    build = build_root / name
+    return package_cloudformation(target, build), package_terraform(target, build)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stage", required=True, choices=DEPLOYED_STAGES)
+    parser.add_argument("--build-dir", type=Path, default=PROJECT_DIR / "build")
+    args = parser.parse_args(argv)
+    for path in package(args.stage, args.build_dir):
+        print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""What differs between deployed stages, and the names every format derives from it.
+
+The app's own settings stay in ``.chalice/config.json`` (table name, CORS origin, IAM
+policy file); this module reads them from there rather than repeating them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+CONFIG_FILE = PROJECT_DIR / ".chalice" / "config.json"
+DEPLOYED_STAGES = ("dev", "prod")
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Operational settings that are not the app's business."""
+
+    log_retention_days: int
+    throttle_rate_limit: int  # steady requests per second for the whole stage
+    throttle_burst_limit: int
+    reserved_concurrency: int | None  # None: share the account's pool
+    protect_data: bool  # deletion protection, and keep table and users on stack deletion
+
+
+TUNING: dict[str, Tuning] = {
+    "dev": Tuning(
+        log_retention_days=14,
+        throttle_rate_limit=20,
+        throttle_burst_limit=40,
+        reserved_concurrency=None,
+        protect_data=False,
+    ),
+    "prod": Tuning(
+        log_retention_days=90,
+        throttle_rate_limit=200,
+        throttle_burst_limit=400,
+        reserved_concurrency=100,
+        protect_data=True,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A deployed stage: its tuning, and the names of everything it owns."""
+
+    name: str
+    app_name: str
+    api_stage: str  # API Gateway stage, the first segment of every URL path
+    environment: dict[str, str]
+    policy_file: Path
+    tuning: Tuning
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.app_name}-{self.name}"
+
+    @property
+    def table_name(self) -> str:
+        return self.environment["TASKS_TABLE_NAME"]
+
+    @property
+    def cors_origin(self) -> str:
+        return self.environment.get("TASKS_CORS_ALLOW_ORIGIN", "").strip()
+
+    @property
+    def function_name(self) -> str:
+        return self.prefix  # Chalice's name for the API handler, on every path
+
+    @property
+    def function_log_group(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def access_log_group(self) -> str:
+        return f"/aws/apigateway/{self.prefix}/access"
+
+    @property
+    def secret_name(self) -> str:
+        return f"{self.app_name}/{self.name}/cursor-secrets"
+
+    @property
+    def alarm_topic_name(self) -> str:
+        return f"{self.prefix}-alarms"
+
+    @property
+    def support_stack_name(self) -> str:
+        return f"{self.prefix}-support"
+
+    def policy(self) -> dict[str, Any]:
+        return json.loads(self.policy_file.read_text())
+
+
+def load_config() -> dict[str, Any]:
+    return json.loads(CONFIG_FILE.read_text())
+
+
+def stage(name: str, config: dict[str, Any] | None = None) -> Stage:
+    if name not in DEPLOYED_STAGES:
+        raise ValueError(f"unknown deployed stage {name!r}; expected one of {DEPLOYED_STAGES}")
+    config = load_config() if config is None else config
+    settings = config["stages"][name]
+    return Stage(
+        name=name,
+        app_name=config["app_name"],
+        api_stage=config.get("api_gateway_stage", "api"),
+        environment=dict(settings.get("environment_variables", {})),
+        policy_file=CONFIG_FILE.parent / settings["iam_policy_file"],
+        tuning=TUNING[name],
+    )

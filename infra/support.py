@@ -1,0 +1,189 @@
+"""The supporting stack for ``chalice deploy`` (``make support``, ``deploy``, ``teardown``).
+
+``chalice deploy`` creates the function, the role and the REST API, nothing else. This
+module creates the rest (table, user pool and client, cursor secret, log groups, alarms)
+as one CloudFormation stack from ``infra.cloudformation.support_template`` and writes the
+names and ARNs it needs into the stage's ``.chalice/config.json``, so that
+``chalice deploy --stage <stage>`` then works as it is. After each deploy, ``api-settings``
+applies what Chalice cannot express to the deployed stage: throttling, access logs,
+tracing, and the gateway's problem+json error responses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from infra import definitions as d
+from infra.cloudformation import support_template
+from infra.stages import CONFIG_FILE, DEPLOYED_STAGES, Stage, stage
+
+#: Stack output -> the stage variable that carries it.
+CONFIG_FROM_OUTPUTS = {
+    "TasksTableName": "TASKS_TABLE_NAME",
+    "UserPoolArn": "COGNITO_USER_POOL_ARN",
+    "CursorSecretArn": "TASKS_CURSOR_SECRET_ARN",
+}
+_NO_CHANGES = "No updates are to be performed"
+
+
+def stack_outputs(cloudformation: Any, name: str) -> dict[str, str]:
+    stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def _stack_exists(cloudformation: Any, name: str) -> bool:
+    try:
+        stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
+    except ClientError as error:
+        if "does not exist" in str(error):
+            return False
+        raise
+    return bool(stacks) and stacks[0]["StackStatus"] != "DELETE_COMPLETE"
+
+
+def deploy_support(
+    cloudformation: Any, target: Stage, alarm_email: str = "", config_file: Path = CONFIG_FILE
+) -> dict[str, str]:
+    """Create or update the stage's supporting stack, then point the stage's config at it."""
+    name = target.support_stack_name
+    arguments = {
+        "StackName": name,
+        "TemplateBody": json.dumps(support_template(target), separators=(",", ":")),
+        "Parameters": [{"ParameterKey": "AlarmEmail", "ParameterValue": alarm_email}],
+        "Capabilities": ["CAPABILITY_IAM"],
+        "Tags": [{"Key": "app", "Value": target.app_name}, {"Key": "stage", "Value": target.name}],
+    }
+    waiter = "stack_update_complete"
+    if not _stack_exists(cloudformation, name):
+        cloudformation.create_stack(**arguments, OnFailure="DELETE")
+        waiter = "stack_create_complete"
+    else:
+        try:
+            cloudformation.update_stack(**arguments)
+        except ClientError as error:
+            if _NO_CHANGES not in str(error):
+                raise
+            waiter = ""
+    if waiter:
+        print(f"Waiting for stack {name} ...", file=sys.stderr)
+        cloudformation.get_waiter(waiter).wait(
+            StackName=name, WaiterConfig={"Delay": 10, "MaxAttempts": 180}
+        )
+    outputs = stack_outputs(cloudformation, name)
+    write_stage_config(
+        target.name, {v: outputs[k] for k, v in CONFIG_FROM_OUTPUTS.items()}, config_file
+    )
+    return outputs
+
+
+def write_stage_config(
+    stage_name: str, variables: dict[str, str | None], config_file: Path = CONFIG_FILE
+) -> None:
+    """Set (or, with None, remove) environment variables of one stage in config.json."""
+    config = json.loads(config_file.read_text())
+    environment = config["stages"][stage_name].setdefault("environment_variables", {})
+    for key, value in variables.items():
+        if value is None:
+            environment.pop(key, None)
+        else:
+            environment[key] = value
+    config_file.write_text(json.dumps(config, indent=2) + "\n")
+
+
+def teardown_support(cloudformation: Any, target: Stage, config_file: Path = CONFIG_FILE) -> None:
+    """Delete the supporting stack. On protected stages (prod) the table and the user pool
+    are retained by the stack's deletion policy: users' data is never deleted here."""
+    name = target.support_stack_name
+    if _stack_exists(cloudformation, name):
+        cloudformation.delete_stack(StackName=name)
+        print(f"Waiting for stack {name} to be deleted ...", file=sys.stderr)
+        cloudformation.get_waiter("stack_delete_complete").wait(
+            StackName=name, WaiterConfig={"Delay": 10, "MaxAttempts": 180}
+        )
+    deploy_only = {"COGNITO_USER_POOL_ARN": None, "TASKS_CURSOR_SECRET_ARN": None}
+    write_stage_config(target.name, deploy_only, config_file)
+
+
+def deployed_rest_api_id(stage_name: str, chalice_dir: Path = CONFIG_FILE.parent) -> str:
+    """The REST API that ``chalice deploy`` recorded for the stage."""
+    record = chalice_dir / "deployed" / f"{stage_name}.json"
+    if not record.exists():
+        raise SystemExit(f"{record} not found: run chalice deploy --stage {stage_name} first")
+    for resource in json.loads(record.read_text())["resources"]:
+        if resource.get("resource_type") == "rest_api":
+            return resource["rest_api_id"]
+    raise SystemExit(f"{record} records no REST API")
+
+
+def apply_api_settings(
+    apigateway: Any, target: Stage, rest_api_id: str, access_log_arn: str
+) -> None:
+    """Throttling, access logs, tracing and the problem+json gateway responses, on the
+    stage ``chalice deploy`` made. Run after every deploy: a deploy replaces the API's
+    definition, gateway responses included."""
+    headers = d.gateway_response_headers(target.cors_origin)
+    for response_type in d.GATEWAY_RESPONSE_TYPES:
+        apigateway.put_gateway_response(
+            restApiId=rest_api_id,
+            responseType=response_type,
+            responseParameters={f"gatewayresponse.header.{k}": v for k, v in headers.items()},
+            responseTemplates={"application/json": d.GATEWAY_PROBLEM_TEMPLATE},
+        )
+    # Gateway responses take effect with the next deployment of the stage.
+    apigateway.create_deployment(
+        restApiId=rest_api_id,
+        stageName=target.api_stage,
+        description="Gateway responses (infra.support api-settings)",
+    )
+    tuning = target.tuning
+    patches = [
+        ("/*/*/throttling/rateLimit", str(tuning.throttle_rate_limit)),
+        ("/*/*/throttling/burstLimit", str(tuning.throttle_burst_limit)),
+        ("/*/*/metrics/enabled", "true"),
+        ("/*/*/logging/loglevel", "OFF"),
+        ("/tracingEnabled", "true"),
+        ("/accessLogSettings/destinationArn", access_log_arn.removesuffix(":*")),
+        ("/accessLogSettings/format", d.ACCESS_LOG_FORMAT),
+    ]
+    apigateway.update_stage(
+        restApiId=rest_api_id,
+        stageName=target.api_stage,
+        patchOperations=[{"op": "replace", "path": p, "value": v} for p, v in patches],
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["deploy", "api-settings", "outputs", "teardown"])
+    parser.add_argument("--stage", required=True, choices=DEPLOYED_STAGES)
+    parser.add_argument("--alarm-email", default="", help="subscribed to the alarm topic")
+    args = parser.parse_args(argv)
+    target = stage(args.stage)
+    cloudformation = boto3.client("cloudformation")
+    if args.command == "deploy":
+        outputs = deploy_support(cloudformation, target, args.alarm_email)
+        print(json.dumps(outputs, indent=2))
+        print(f"Wrote the stage's resource names to {CONFIG_FILE}", file=sys.stderr)
+    elif args.command == "outputs":
+        print(json.dumps(stack_outputs(cloudformation, target.support_stack_name), indent=2))
+    elif args.command == "api-settings":
+        outputs = stack_outputs(cloudformation, target.support_stack_name)
+        rest_api_id = deployed_rest_api_id(target.name)
+        apply_api_settings(
+            boto3.client("apigateway"), target, rest_api_id, outputs["AccessLogGroupArn"]
+        )
+        print(f"Applied stage settings to REST API {rest_api_id}", file=sys.stderr)
+    else:
+        teardown_support(cloudformation, target)
+        print(f"Deleted stack {target.support_stack_name}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,388 @@
+"""The packaged stacks, checked structurally: Terraform providers cannot be downloaded
+here, so nothing can ``terraform validate``; these tests check what validate and plan
+would, offline (references, versions, settings), and run cfn-lint on the SAM templates."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.table import TABLE_DEFINITION, TTL_ATTRIBUTE
+from infra import cloudformation, definitions, package, terraform, tfjson
+from infra.stages import stage
+
+STAGES = ("dev", "prod")
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
+    """``make package`` for both stages, once."""
+    root = tmp_path_factory.mktemp("build")
+    return {name: package.package(name, root) for name in STAGES}
+
+
+def sam(packaged: dict[str, tuple[Path, Path]], name: str) -> dict[str, Any]:
+    return json.loads((packaged[name][0] / "sam.json").read_text())
+
+
+def merged_terraform(packaged: dict[str, tuple[Path, Path]], name: str) -> dict[str, Any]:
+    merged, errors = tfjson.load(packaged[name][1])
+    assert errors == []
+    return merged
+
+
+# --- the version constraints ---------------------------------------------------------------
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def admits(constraint: str, version: str) -> bool:
+    """Terraform's constraint syntax, for the operators we use."""
+    checks = {
+        ">=": lambda a, b: a >= b,
+        ">": lambda a, b: a > b,
+        "<=": lambda a, b: a <= b,
+        "<": lambda a, b: a < b,
+        "=": lambda a, b: a == b,
+    }
+    wanted = _version(version)
+    for clause in constraint.split(","):
+        match = re.fullmatch(r"\s*(>=|<=|>|<|=)\s*([\d.]+)\s*", clause)
+        assert match, f"unexpected constraint {clause!r}"
+        op, bound = match.group(1), _version(match.group(2))
+        length = max(len(wanted), len(bound))
+        padded = (v + (0,) * (length - len(v)) for v in (wanted, bound))
+        if not checks[op](*padded):
+            return False
+    return True
+
+
+def test_the_constraint_check_itself() -> None:
+    assert admits(">= 1.5.0", "1.14.0")
+    assert not admits(">= 0.12.26, < 1.4.0", "1.5.0")
+    assert admits(">= 5.32, < 6.0", "5.100.0")
+    assert not admits(">= 5.32, < 6.0", "6.0.0")
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_versions_admit_today_s_terraform_and_aws_provider_5(packaged: Any, name: str) -> None:
+    settings = merged_terraform(packaged, name)["terraform"]
+    for version in ("1.5.0", "1.9.8", "1.13.4", "1.14.0"):
+        assert admits(settings["required_version"], version), version
+    assert not admits(settings["required_version"], "1.4.6")
+    aws = settings["required_providers"]["aws"]
+    assert aws["source"] == "hashicorp/aws"
+    for version in ("5.32.0", "5.100.0"):
+        assert admits(aws["version"], version)
+    for version in ("4.67.0", "5.31.0", "6.0.0"):  # 5.32: Lambda logging_config
+        assert not admits(aws["version"], version)
+    for provider in ("null", "random"):
+        assert settings["required_providers"][provider]["source"] == f"hashicorp/{provider}"
+
+
+# --- references ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_every_terraform_reference_resolves(packaged: Any, name: str) -> None:
+    merged = merged_terraform(packaged, name)
+    found = {ref for _, ref in tfjson.references(merged)}
+    assert {
+        "aws_cognito_user_pool.tasks",
+        "aws_dynamodb_table.tasks",
+        "local.chalice_api_swagger",
+    } <= found
+    assert tfjson.unresolved_references(merged) == []
+
+
+def test_the_reference_check_catches_planted_mistakes(packaged: Any, tmp_path: Path) -> None:
+    source = packaged["dev"][1]
+    for file in source.glob("*.tf.json"):
+        (tmp_path / file.name).write_text(file.read_text())
+    override = json.loads((tmp_path / "task_api_override.tf.json").read_text())
+    function = override["resource"]["aws_lambda_function"]["api_handler"]
+    function["environment"]["variables"]["TASKS_TABLE_NAME"] = "${aws_dynamodb_table.typo.name}"
+    override["resource"]["aws_s3_bucket"] = {"undeclared": {"bucket": "x"}}
+    (tmp_path / "task_api_override.tf.json").write_text(json.dumps(override))
+    merged, errors = tfjson.load(tmp_path)
+    assert errors == [
+        "task_api_override.tf.json: overrides undeclared resource aws_s3_bucket.undeclared"
+    ]
+    unresolved = tfjson.unresolved_references(merged)
+    assert len(unresolved) == 1
+    assert unresolved[0].startswith("aws_dynamodb_table.typo at ")
+
+
+def test_interpolations_skip_literal_dollar_braces() -> None:
+    assert list(tfjson.interpolations("a ${x.y} $${not.this} ${f(a.b, {c = 1})}")) == [
+        "x.y",
+        "f(a.b, {c = 1})",
+    ]
+
+
+# --- Chalice's blocks, changed by the override ---------------------------------------------
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_no_deprecated_stage_name_and_a_real_stage(packaged: Any, name: str) -> None:
+    merged = merged_terraform(packaged, name)
+    resources = merged["resource"]
+    deployment = resources["aws_api_gateway_deployment"]["rest_api"]
+    assert deployment["stage_name"] is None
+    assert deployment["stage_description"] is None
+    assert "local.chalice_api_swagger" in deployment["triggers"]["redeployment"]
+    assert "aws_api_gateway_gateway_response.default_4xx" in deployment["triggers"]["redeployment"]
+    assert merged["data"]["null_data_source"]["chalice"]["count"] == 0
+    api_stage = resources["aws_api_gateway_stage"]["api"]
+    assert api_stage["deployment_id"] == "${aws_api_gateway_deployment.rest_api.id}"
+    assert api_stage["stage_name"] == stage(name).api_stage
+    assert api_stage["xray_tracing_enabled"] is True
+    assert api_stage["access_log_settings"]["destination_arn"] == (
+        "${aws_cloudwatch_log_group.api_access.arn}"
+    )
+    assert json.loads(api_stage["access_log_settings"]["format"])["status"] == "$context.status"
+    assert merged["output"]["EndpointURL"]["value"] == "${aws_api_gateway_stage.api.invoke_url}"
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_the_function_gets_its_resources_through_the_environment(packaged: Any, name: str) -> None:
+    merged = merged_terraform(packaged, name)
+    function = merged["resource"]["aws_lambda_function"]["api_handler"]
+    variables = function["environment"]["variables"]
+    assert variables["TASKS_TABLE_NAME"] == "${aws_dynamodb_table.tasks.name}"
+    assert variables["TASKS_CURSOR_SECRET_ARN"] == "${aws_secretsmanager_secret.cursor.arn}"
+    assert variables["TASKS_CORS_ALLOW_ORIGIN"] == stage(name).cors_origin
+    assert "TASKS_CURSOR_SECRETS" not in variables, "never a secret value in the environment"
+    assert function["tracing_config"] == {"mode": "Active"}
+    assert function["logging_config"]["log_group"] == "${aws_cloudwatch_log_group.api_handler.name}"
+    swagger = json.loads(merged["locals"]["chalice_api_swagger"])
+    authorizer = swagger["securityDefinitions"]["TasksUserPool"]["x-amazon-apigateway-authorizer"]
+    assert authorizer["providerARNs"] == ["${aws_cognito_user_pool.tasks.arn}"]
+
+
+# --- the supporting resources, in both formats ---------------------------------------------
+
+
+def _cfn_of_type(template: dict[str, Any], type_: str) -> dict[str, Any]:
+    return {k: v for k, v in template["Resources"].items() if v.get("Type") == type_}
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_the_table_comes_from_the_single_definition(packaged: Any, name: str) -> None:
+    protected = stage(name).tuning.protect_data
+    table = sam(packaged, name)["Resources"]["TasksTable"]
+    props = table["Properties"]
+    for key, value in TABLE_DEFINITION.items():
+        assert props[key] == value
+    assert props["TableName"] == stage(name).table_name
+    assert props["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["DeletionProtectionEnabled"] is protected
+    assert table["DeletionPolicy"] == ("Retain" if protected else "Delete")
+
+    tf = merged_terraform(packaged, name)["resource"]["aws_dynamodb_table"]["tasks"]
+    assert tf["name"] == stage(name).table_name
+    assert tf["billing_mode"] == TABLE_DEFINITION["BillingMode"] == "PAY_PER_REQUEST"
+    assert {(a["name"], a["type"]) for a in tf["attribute"]} == {
+        (a["AttributeName"], a["AttributeType"]) for a in TABLE_DEFINITION["AttributeDefinitions"]
+    }
+    assert [(tf["hash_key"], tf["range_key"])] == [
+        tuple(k["AttributeName"] for k in TABLE_DEFINITION["KeySchema"])
+    ]
+    assert {i["name"]: (i["hash_key"], i["range_key"]) for i in tf["global_secondary_index"]} == {
+        i["IndexName"]: tuple(k["AttributeName"] for k in i["KeySchema"])
+        for i in TABLE_DEFINITION["GlobalSecondaryIndexes"]
+    }
+    assert tf["ttl"] == {"attribute_name": TTL_ATTRIBUTE, "enabled": True}
+    assert tf["point_in_time_recovery"] == {"enabled": True}
+    assert tf["server_side_encryption"]["enabled"] is True
+    assert tf["deletion_protection_enabled"] is protected
+    assert ("lifecycle" in tf) is protected
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_the_authorizer_uses_the_stack_s_own_user_pool(packaged: Any, name: str) -> None:
+    template = sam(packaged, name)
+    assert _cfn_of_type(template, "AWS::Cognito::UserPool").keys() == {"TasksUserPool"}
+    client = template["Resources"]["TasksUserPoolClient"]["Properties"]
+    assert client["UserPoolId"] == {"Ref": "TasksUserPool"}
+    assert client["GenerateSecret"] is False
+    body = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    authorizer = body["securityDefinitions"]["TasksUserPool"]["x-amazon-apigateway-authorizer"]
+    assert authorizer["providerARNs"] == [{"Fn::GetAtt": ["TasksUserPool", "Arn"]}]
+    assert "PLACEHOLDER" not in json.dumps(template)
+    secured = [op for path in body["paths"].values() for op in path.values() if "security" in op]
+    assert len(secured) >= 6  # every /tasks route
+    variables = template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert variables["TASKS_TABLE_NAME"] == {"Ref": "TasksTable"}
+    assert variables["TASKS_CURSOR_SECRET_ARN"] == {"Ref": "CursorSecret"}
+    assert "TASKS_CURSOR_SECRETS" not in variables
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_the_cursor_secret_is_generated_never_committed(packaged: Any, name: str) -> None:
+    secret = sam(packaged, name)["Resources"]["CursorSecret"]["Properties"]
+    generate = secret["GenerateSecretString"]
+    assert generate["PasswordLength"] >= 32
+    assert generate["ExcludePunctuation"] is True
+    assert "SecretString" not in secret
+    resources = merged_terraform(packaged, name)["resource"]
+    version = resources["aws_secretsmanager_secret_version"]["cursor"]
+    assert version["secret_string"] == "${random_password.cursor_secret.result}"
+    assert resources["random_password"]["cursor_secret"]["special"] is False  # no commas
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_log_groups_have_the_stage_s_retention(packaged: Any, name: str) -> None:
+    days = stage(name).tuning.log_retention_days
+    groups = _cfn_of_type(sam(packaged, name), "AWS::Logs::LogGroup")
+    assert {g["Properties"]["LogGroupName"] for g in groups.values()} == {
+        stage(name).function_log_group,
+        stage(name).access_log_group,
+    }
+    assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {days}
+    function = sam(packaged, name)["Resources"]["APIHandler"]["Properties"]
+    assert function["LoggingConfig"]["LogGroup"] == {"Ref": "ApiHandlerLogGroup"}
+    tf = merged_terraform(packaged, name)["resource"]["aws_cloudwatch_log_group"]
+    assert {g["retention_in_days"] for g in tf.values()} == {days}
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_stage_throttling_tracing_and_access_logs(packaged: Any, name: str) -> None:
+    tuning = stage(name).tuning
+    api = sam(packaged, name)["Resources"]["RestAPI"]["Properties"]
+    assert api["TracingEnabled"] is True
+    assert api["AccessLogSetting"]["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    (settings,) = api["MethodSettings"]
+    assert settings["ThrottlingRateLimit"] == tuning.throttle_rate_limit
+    assert settings["ThrottlingBurstLimit"] == tuning.throttle_burst_limit
+    tf = merged_terraform(packaged, name)["resource"]["aws_api_gateway_method_settings"]["all"]
+    assert tf["method_path"] == "*/*"
+    assert tf["settings"]["throttling_rate_limit"] == tuning.throttle_rate_limit
+    assert tf["settings"]["throttling_burst_limit"] == tuning.throttle_burst_limit
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_gateway_errors_are_problem_documents_browsers_can_read(packaged: Any, name: str) -> None:
+    origin = stage(name).cors_origin
+    responses = sam(packaged, name)["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
+    tf = merged_terraform(packaged, name)["resource"]["aws_api_gateway_gateway_response"]
+    assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX"}
+    assert {r["response_type"] for r in tf.values()} == {"DEFAULT_4XX", "DEFAULT_5XX"}
+    for response in responses.values():
+        headers = response["ResponseParameters"]["Headers"]
+        assert headers["Access-Control-Allow-Origin"] == f"'{origin}'"
+        assert "ETag" in headers["Access-Control-Expose-Headers"]
+        assert headers["Content-Type"] == "'application/problem+json'"
+        template = response["ResponseTemplates"]["application/json"]
+        # What API Gateway renders for a missing token: valid JSON, a problem document.
+        rendered = json.loads(
+            template.replace("$context.error.messageString", '"Unauthorized"')
+            .replace("$context.error.responseType", "UNAUTHORIZED")
+            .replace("$context.requestId", "r-1")
+        )
+        assert rendered["type"] == definitions.GATEWAY_PROBLEM_TYPE
+        assert rendered["detail"] == "Unauthorized"
+        assert rendered["requestId"] == "r-1"
+    for response in tf.values():
+        assert response["response_parameters"][
+            "gatewayresponse.header.Access-Control-Allow-Origin"
+        ] == (f"'{origin}'")
+        assert response["response_templates"]["application/json"] == (
+            definitions.GATEWAY_PROBLEM_TEMPLATE
+        )
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_alarms_for_errors_latency_throttles_notify_a_topic(packaged: Any, name: str) -> None:
+    template = sam(packaged, name)
+    alarms = _cfn_of_type(template, "AWS::CloudWatch::Alarm")
+    metrics = {}
+    for alarm in alarms.values():
+        props = alarm["Properties"]
+        assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+        if "Metrics" in props:
+            stats = [m["MetricStat"]["Metric"] for m in props["Metrics"] if "MetricStat" in m]
+            metrics[stats[0]["MetricName"]] = stats[0]["Namespace"]
+            operations = {
+                d["Value"] for s in stats for d in s["Dimensions"] if d["Name"] == "Operation"
+            }
+            assert operations == set(definitions.TABLE_OPERATIONS)
+        else:
+            metrics[props["MetricName"]] = props["Namespace"]
+    assert metrics == {
+        "5XXError": "AWS/ApiGateway",
+        "Latency": "AWS/ApiGateway",
+        "Errors": "AWS/Lambda",
+        "Throttles": "AWS/Lambda",
+        "ThrottledRequests": "AWS/DynamoDB",
+    }
+    p99 = alarms["ApiLatencyP99Alarm"]["Properties"]
+    assert p99["ExtendedStatistic"] == "p99"
+    assert p99["Dimensions"][0] == {"Name": "ApiName", "Value": f"task-api-{name}"}
+    assert template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["info"]["title"] == (
+        f"task-api-{name}"
+    )
+    tf = merged_terraform(packaged, name)["resource"]
+    tf_alarms = tf["aws_cloudwatch_metric_alarm"]
+    assert len(tf_alarms) == len(alarms) == len(definitions.ALARMS)
+    assert tf_alarms["api_latency_p99"]["extended_statistic"] == "p99"
+    assert all(a["alarm_actions"] == ["${aws_sns_topic.alarms.arn}"] for a in tf_alarms.values())
+    assert tf["aws_sns_topic_subscription"]["alarm_email"]["count"].startswith("${var.alarm_email")
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_outputs_name_the_url_table_pool_and_client(packaged: Any, name: str) -> None:
+    wanted = {"EndpointURL", "TasksTableName", "UserPoolId", "UserPoolClientId"}
+    assert wanted <= set(sam(packaged, name)["Outputs"])
+    assert wanted <= set(merged_terraform(packaged, name)["output"])
+
+
+def test_prod_reserves_concurrency_and_protects_users(packaged: Any) -> None:
+    prod = sam(packaged, "prod")["Resources"]
+    assert prod["APIHandler"]["Properties"]["ReservedConcurrentExecutions"] == (
+        stage("prod").tuning.reserved_concurrency
+    )
+    assert prod["TasksUserPool"]["Properties"]["DeletionProtection"] == "ACTIVE"
+    dev = sam(packaged, "dev")["Resources"]
+    assert "ReservedConcurrentExecutions" not in dev["APIHandler"]["Properties"]
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_accepted_checkov_findings_carry_their_reasons(packaged: Any, name: str) -> None:
+    resources = sam(packaged, name)["Resources"]
+    skips = resources["APIHandler"]["Metadata"]["checkov"]["skip"]
+    assert all(len(skip["comment"]) > 20 for skip in skips)
+    assert "CKV_AWS_116" in {skip["id"] for skip in skips}
+
+
+def test_cfn_lint_finds_nothing(packaged: Any, tmp_path: Path) -> None:
+    """Zero errors and zero warnings, with no rule ignored."""
+    templates = [str(packaged[name][0] / "sam.json") for name in STAGES]
+    for name in STAGES:
+        support = tmp_path / f"support-{name}.json"
+        support.write_text(json.dumps(cloudformation.support_template(stage(name))))
+        templates.append(str(support))
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run(
+        [str(cfn_lint), "--format", "parseable", *templates], capture_output=True, text=True
+    )
+    assert result.stdout == "", result.stdout + result.stderr
+    assert result.returncode == 0, result.stderr
+
+
+def test_terraform_helpers_match_the_definitions() -> None:
+    assert terraform.USER_POOL_ARN_REFERENCE.startswith("${aws_cognito_user_pool.tasks")
+    assert set(package.DEPLOY_ONLY_VARIABLES) == {
+        "COGNITO_USER_POOL_ARN",
+        "TASKS_CURSOR_SECRET_ARN",
+    }

@@ -1,0 +1,212 @@
+"""The ``chalice deploy`` path: the supporting stack, the stage config it writes, and the
+stage settings applied to the deployed API."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+from moto import mock_aws
+
+from infra import definitions, support
+from infra.stages import CONFIG_FILE, stage
+from tests.conftest import PROJECT_DIR
+
+OUTPUTS = {
+    "TasksTableName": "task-api-dev-tasks",
+    "UserPoolId": "us-east-1_abc",
+    "UserPoolArn": "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_abc",
+    "UserPoolClientId": "client123",
+    "CursorSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
+    "task-api/dev/cursor-secrets-AbCdEf",
+    "AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:task-api-dev-alarms",
+    "AccessLogGroupArn": "arn:aws:logs:us-east-1:123456789012:log-group:"
+    "/aws/apigateway/task-api-dev/access:*",
+}
+STACK = "task-api-dev-support"
+
+
+def _stack(status: str, outputs: dict[str, str] | None = None) -> dict[str, Any]:
+    stack: dict[str, Any] = {
+        "StackName": STACK,
+        "CreationTime": "2026-11-23T00:00:00Z",
+        "StackStatus": status,
+    }
+    if outputs:
+        stack["Outputs"] = [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()]
+    return {"Stacks": [stack]}
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    copy = tmp_path / "config.json"
+    shutil.copy(CONFIG_FILE, copy)
+    return copy
+
+
+@pytest.fixture
+def cloudformation() -> Iterator[tuple[Any, Stubber]]:
+    client = boto3.client("cloudformation", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def _missing(stubber: Stubber) -> None:
+    stubber.add_client_error(
+        "describe_stacks",
+        "ValidationError",
+        f"Stack with id {STACK} does not exist",
+        expected_params={"StackName": STACK},
+    )
+
+
+def test_first_deploy_creates_the_stack_and_writes_the_stage_config(
+    cloudformation: tuple[Any, Stubber], config_file: Path
+) -> None:
+    client, stubber = cloudformation
+    _missing(stubber)
+    stubber.add_response(
+        "create_stack",
+        {"StackId": "id"},
+        {
+            "StackName": STACK,
+            "TemplateBody": ANY,
+            "Parameters": [{"ParameterKey": "AlarmEmail", "ParameterValue": "ops@example.com"}],
+            "Capabilities": ["CAPABILITY_IAM"],
+            "Tags": ANY,
+            "OnFailure": "DELETE",
+        },
+    )
+    stubber.add_response("describe_stacks", _stack("CREATE_COMPLETE"))  # the waiter
+    stubber.add_response("describe_stacks", _stack("CREATE_COMPLETE", OUTPUTS))
+    outputs = support.deploy_support(client, stage("dev"), "ops@example.com", config_file)
+    assert outputs == OUTPUTS
+    environment = json.loads(config_file.read_text())["stages"]["dev"]["environment_variables"]
+    assert environment["TASKS_TABLE_NAME"] == OUTPUTS["TasksTableName"]
+    assert environment["COGNITO_USER_POOL_ARN"] == OUTPUTS["UserPoolArn"]
+    assert environment["TASKS_CURSOR_SECRET_ARN"] == OUTPUTS["CursorSecretArn"]
+    assert environment["TASKS_CORS_ALLOW_ORIGIN"], "the stage's own settings are kept"
+    assert "TASKS_CURSOR_SECRETS" not in environment, "never a secret value in the config"
+
+
+def test_a_second_deploy_updates_and_tolerates_no_changes(
+    cloudformation: tuple[Any, Stubber], config_file: Path
+) -> None:
+    client, stubber = cloudformation
+    stubber.add_response("describe_stacks", _stack("CREATE_COMPLETE", OUTPUTS))
+    stubber.add_client_error("update_stack", "ValidationError", "No updates are to be performed.")
+    stubber.add_response("describe_stacks", _stack("CREATE_COMPLETE", OUTPUTS))
+    assert support.deploy_support(client, stage("dev"), "", config_file) == OUTPUTS
+
+
+def test_a_failed_update_is_not_swallowed(
+    cloudformation: tuple[Any, Stubber], config_file: Path
+) -> None:
+    client, stubber = cloudformation
+    stubber.add_response("describe_stacks", _stack("CREATE_COMPLETE", OUTPUTS))
+    stubber.add_client_error("update_stack", "ValidationError", "Template format error")
+    before = config_file.read_text()
+    with pytest.raises(support.ClientError, match="Template format error"):
+        support.deploy_support(client, stage("dev"), "", config_file)
+    assert config_file.read_text() == before
+
+
+def test_teardown_deletes_the_stack_and_forgets_its_arns(
+    cloudformation: tuple[Any, Stubber], config_file: Path
+) -> None:
+    client, stubber = cloudformation
+    support.write_stage_config("dev", {"COGNITO_USER_POOL_ARN": "x"}, config_file)
+    stubber.add_response("describe_stacks", _stack("CREATE_COMPLETE"))
+    stubber.add_response("delete_stack", {}, {"StackName": STACK})
+    stubber.add_client_error("describe_stacks", "ValidationError", "does not exist")  # waiter
+    support.teardown_support(client, stage("dev"), config_file)
+    environment = json.loads(config_file.read_text())["stages"]["dev"]["environment_variables"]
+    assert "COGNITO_USER_POOL_ARN" not in environment
+    assert environment["TASKS_TABLE_NAME"] == "task-api-dev-tasks"
+
+
+def test_the_support_template_names_what_chalice_deploy_creates() -> None:
+    dev = stage("dev")
+    template = support.support_template(dev)
+    resources = template["Resources"]
+    assert (
+        resources["ApiHandlerLogGroup"]["Properties"]["LogGroupName"] == "/aws/lambda/task-api-dev"
+    )
+    alarms = {
+        k: v["Properties"] for k, v in resources.items() if v["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    function_alarm = alarms["LambdaErrorsAlarm"]
+    assert function_alarm["Dimensions"] == [{"Name": "FunctionName", "Value": "task-api-dev"}]
+    api_alarm = alarms["Api5xxRateAlarm"]
+    # chalice deploy names the REST API after the app, and the stage after api_gateway_stage.
+    assert api_alarm["Dimensions"] == [
+        {"Name": "ApiName", "Value": "task-api"},
+        {"Name": "Stage", "Value": "api"},
+    ]
+    assert set(support.CONFIG_FROM_OUTPUTS) <= set(template["Outputs"])
+
+
+def test_the_deployed_rest_api_is_read_from_chalice_s_record(tmp_path: Path) -> None:
+    (tmp_path / "deployed").mkdir()
+    record = {
+        "resources": [
+            {"name": "api_handler", "resource_type": "lambda_function", "lambda_arn": "arn"},
+            {"name": "rest_api", "resource_type": "rest_api", "rest_api_id": "abc123"},
+        ]
+    }
+    (tmp_path / "deployed" / "dev.json").write_text(json.dumps(record))
+    assert support.deployed_rest_api_id("dev", tmp_path) == "abc123"
+    with pytest.raises(SystemExit, match="chalice deploy --stage prod"):
+        support.deployed_rest_api_id("prod", tmp_path)
+
+
+def test_api_settings_reach_the_deployed_stage() -> None:
+    dev = stage("dev")
+    with mock_aws():
+        apigateway = boto3.client("apigateway", region_name="us-east-1")
+        api = apigateway.create_rest_api(name="task-api")["id"]
+        root = apigateway.get_resources(restApiId=api)["items"][0]["id"]
+        apigateway.put_method(
+            restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE"
+        )
+        apigateway.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
+        apigateway.create_deployment(restApiId=api, stageName=dev.api_stage)
+        support.apply_api_settings(apigateway, dev, api, OUTPUTS["AccessLogGroupArn"])
+
+        deployed = apigateway.get_stage(restApiId=api, stageName=dev.api_stage)
+        assert deployed["tracingEnabled"] is True
+        assert deployed["accessLogSettings"]["destinationArn"] == OUTPUTS[
+            "AccessLogGroupArn"
+        ].removesuffix(":*")
+        assert json.loads(deployed["accessLogSettings"]["format"])["requestId"] == (
+            "$context.requestId"
+        )
+        settings = deployed["methodSettings"]["*/*"]
+        assert settings["throttlingRateLimit"] == dev.tuning.throttle_rate_limit
+        assert settings["throttlingBurstLimit"] == dev.tuning.throttle_burst_limit
+        for response_type in definitions.GATEWAY_RESPONSE_TYPES:
+            response = apigateway.get_gateway_response(restApiId=api, responseType=response_type)
+            headers = response["responseParameters"]
+            assert headers["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
+            assert headers["gatewayresponse.header.Access-Control-Allow-Origin"] == (
+                f"'{dev.cors_origin}'"
+            )
+            template = response["responseTemplates"]["application/json"]
+            assert '"type":"urn:task-api:problem:gateway"' in template
+        assert len(apigateway.get_deployments(restApiId=api)["items"]) == 2
+
+
+def test_the_committed_config_holds_no_account_specific_values() -> None:
+    """What ``make support`` writes belongs to the user's account, not to the repo."""
+    config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
+    for name in ("dev", "prod"):
+        environment = config["stages"][name]["environment_variables"]
+        assert not set(environment) & {"COGNITO_USER_POOL_ARN", "TASKS_CURSOR_SECRET_ARN"}
+        assert not any("arn:aws" in value for value in environment.values())
