@@ -28,6 +28,9 @@ format: venv ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+scan: venv ## checkov on both stages' CloudFormation and Terraform
+	$(BIN)/python -m infra.scan
+
 token: venv ## print a development ID token for user NAME (default alice), for chalice local
 	@$(BIN)/python -m tools.dev_token $(if $(filter command line,$(origin NAME)),$(NAME),alice)
 

@@ -288,26 +288,12 @@ def _supporting(stage: Stage, *, api_name: Any, function: Any) -> Template:
     }
 
 
-#: Which logical resources each group of accepted findings applies to.
-_FINDINGS_BY_RESOURCE = {
-    "APIHandler": "function",
-    "RestAPI": "rest_api",
-    "TasksTable": "table",
-    "CursorSecret": "secret",
-    "ApiHandlerLogGroup": "log_group",
-    "ApiAccessLogGroup": "log_group",
-}
-
-
 def _accept_findings(stage: Stage, resources: Template) -> None:
-    for name, group in _FINDINGS_BY_RESOURCE.items():
-        findings = d.ACCEPTED_FINDINGS[group]
-        if name not in resources or not findings:
-            continue
-        if group == "function" and stage.tuning.reserved_concurrency:
-            findings = {k: v for k, v in findings.items() if k != "CKV_AWS_115"}
-        skips = [{"id": check, "comment": reason} for check, reason in findings.items()]
-        resources[name]["Metadata"] = {"checkov": {"skip": skips}}
+    for name, group in d.FINDING_GROUPS_CLOUDFORMATION.items():
+        findings = d.accepted_findings(group, stage.tuning.reserved_concurrency)
+        if name in resources and findings:
+            skips = [{"id": check, "comment": reason} for check, reason in findings.items()]
+            resources[name]["Metadata"] = {"checkov": {"skip": skips}}
 
 
 def sam_merge_template(stage: Stage) -> Template:
