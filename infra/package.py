@@ -5,6 +5,9 @@ template merged with ``infra.cloudformation.sam_merge_template``) and
 ``build/<stage>/terraform/`` (``chalice.tf.json`` + ``deployment.zip`` + the two files
 of ``infra.terraform``).
 
+Packaging again replaces only these generated files, so ``terraform apply`` can run in
+``build/<stage>/terraform/`` and keep its state there.
+
 Chalice packages a copy of the project whose stage configuration names the resources
 each format creates, so values that ``python -m infra.support`` wrote into
 ``.chalice/config.json`` for ``chalice deploy`` never leak into a package.
@@ -52,10 +55,17 @@ def _project_copy(target: Stage, where: Path, environment: dict[str, str]) -> Pa
 
 
 def _chalice_package(project: Path, target: Stage, out: Path, *extra: str) -> None:
+    """Run ``chalice package`` into a fresh directory, then move what it wrote into
+    ``out``: files users add there (Terraform state, an import block) are kept."""
     chalice = Path(sys.executable).with_name("chalice")
     env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
-    command = [str(chalice), "package", "--stage", target.name, *extra, str(out)]
+    fresh = project / "package-output"
+    shutil.rmtree(fresh, ignore_errors=True)
+    command = [str(chalice), "package", "--stage", target.name, *extra, str(fresh)]
     subprocess.run(command, cwd=project, env=env, check=True, stdout=subprocess.DEVNULL)
+    out.mkdir(parents=True, exist_ok=True)
+    for generated in fresh.iterdir():
+        generated.replace(out / generated.name)
 
 
 def _write_json(path: Path, document: dict) -> None:
@@ -64,8 +74,6 @@ def _write_json(path: Path, document: dict) -> None:
 
 def package_cloudformation(target: Stage, build: Path) -> Path:
     out = build / "cloudformation"
-    if out.exists():
-        shutil.rmtree(out)
     project = _project_copy(target, build / ".project-cloudformation", app_environment(target))
     merge = project / "merge-template.json"
     _write_json(merge, cloudformation.sam_merge_template(target))
@@ -75,8 +83,6 @@ def package_cloudformation(target: Stage, build: Path) -> Path:
 
 def package_terraform(target: Stage, build: Path) -> Path:
     out = build / "terraform"
-    if out.exists():
-        shutil.rmtree(out)
     environment = app_environment(target)
     # Read by app.py at packaging time for the authorizer: Terraform interpolates it.
     packaging_environment = {

@@ -386,3 +386,14 @@ def test_terraform_helpers_match_the_definitions() -> None:
         "COGNITO_USER_POOL_ARN",
         "TASKS_CURSOR_SECRET_ARN",
     }
+
+
+def test_packaging_again_keeps_what_users_added(tmp_path: Path) -> None:
+    """Terraform state and an import block may live next to the generated files."""
+    dev = stage("dev")
+    out = package.package_terraform(dev, tmp_path)
+    (out / "terraform.tfstate").write_text("{}")
+    (out / "task_api.tf.json").write_text("stale")
+    package.package_terraform(dev, tmp_path)
+    assert (out / "terraform.tfstate").read_text() == "{}"
+    assert json.loads((out / "task_api.tf.json").read_text())["resource"]
