@@ -111,8 +111,10 @@ def _cursor_codec(settings: Settings, session: boto3.session.Session) -> CursorC
     if settings.cursor_secrets:
         return CursorCodec(list(settings.cursor_secrets))
     if settings.cursor_secret_arn:
-        client = session.client("secretsmanager")
-        return CursorCodec(SecretsManagerSecrets(client, settings.cursor_secret_arn))
+        secrets = SecretsManagerSecrets(
+            lambda: session.client("secretsmanager"), settings.cursor_secret_arn
+        )
+        return CursorCodec(secrets)
     if not settings.auto_provision:
         raise RuntimeError(
             "Neither TASKS_CURSOR_SECRET_ARN nor TASKS_CURSOR_SECRETS is set for this stage"

@@ -32,12 +32,13 @@ class SecretsManagerSecrets:
 
     def __init__(
         self,
-        client: Any,
+        make_client: Callable[[], Any],
         secret_id: str,
         refresh_seconds: float = REFRESH_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._client = client
+        self._make_client = make_client
+        self._client: Any = None
         self._secret_id = secret_id
         self._refresh_seconds = refresh_seconds
         self._clock = clock
@@ -55,6 +56,8 @@ class SecretsManagerSecrets:
 
     def _refresh(self, now: float) -> None:
         try:
+            if self._client is None:
+                self._client = self._make_client()  # only containers that page pay for it
             response = self._client.get_secret_value(SecretId=self._secret_id)
         except Exception:
             if self._value is None:

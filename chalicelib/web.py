@@ -42,6 +42,8 @@ MAX_BODY_BYTES = 64 * 1024
 
 VALIDATION_PROBLEM = "urn:task-api:problem:validation-error"
 MALFORMED_BODY_PROBLEM = "urn:task-api:problem:malformed-body"
+#: Rendered by API Gateway itself for its own errors (see infra/definitions.py).
+GATEWAY_PROBLEM = "urn:task-api:problem:gateway"
 
 
 class HttpProblem(Exception):

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 
 from chalicelib.table import TABLE_DEFINITION, TTL_ATTRIBUTE  # noqa: F401  (re-exported)
-from chalicelib.web import CORS_EXPOSE_HEADERS, PROBLEM_JSON
+from chalicelib.web import CORS_EXPOSE_HEADERS, GATEWAY_PROBLEM, PROBLEM_JSON
 
 # --- identity -----------------------------------------------------------------------------
 
@@ -54,9 +54,8 @@ ACCESS_LOG_FORMAT = json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":"))
 
 #: The body of the gateway's own errors (no route, missing or bad token, throttled, too
 #: large): a problem document like the app's. ``messageString`` is already a JSON string.
-GATEWAY_PROBLEM_TYPE = "urn:task-api:problem:gateway"
 GATEWAY_PROBLEM_TEMPLATE = (
-    '{"type":"' + GATEWAY_PROBLEM_TYPE + '",'
+    '{"type":"' + GATEWAY_PROBLEM + '",'
     '"title":"Rejected by the API gateway",'
     '"detail":$context.error.messageString,'
     '"code":"$context.error.responseType",'

@@ -24,10 +24,15 @@ import sys
 from pathlib import Path
 
 from infra import cloudformation, terraform
-from infra.stages import DEPLOYED_STAGES, PROJECT_DIR, Stage, load_config, stage
+from infra.stages import (
+    DEPLOY_ONLY_VARIABLES,
+    DEPLOYED_STAGES,
+    PROJECT_DIR,
+    Stage,
+    load_config,
+    stage,
+)
 
-#: Variables ``infra.support`` writes for ``chalice deploy``; each package sets its own.
-DEPLOY_ONLY_VARIABLES = ("TASKS_CURSOR_SECRET_ARN", "COGNITO_USER_POOL_ARN")
 _PROJECT_FILES = ("app.py", "requirements.txt", "chalicelib", ".chalice")
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "deployed", "deployments")
 

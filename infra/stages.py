@@ -14,6 +14,9 @@ from typing import Any
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CONFIG_FILE = PROJECT_DIR / ".chalice" / "config.json"
 DEPLOYED_STAGES = ("dev", "prod")
+#: Stage variables ``infra.support`` writes for ``chalice deploy``: account-specific, never
+#: committed, and replaced by each package with references to its own resources.
+DEPLOY_ONLY_VARIABLES = ("TASKS_CURSOR_SECRET_ARN", "COGNITO_USER_POOL_ARN")
 
 
 @dataclass(frozen=True)

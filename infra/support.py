@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 
 from infra import definitions as d
 from infra.cloudformation import support_template
-from infra.stages import CONFIG_FILE, DEPLOYED_STAGES, Stage, stage
+from infra.stages import CONFIG_FILE, DEPLOY_ONLY_VARIABLES, DEPLOYED_STAGES, Stage, stage
 
 #: Stack output -> the stage variable that carries it.
 CONFIG_FROM_OUTPUTS = {
@@ -107,8 +107,7 @@ def teardown_support(cloudformation: Any, target: Stage, config_file: Path = CON
         cloudformation.get_waiter("stack_delete_complete").wait(
             StackName=name, WaiterConfig={"Delay": 10, "MaxAttempts": 180}
         )
-    deploy_only = {"COGNITO_USER_POOL_ARN": None, "TASKS_CURSOR_SECRET_ARN": None}
-    write_stage_config(target.name, deploy_only, config_file)
+    write_stage_config(target.name, dict.fromkeys(DEPLOY_ONLY_VARIABLES), config_file)
 
 
 def deployed_rest_api_id(stage_name: str, chalice_dir: Path = CONFIG_FILE.parent) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from chalicelib.table import TABLE_DEFINITION, TTL_ATTRIBUTE
+from chalicelib.web import GATEWAY_PROBLEM
 from infra import cloudformation, definitions, package, terraform, tfjson
 from infra.stages import stage
 
@@ -290,7 +291,7 @@ def test_gateway_errors_are_problem_documents_browsers_can_read(packaged: Any, n
             .replace("$context.error.responseType", "UNAUTHORIZED")
             .replace("$context.requestId", "r-1")
         )
-        assert rendered["type"] == definitions.GATEWAY_PROBLEM_TYPE
+        assert rendered["type"] == GATEWAY_PROBLEM
         assert rendered["detail"] == "Unauthorized"
         assert rendered["requestId"] == "r-1"
     for response in tf.values():

@@ -45,7 +45,7 @@ def test_the_secret_is_read_once_and_re_read_after_the_refresh_period(
 ) -> None:
     arn = secretsmanager.create_secret(Name="c", SecretString="a" * 32)["ARN"]
     clock = FakeClock()
-    secrets = SecretsManagerSecrets(secretsmanager, arn, refresh_seconds=300, clock=clock)
+    secrets = SecretsManagerSecrets(lambda: secretsmanager, arn, refresh_seconds=300, clock=clock)
     assert secrets() == (b"a" * 32,)
     secretsmanager.put_secret_value(SecretId=arn, SecretString=f"{'b' * 32},{'a' * 32}")
     clock.now += 299
@@ -57,7 +57,7 @@ def test_the_secret_is_read_once_and_re_read_after_the_refresh_period(
 def test_a_failed_re_read_keeps_the_cached_secret(secretsmanager: Any) -> None:
     arn = secretsmanager.create_secret(Name="c", SecretString="a" * 32)["ARN"]
     clock = FakeClock()
-    secrets = SecretsManagerSecrets(secretsmanager, arn, refresh_seconds=300, clock=clock)
+    secrets = SecretsManagerSecrets(lambda: secretsmanager, arn, refresh_seconds=300, clock=clock)
     assert secrets() == (b"a" * 32,)
     secretsmanager.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
     clock.now += 301
@@ -65,7 +65,7 @@ def test_a_failed_re_read_keeps_the_cached_secret(secretsmanager: Any) -> None:
 
 
 def test_a_first_read_that_fails_raises(secretsmanager: Any) -> None:
-    secrets = SecretsManagerSecrets(secretsmanager, "missing")
+    secrets = SecretsManagerSecrets(lambda: secretsmanager, "missing")
     with pytest.raises(secretsmanager.exceptions.ResourceNotFoundException):
         secrets()
 
