@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 from chalice import Chalice, CognitoUserPoolAuthorizer, Response
 
 from chalicelib import headers, identity, web
 from chalicelib.runtime import task_service
+
+if "chalice.local" in sys.modules:  # chalice local and tests; never inside Lambda
+    from chalicelib import local_gateway
+
+    local_gateway.install()
 
 app = Chalice(app_name="task-api")
 app.debug = False  # never return stack traces, in any stage
@@ -27,6 +33,13 @@ NO_BODY = ["*/*"]
 @app.route("/health", methods=["GET"], content_types=NO_BODY)
 def health() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@app.route("/openapi.json", methods=["GET"], content_types=NO_BODY)
+def openapi_document() -> dict:
+    from chalicelib import openapi  # imported on first request, not at cold start
+
+    return openapi.served(app.routes, identity.anonymous_allowed())
 
 
 # Each route reads the caller first (401 before anything else), then the request,

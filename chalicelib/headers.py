@@ -22,10 +22,15 @@ def etag(task: dict[str, Any]) -> str:
     return f'"{task["version"]}.{created}"'
 
 
-_ENTITY_TAG = r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"'
-_ENTITY_TAG_LIST = re.compile(rf"\s*{_ENTITY_TAG}\s*(?:,\s*{_ENTITY_TAG}\s*)*")
-_ENTITY_TAG_ITEM = re.compile(r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"')
+_ENTITY_TAG = r'(?:W/)?"[\x21\x23-\x7e]*"'
+_OWS = r"[ \t]*"  # optional whitespace (RFC 9110 §5.6.3)
+#: If-Match and If-None-Match (RFC 9110 §13.1.1): "*" or a list of entity tags.
+CONDITION_PATTERN = rf"{_OWS}(?:\*|{_ENTITY_TAG}(?:{_OWS},{_OWS}{_ENTITY_TAG})*){_OWS}"
+_CONDITION = re.compile(CONDITION_PATTERN)
+_ENTITY_TAG_ITEM = re.compile(r'(W/)?"([\x21\x23-\x7e]*)"')
 _OUR_OPAQUE_TAG = re.compile(r"([0-9]{1,15})\.([0-9]{20})")
+#: Every ETag this API sends: the version, then the creation time's 20 digits.
+ETAG_PATTERN = rf'"{_OUR_OPAQUE_TAG.pattern}"'
 
 
 def _version(opaque_tag: str) -> TaskVersion | None:
@@ -43,11 +48,11 @@ def _match(request: Request, header: str, weak: bool) -> Match | None:
     value = request.headers.get(header)
     if value is None:
         return None
-    if value.strip() == "*":
-        return ANY
-    if not _ENTITY_TAG_LIST.fullmatch(value):
+    if not _CONDITION.fullmatch(value):
         detail = 'must be "*" or a comma-separated list of entity tags, as in ETag'
         raise ValidationFailed([FieldError(header=header, detail=detail)])
+    if value.strip(" \t") == "*":
+        return ANY
     versions = (
         _version(opaque)
         for weak_prefix, opaque in _ENTITY_TAG_ITEM.findall(value)
@@ -74,19 +79,22 @@ def preconditions(request: Request) -> Preconditions:
     )
 
 
-_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]{1,255}")
-_SF_STRING = re.compile(r'"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"')
+#: Idempotency-Key: 1-255 visible ASCII characters, bare or as a structured-field string
+#: (quoted, with backslash escapes for quote and backslash).
+IDEMPOTENCY_KEY_PATTERN = (
+    r'[\x21\x23-\x7e][\x21-\x7e]{0,254}|"(?:[\x21\x23-\x5b\x5d-\x7e]|\\["\\]){1,255}"'
+)
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 def idempotency_key(request: Request) -> str | None:
-    """The Idempotency-Key header: 1-255 visible ASCII characters, bare or as a
-    structured-field string (quoted, with backslash escapes for quote and backslash)."""
+    """The Idempotency-Key header's key, unquoted; None when it is absent."""
     value = request.headers.get("Idempotency-Key")
     if value is None:
         return None
-    quoted = _SF_STRING.fullmatch(value)
-    key = re.sub(r"\\(.)", r"\1", quoted.group(1)) if quoted else value
-    if not _VISIBLE_ASCII.fullmatch(key) or (value.startswith('"') and not quoted):
+    if not _IDEMPOTENCY_KEY.fullmatch(value):
         detail = "must be 1-255 visible ASCII characters, optionally as a quoted string"
         raise ValidationFailed([FieldError(header="Idempotency-Key", detail=detail)])
-    return key
+    if value.startswith('"'):
+        return re.sub(r"\\(.)", r"\1", value[1:-1])
+    return value

@@ -32,6 +32,12 @@ def user_pool_arns(environ: Mapping[str, str] | None = None) -> list[str]:
     return arns or [PLACEHOLDER_USER_POOL_ARN]
 
 
+def anonymous_allowed(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether requests without a token are served, as the fixed owner ``local``."""
+    environ = os.environ if environ is None else environ
+    return environ.get("TASKS_ALLOW_ANONYMOUS", "").lower() in _TRUE
+
+
 def owner(
     claims: Mapping[str, Any] | None,
     sent_credentials: bool = False,
@@ -46,8 +52,7 @@ def owner(
     subject = (claims or {}).get("sub")
     if isinstance(subject, str) and _SUB.fullmatch(subject):
         return subject
-    anonymous_allowed = environ.get("TASKS_ALLOW_ANONYMOUS", "").lower() in _TRUE
-    if claims or sent_credentials or not anonymous_allowed:
+    if claims or sent_credentials or not anonymous_allowed(environ):
         raise Unauthenticated()
     if environ.get("AWS_LAMBDA_FUNCTION_NAME"):
         raise AnonymousModeRefused()

@@ -26,61 +26,105 @@ TASK_ID_SCHEMA: dict[str, Any] = {
 
 _TIMESTAMP = {"type": "string", "format": "date-time", "readOnly": True}
 
-TASK_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "Task",
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["title"],
-    "properties": {
-        "id": {**TASK_ID_SCHEMA, "readOnly": True},
-        "title": {
-            "type": "string",
-            "minLength": 1,
-            "maxLength": 200,
-            "pattern": NOT_BLANK_PATTERN,
-            "description": "Required; not blank.",
-        },
-        "description": {"type": "string", "maxLength": 10000, "default": ""},
-        "status": {"type": "string", "enum": list(STATUSES), "default": "new"},
-        "priority": {"type": "string", "enum": list(PRIORITIES), "default": "medium"},
-        "dueDate": {
-            "type": ["string", "null"],
-            "anyOf": [{"format": "date"}, {"format": "date-time"}],
-            "default": None,
-            "description": "RFC 3339 full-date or date-time.",
-        },
-        "tags": {
-            "type": "array",
-            "items": {"type": "string", "minLength": 1, "maxLength": 50},
-            "maxItems": 20,
-            "uniqueItems": True,
-            "default": [],
-        },
-        "expireAt": {
-            "type": ["integer", "null"],
-            "minimum": 1,
-            "maximum": MAX_EPOCH_SECONDS,
-            "default": None,
-            "description": "Unix epoch seconds in the future; DynamoDB TTL deletes the task later.",
-        },
-        "createdAt": _TIMESTAMP,
-        "updatedAt": _TIMESTAMP,
-        "version": {"type": "integer", "minimum": 1, "readOnly": True},
+#: Every field of a task, as JSON Schemas. readOnly marks what the server sets.
+FIELDS: dict[str, dict[str, Any]] = {
+    "id": {**TASK_ID_SCHEMA, "readOnly": True},
+    "title": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 200,
+        "pattern": NOT_BLANK_PATTERN,
+        "description": "Required; not blank.",
     },
+    "description": {"type": "string", "maxLength": 10000, "default": ""},
+    "status": {"type": "string", "enum": list(STATUSES), "default": "new"},
+    "priority": {"type": "string", "enum": list(PRIORITIES), "default": "medium"},
+    "dueDate": {
+        "type": ["string", "null"],
+        "anyOf": [{"format": "date"}, {"format": "date-time"}],
+        "default": None,
+        "description": "RFC 3339 full-date or date-time.",
+    },
+    "tags": {
+        "type": "array",
+        "items": {"type": "string", "minLength": 1, "maxLength": 50},
+        "maxItems": 20,
+        "uniqueItems": True,
+        "default": [],
+    },
+    "expireAt": {
+        "type": ["integer", "null"],
+        "minimum": 1,
+        "maximum": MAX_EPOCH_SECONDS,
+        "default": None,
+        "description": (
+            "Unix epoch seconds, in the future when written (400 otherwise). From then on "
+            "the task is gone: hidden at once, deleted by DynamoDB TTL later."
+        ),
+    },
+    "createdAt": _TIMESTAMP,
+    "updatedAt": _TIMESTAMP,
+    "version": {"type": "integer", "minimum": 1, "readOnly": True},
 }
 
 #: Fields the server sets; sent in a request body they are ignored (GET, edit, PUT works).
-SERVER_FIELDS = frozenset(
-    name for name, spec in TASK_SCHEMA["properties"].items() if spec.get("readOnly")
-)
+SERVER_FIELDS = frozenset(name for name, spec in FIELDS.items() if spec.get("readOnly"))
 #: Fields a client may write, with the default an omitted (or, in a patch, null) one takes.
 DEFAULTS: dict[str, Any] = {
-    name: spec.get("default")
-    for name, spec in TASK_SCHEMA["properties"].items()
-    if name not in SERVER_FIELDS
+    name: spec.get("default") for name, spec in FIELDS.items() if name not in SERVER_FIELDS
 }
-REQUIRED_FIELDS = frozenset(TASK_SCHEMA["required"])
+REQUIRED_FIELDS = frozenset({"title"})
+
+_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+#: A server field in a request: any value is accepted and ignored.
+_IGNORED: dict[str, Any] = {"readOnly": True, "description": "Set by the server; ignored."}
+
+
+def _nullable(spec: dict[str, Any]) -> dict[str, Any]:
+    """The same rule, with null also allowed (a merge patch resets a field with null)."""
+    types = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+    nullable = {**spec, "type": [*dict.fromkeys([*types, "null"])]}
+    if "enum" in spec:
+        nullable["enum"] = [*spec["enum"], None]
+    return nullable
+
+
+#: A task as the API returns it: every field, always present.
+TASK_SCHEMA: dict[str, Any] = {
+    "$schema": _DIALECT,
+    "title": "Task",
+    "type": "object",
+    "additionalProperties": False,
+    "required": list(FIELDS),
+    "properties": FIELDS,
+}
+#: What POST and PUT accept: the writable fields, title required, nothing unknown.
+TASK_INPUT_SCHEMA: dict[str, Any] = {
+    "$schema": _DIALECT,
+    "title": "TaskInput",
+    "type": "object",
+    "additionalProperties": False,
+    "required": sorted(REQUIRED_FIELDS),
+    "properties": {
+        name: _IGNORED if name in SERVER_FIELDS else spec for name, spec in FIELDS.items()
+    },
+}
+#: What PATCH accepts (JSON Merge Patch, RFC 7396): any subset; null resets an optional
+#: field to its default.
+TASK_PATCH_SCHEMA: dict[str, Any] = {
+    "$schema": _DIALECT,
+    "title": "TaskPatch",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        name: _IGNORED
+        if name in SERVER_FIELDS
+        else (spec if name in REQUIRED_FIELDS else _nullable(spec))
+        for name, spec in FIELDS.items()
+    },
+}
 
 
 def default_for(field: str) -> Any:
@@ -109,9 +153,11 @@ LIST_PARAMETERS: dict[str, dict[str, Any]] = {
         "enum": list(PRIORITIES),
         "description": "Tasks of this priority.",
     },
-    "tag": {**TASK_SCHEMA["properties"]["tags"]["items"], "description": "Tasks with this tag."},
+    "tag": {**FIELDS["tags"]["items"], "description": "Tasks with this tag."},
 }
 LIST_PARAMETERS_SCHEMA: dict[str, Any] = {
+    "$schema": _DIALECT,
+    "title": "ListParameters",
     "type": "object",
     "properties": LIST_PARAMETERS,
     "additionalProperties": False,

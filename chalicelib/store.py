@@ -23,7 +23,7 @@ from chalicelib.errors import (
     PreconditionFailed,
     TaskNotFound,
 )
-from chalicelib.schema import TASK_SCHEMA, default_for
+from chalicelib.schema import FIELDS, default_for
 from chalicelib.table import (
     BY_CREATED_INDEX,
     BY_STATUS_INDEX,
@@ -39,7 +39,7 @@ Task = dict[str, Any]
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 _INTEGER_FIELDS = ("version", "expireAt")
-_TASK_FIELDS = tuple(TASK_SCHEMA["properties"])
+_TASK_FIELDS = tuple(FIELDS)
 #: Largest Limit of one Query while filling a filtered page; DynamoDB caps a response at 1 MB.
 _MAX_QUERY_LIMIT = 1000
 

@@ -61,20 +61,23 @@ _is_date_time = _rfc3339_checker(
 )
 
 
+#: What each check validates against: the schemas the API document publishes, as they are.
+_SCHEMAS = {
+    "task": schema.TASK_INPUT_SCHEMA,
+    "patch": schema.TASK_PATCH_SCHEMA,
+    "list": schema.LIST_PARAMETERS_SCHEMA,
+}
+
+
 @functools.cache
 def _validator(root: str) -> Any:
-    """Build (once) a validator for a full task, a patch (nothing required) or list parameters."""
+    """Build (once) the validator for a request body or the list parameters."""
     import jsonschema
 
     checker = jsonschema.FormatChecker(formats=())
     checker.checks("date")(_is_full_date)
     checker.checks("date-time")(_is_date_time)
-    if root == "list":
-        return jsonschema.Draft202012Validator(schema.LIST_PARAMETERS_SCHEMA)
-    task_schema = dict(schema.TASK_SCHEMA)
-    if root == "patch":
-        task_schema["required"] = []
-    return jsonschema.Draft202012Validator(task_schema, format_checker=checker)
+    return jsonschema.Draft202012Validator(_SCHEMAS[root], format_checker=checker)
 
 
 def _pointer(path: Any) -> str:
@@ -99,7 +102,7 @@ def _describe(error: Any) -> list[tuple[str, str]]:
         types = [rule] if isinstance(rule, str) else rule
         message = "must be " + " or ".join(_TYPE_NAMES.get(t, t) for t in types)
     elif kind == "enum":
-        message = "must be one of: " + ", ".join(map(str, rule))
+        message = "must be one of: " + ", ".join(str(v) for v in rule if v is not None)
     elif kind == "minLength":
         message = "must not be empty" if rule == 1 else f"must be at least {rule} characters"
     elif kind == "maxLength":
@@ -158,8 +161,7 @@ def validate_task(body: dict[str, Any], now: dt.datetime) -> None:
 
 def validate_patch(patch: dict[str, Any], now: dt.datetime) -> None:
     """A JSON Merge Patch: any subset of fields; null resets an optional field."""
-    resettable = {k for k, v in patch.items() if v is None and k not in schema.REQUIRED_FIELDS}
-    errors = _check("patch", {k: v for k, v in patch.items() if k not in resettable})
+    errors = _check("patch", patch)
     _check_expiry(patch, now, errors)
     if errors:
         raise ValidationFailed(errors)

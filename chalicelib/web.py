@@ -44,6 +44,7 @@ VALIDATION_PROBLEM = "urn:task-api:problem:validation-error"
 MALFORMED_BODY_PROBLEM = "urn:task-api:problem:malformed-body"
 #: Rendered by API Gateway itself for its own errors (see infra/definitions.py).
 GATEWAY_PROBLEM = "urn:task-api:problem:gateway"
+GATEWAY_PROBLEM_TITLE = "Rejected by the API gateway"
 
 
 class HttpProblem(Exception):

@@ -10,7 +10,12 @@ import json
 from dataclasses import dataclass
 
 from chalicelib.table import TABLE_DEFINITION, TTL_ATTRIBUTE  # noqa: F401  (re-exported)
-from chalicelib.web import CORS_EXPOSE_HEADERS, GATEWAY_PROBLEM, PROBLEM_JSON
+from chalicelib.web import (
+    CORS_EXPOSE_HEADERS,
+    GATEWAY_PROBLEM,
+    GATEWAY_PROBLEM_TITLE,
+    PROBLEM_JSON,
+)
 
 # --- identity -----------------------------------------------------------------------------
 
@@ -56,7 +61,7 @@ ACCESS_LOG_FORMAT = json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":"))
 #: large): a problem document like the app's. ``messageString`` is already a JSON string.
 GATEWAY_PROBLEM_TEMPLATE = (
     '{"type":"' + GATEWAY_PROBLEM + '",'
-    '"title":"Rejected by the API gateway",'
+    '"title":"' + GATEWAY_PROBLEM_TITLE + '",'
     '"detail":$context.error.messageString,'
     '"code":"$context.error.responseType",'
     '"requestId":"$context.requestId"}'
