@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 STAGE  ?= dev
 
-.PHONY: venv run test lint format token list-cost package support deploy teardown dynamodb-local clean
+.PHONY: venv run test lint format token openapi smoke contract list-cost package support deploy teardown dynamodb-local clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,15 @@ scan: venv ## checkov on both stages' CloudFormation and Terraform
 
 token: venv ## print a development ID token for user NAME (default alice), for chalice local
 	@$(BIN)/python -m tools.dev_token $(if $(filter command line,$(origin NAME)),$(NAME),alice)
+
+openapi: venv ## rewrite openapi.json from the app (a test fails while it differs)
+	$(BIN)/python -m tools.openapi
+
+smoke: venv ## the full task flow against URL (default: make run's), TOKEN for a deployed stage
+	$(BIN)/python -m tools.smoke $(or $(URL),http://127.0.0.1:$(PORT)) $(if $(TOKEN),--token "$(TOKEN)")
+
+contract: venv ## schemathesis against chalice local, deeper: EXAMPLES per operation (default 200)
+	CONTRACT_MAX_EXAMPLES=$(or $(EXAMPLES),200) $(BIN)/python -m pytest tests/test_contract.py
 
 list-cost: venv ## list-page cost vs table size on AWS's DynamoDB Local (needs Java, npm)
 	$(BIN)/python -m bench.list_cost --sizes $(or $(SIZES),100,1000,10000)

@@ -34,9 +34,13 @@ class LocalServer:
     process: subprocess.Popen
     log_path: Path
 
-    def request(self, method: str, path: str, body: object = None) -> tuple[int, dict, object]:
+    def request(
+        self, method: str, path: str, body: object = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict, object]:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.base_url + path, data=data, method=method)
+        request = urllib.request.Request(
+            self.base_url + path, data=data, method=method, headers=headers or {}
+        )
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:

@@ -77,3 +77,46 @@ def test_cors_is_per_stage_and_off_without_an_origin() -> None:
     config = web.cors({"TASKS_CORS_ALLOW_ORIGIN": "https://tasks.example.org"})
     assert config.allow_origin == "https://tasks.example.org"
     assert "If-Match" in config.allow_headers
+
+
+# chalice local falls short of API Gateway in three places; chalicelib/local_gateway.py
+# makes it answer the way a deployed stage does.
+
+GATEWAY_PROBLEM = {
+    "type": "urn:task-api:problem:gateway",
+    "title": "Rejected by the API gateway",
+}
+
+
+@pytest.mark.parametrize(
+    "authorization", ["garbage", "Bearer x", "a.!!!.c", "a.WzFd.c", "a.bm90IGpzb24.c"]
+)
+def test_a_malformed_token_gets_the_gateways_401_not_a_dropped_connection(
+    local_server: LocalServer, authorization: str
+) -> None:
+    status, headers, problem = local_server.request(
+        "GET", "/tasks", headers={"Authorization": authorization}
+    )
+    assert status == 401
+    assert headers["Content-Type"] == "application/problem+json"
+    assert {k: problem[k] for k in GATEWAY_PROBLEM} == GATEWAY_PROBLEM
+    assert (problem["detail"], problem["code"]) == ("Unauthorized", "UNAUTHORIZED")
+    assert problem["requestId"]
+
+
+def test_an_unknown_path_gets_the_gateways_problem(local_server: LocalServer) -> None:
+    status, headers, problem = local_server.request("GET", "/no/such/path")
+    assert status == 403
+    assert headers["Content-Type"] == "application/problem+json"
+    assert problem["code"] == "MISSING_AUTHENTICATION_TOKEN"
+    assert problem["detail"] == "Missing Authentication Token"
+
+
+@pytest.mark.parametrize("method", ["TRACE", "QUERY", "PROPFIND"])
+def test_a_method_the_dev_server_never_knew_gets_405_with_allow(
+    local_server: LocalServer, method: str
+) -> None:
+    status, headers, problem = local_server.request(method, "/tasks")
+    assert (status, problem["status"]) == (405, 405)
+    assert headers["Allow"] == "GET, POST"
+    assert headers["Content-Type"] == "application/problem+json"

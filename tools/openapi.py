@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         print("openapi.json matches what the app serves.")
         return 0
     COMMITTED.write_text(text)
-    print(f"wrote {COMMITTED.relative_to(PROJECT_DIR)}")
+    print(f"wrote {COMMITTED}")
     return 0
 
 

@@ -1,0 +1,301 @@
+"""The API document: served, committed, valid OpenAPI 3.1, and made from the code's own
+definitions (routes, schemas, header syntax), so that it cannot drift from them."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import jsonschema
+import pytest
+from chalice.test import Client
+from openapi_spec_validator import validate
+
+from app import app
+from chalicelib import headers, openapi, schema, validation
+from tests.conftest import PROJECT_DIR, Api, serving_api
+from tools import openapi as openapi_tool
+
+COMMITTED = json.loads((PROJECT_DIR / "openapi.json").read_text())
+TASK_PATHS = ("/tasks", "/tasks/{task_id}")
+
+
+@pytest.fixture(scope="module")
+def local_document() -> Iterator[dict[str, Any]]:
+    with serving_api() as api:
+        reply = api.get("/openapi.json")
+        assert reply.status == 200
+        yield reply.json
+
+
+def component(document: dict[str, Any], name: str) -> dict[str, Any]:
+    """A schema component as a standalone JSON Schema that resolves the document's $refs."""
+    return {**document, "$ref": f"#/components/schemas/{name}"}
+
+
+def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            yield path, method.upper(), operation
+
+
+# --- the served and committed documents -------------------------------------------
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_committed_copy_is_what_a_deployed_stage_serves(stage: str) -> None:
+    assert openapi_tool.served(stage) == COMMITTED
+
+
+def test_the_check_command_catches_a_stale_copy(tmp_path: Any, monkeypatch: Any) -> None:
+    stale = copy.deepcopy(COMMITTED)
+    stale["paths"]["/tasks"]["get"]["summary"] = "something else"
+    copy_path = tmp_path / "openapi.json"
+    copy_path.write_text(openapi_tool.render(stale))
+    monkeypatch.setattr(openapi_tool, "COMMITTED", copy_path)
+    assert openapi_tool.main(["--check"]) == 1
+    monkeypatch.setattr(openapi_tool, "COMMITTED", tmp_path / "written.json")
+    assert openapi_tool.main([]) == 0
+    assert openapi_tool.main(["--check"]) == 0
+
+
+def test_the_local_stage_differs_only_in_admitting_requests_without_a_token(
+    local_document: dict[str, Any],
+) -> None:
+    assert local_document["info"]["description"].startswith(COMMITTED["info"]["description"])
+    expected = copy.deepcopy(COMMITTED)
+    for path in TASK_PATHS:
+        for operation in expected["paths"][path].values():
+            operation["security"] = [{openapi.SECURITY_SCHEME: []}, {}]
+    expected["info"]["description"] = local_document["info"]["description"]
+    assert local_document == expected
+
+
+@pytest.mark.parametrize("which", ["committed", "local"])
+def test_the_document_is_valid_openapi_3_1(which: str, local_document: dict[str, Any]) -> None:
+    document = COMMITTED if which == "committed" else local_document
+    assert document["openapi"] == "3.1.0"
+    validate(document)  # openapi-spec-validator; raises on any violation
+
+
+def test_serving_the_document_needs_no_token_in_a_deployed_stage() -> None:
+    with Client(app, stage_name="dev", project_dir=str(PROJECT_DIR)) as client:
+        assert client.http.get("/tasks").status_code == 401
+        assert client.http.get("/openapi.json").status_code == 200
+
+
+# --- made from the code's definitions ----------------------------------------------
+
+
+def test_every_route_is_documented_with_its_methods_and_nothing_else() -> None:
+    routes = {(path, method) for path, methods in app.routes.items() for method in methods}
+    documented = {(path, method) for path, method, _ in operations(COMMITTED)}
+    assert documented == routes
+    view_names = {entry.view_name for methods in app.routes.values() for entry in methods.values()}
+    assert set(openapi.OPERATIONS) == view_names
+    operation_ids = [operation["operationId"] for *_, operation in operations(COMMITTED)]
+    assert len(operation_ids) == len(set(operation_ids))
+
+
+def test_an_undocumented_route_cannot_be_served() -> None:
+    routes = copy.copy(app.routes)
+    extra = copy.copy(routes["/health"]["GET"])
+    extra.view_name = "undocumented"
+    routes["/extra"] = {"GET": extra}
+    with pytest.raises(KeyError, match="undocumented"):
+        openapi.document(routes)
+
+
+def test_request_media_types_and_security_come_from_the_route_table() -> None:
+    for path, method, operation in operations(COMMITTED):
+        entry = app.routes[path][method]
+        if "requestBody" in operation:
+            assert list(operation["requestBody"]["content"]) == entry.content_types
+        if entry.authorizer is None:
+            assert operation["security"] == []
+        else:
+            assert "security" not in operation  # the document's default: the token
+    assert COMMITTED["security"] == [{openapi.SECURITY_SCHEME: []}]
+    scheme = COMMITTED["components"]["securitySchemes"][openapi.SECURITY_SCHEME]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "Authorization")
+
+
+@pytest.mark.parametrize(
+    ("component_name", "definition", "validator_root"),
+    [
+        ("Task", schema.TASK_SCHEMA, None),
+        ("TaskInput", schema.TASK_INPUT_SCHEMA, "task"),
+        ("TaskPatch", schema.TASK_PATCH_SCHEMA, "patch"),
+    ],
+)
+def test_body_schemas_are_the_definitions_validation_uses(
+    component_name: str, definition: dict[str, Any], validator_root: str | None
+) -> None:
+    documented = COMMITTED["components"]["schemas"][component_name]
+    assert documented == {k: v for k, v in definition.items() if k != "$schema"}
+    if validator_root is not None:
+        assert validation._validator(validator_root).schema is definition
+
+
+def test_query_parameters_are_the_list_parameter_definitions() -> None:
+    parameters = COMMITTED["components"]["parameters"]
+    for name, spec in schema.LIST_PARAMETERS.items():
+        documented = parameters[name]
+        assert (documented["in"], documented["required"]) == ("query", False)
+        assert {**documented["schema"], "description": documented["description"]} == spec
+    list_operation = COMMITTED["paths"]["/tasks"]["get"]
+    refs = [p["$ref"].rsplit("/", 1)[1] for p in list_operation["parameters"]]
+    assert refs == list(schema.LIST_PARAMETERS)
+    assert validation._validator("list").schema is schema.LIST_PARAMETERS_SCHEMA
+
+
+def test_header_syntax_is_the_pattern_the_code_parses_with() -> None:
+    parameters = COMMITTED["components"]["parameters"]
+    for name, pattern in [
+        ("If-Match", headers.CONDITION_PATTERN),
+        ("If-None-Match", headers.CONDITION_PATTERN),
+        ("Idempotency-Key", headers.IDEMPOTENCY_KEY_PATTERN),
+    ]:
+        assert parameters[name]["in"] == "header"
+        assert parameters[name]["schema"]["pattern"] == f"^(?:{pattern})$"
+        for example in parameters[name]["schema"]["examples"]:
+            assert re.fullmatch(pattern, example)
+    etag_pattern = COMMITTED["components"]["headers"]["ETag"]["schema"]["pattern"]
+    assert etag_pattern == f"^(?:{headers.ETAG_PATTERN})$"
+
+
+HEADER_VALUES = [
+    ("If-Match", '"1.20260101000000000000"', True),
+    ("If-Match", ' W/"x" ,\t"y" ', True),
+    ("If-Match", "*", True),
+    ("If-Match", "0", False),
+    ("If-Match", '"a", *', False),
+    ("If-Match", '"é"', False),
+    ("Idempotency-Key", "order-42", True),
+    ("Idempotency-Key", '"quoted \\" key"', False),  # a space is not visible ASCII
+    ("Idempotency-Key", '"quoted\\"key"', True),
+    ("Idempotency-Key", '"unterminated', False),
+    ("Idempotency-Key", "x" * 256, False),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "valid"), HEADER_VALUES)
+def test_the_document_and_the_api_agree_on_header_values(
+    api: Api, name: str, value: str, valid: bool
+) -> None:
+    documented = COMMITTED["components"]["parameters"][name]["schema"]
+    assert jsonschema.Draft202012Validator(documented).is_valid(value) is valid
+    if name == "If-Match":
+        task = api.create()
+        reply = api.patch(f"/tasks/{task['id']}", {}, headers={name: value})
+    else:
+        reply = api.post("/tasks", {"title": "t"}, headers={name: value})
+    assert (reply.status != 400) is valid, reply.body
+
+
+# --- every documented response, as the API really sends it --------------------------
+
+
+def conforms(document: dict[str, Any], path: str, method: str, reply: Any) -> None:
+    """The reply's status is documented for the operation; its body and headers match."""
+    responses = document["paths"][path][method.lower()]["responses"]
+    assert str(reply.status) in responses, f"{reply.status} is not documented"
+    name = responses[str(reply.status)]["$ref"].rsplit("/", 1)[1]
+    response = document["components"]["responses"][name]
+    content = response.get("content")
+    if content is None:
+        assert reply.body in (b"", None)
+    else:
+        # API Gateway and chalice local default to JSON; the test client adds nothing.
+        media_type = reply.header("Content-Type") or "application/json"
+        assert media_type in content
+        body_schema = {**document, **content[media_type]["schema"]}
+        jsonschema.Draft202012Validator(body_schema).validate(reply.json)
+    for header_name, ref in response.get("headers", {}).items():
+        header = document["components"]["headers"][ref["$ref"].rsplit("/", 1)[1]]
+        value = reply.header(header_name)
+        if header_name in ("ETag", "Location", "WWW-Authenticate", "Retry-After"):
+            assert value is not None, f"{header_name} missing"
+        if value is not None and "pattern" in header["schema"]:
+            assert re.fullmatch(header["schema"]["pattern"], value)
+
+
+def test_every_response_the_api_gives_is_documented_and_conforms(api: Api) -> None:
+    task = api.create(title="documented", tags=["x"], expireAt=4102444800)
+    path = f"/tasks/{task['id']}"
+    etag = api.get(path).header("ETag")
+    stale = '"1.20000101000000000000"'
+    api.post("/tasks", {"title": "a"}, headers={"Idempotency-Key": "k1"})
+    exchanges = [
+        ("/health", "GET", api.get("/health")),
+        ("/openapi.json", "GET", api.get("/openapi.json")),
+        ("/tasks", "GET", api.get("/tasks?limit=1")),
+        ("/tasks", "GET", api.get("/tasks?limit=0")),
+        ("/tasks", "GET", api.get("/tasks?cursor=forged")),
+        ("/tasks", "POST", api.post("/tasks", {"title": "t"})),
+        ("/tasks", "POST", api.post("/tasks", {"title": ""})),
+        ("/tasks", "POST", api.post("/tasks", body="[", headers={"Content-Type": JSON})),
+        ("/tasks", "POST", api.post("/tasks", body="x" * 70000, headers={"Content-Type": JSON})),
+        ("/tasks", "POST", api.post("/tasks", body="t", headers={"Content-Type": "text/plain"})),
+        ("/tasks", "POST", api.post("/tasks", {"title": "b"}, headers={"Idempotency-Key": "k1"})),
+        ("/tasks", "GET", api.as_user("nobody").get("/tasks", headers={"Authorization": NO_SUB})),
+        ("/tasks/{task_id}", "GET", api.get(path)),
+        ("/tasks/{task_id}", "GET", api.get(path, headers={"If-None-Match": etag})),
+        ("/tasks/{task_id}", "GET", api.get("/tasks/missing")),
+        ("/tasks/{task_id}", "GET", api.get("/tasks/-bad-id")),
+        ("/tasks/{task_id}", "PATCH", api.patch(path, {"priority": "high"})),
+        ("/tasks/{task_id}", "PATCH", api.patch(path, {"status": "x"})),
+        ("/tasks/{task_id}", "PATCH", api.patch(path, {}, headers={"If-Match": stale})),
+        ("/tasks/{task_id}", "PATCH", api.patch("/tasks/missing", {"title": "t"})),
+        ("/tasks/{task_id}", "PUT", api.put("/tasks/new-one", {"title": "t"})),
+        ("/tasks/{task_id}", "PUT", api.put("/tasks/new-one", {"title": "u"})),
+        ("/tasks/{task_id}", "PUT", api.put(path, {"title": "t"}, headers={"If-Match": stale})),
+        ("/tasks/{task_id}", "DELETE", api.delete(path, headers={"If-Match": stale})),
+        ("/tasks/{task_id}", "DELETE", api.delete(path)),
+        ("/tasks/{task_id}", "DELETE", api.delete(path)),
+    ]
+    statuses = set()
+    for documented_path, method, reply in exchanges:
+        conforms(COMMITTED, documented_path, method, reply)
+        statuses.add(reply.status)
+    assert statuses == {200, 201, 204, 304, 400, 401, 404, 412, 413, 415, 422}
+
+
+JSON = "application/json"
+#: A token whose claims carry no sub: the app's own 401 (deployed, the gateway's).
+NO_SUB = "e30.eyJjb2duaXRvOnVzZXJuYW1lIjoibm9ib2R5In0.x"
+
+
+def test_an_unexpected_error_is_a_documented_500(api: Api, monkeypatch: Any) -> None:
+    from chalicelib import tasks
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(tasks.TaskService, "get", broken)
+    reply = api.get("/tasks/any")
+    assert reply.status == 500
+    conforms(COMMITTED, "/tasks/{task_id}", "GET", reply)
+    assert "boom" not in reply.body.decode()
+
+
+# --- cost ---------------------------------------------------------------------------
+
+
+def test_importing_the_app_loads_neither_the_document_builder_nor_jsonschema() -> None:
+    """Cold start: the document is built on its first request, jsonschema on the first
+    write. Measured, not timed: which modules the import loads."""
+    probe = (
+        "import sys, app; "
+        "print(sorted(m for m in ('chalicelib.openapi', 'jsonschema', 'chalicelib.local_gateway')"
+        " if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
