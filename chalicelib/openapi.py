@@ -400,6 +400,18 @@ def _responses() -> dict[str, Any]:
     }
 
 
+#: A valid request body of each kind, for readers and for the bodies API clients prefill.
+_BODY_EXAMPLES = {
+    "TaskInput": {
+        "title": "Buy milk",
+        "priority": "high",
+        "dueDate": "2030-01-31",
+        "tags": ["errands"],
+    },
+    "TaskPatch": {"status": "in_progress", "dueDate": None},
+}
+
+
 def _operation_id(view_name: str) -> str:
     first, *rest = view_name.split("_")
     return first + "".join(word.capitalize() for word in rest)
@@ -423,6 +435,9 @@ def _operation(entry: Any, anonymous: bool) -> dict[str, Any]:
                 for media_type in entry.content_types
             },
         }
+    if spec.body is not None:
+        for media in operation["requestBody"]["content"].values():
+            media["example"] = _BODY_EXAMPLES[spec.body]
     operation["responses"] = {
         status: _ref(_RESPONSES, name) for status, name in sorted(spec.responses.items())
     }
@@ -497,6 +512,7 @@ def document(routes: dict[str, dict[str, Any]], anonymous: bool = False) -> dict
                         "A Cognito ID token of this API's user pool, without a `Bearer` "
                         "prefix. API Gateway verifies it; the owner is its `sub`."
                     ),
+                    "x-amazon-apigateway-authtype": "cognito_user_pools",
                 }
             },
         },

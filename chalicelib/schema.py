@@ -14,7 +14,9 @@ PRIORITIES = ("low", "medium", "high", "urgent")
 
 #: 1-128 characters of A-Za-z0-9._~- starting with a letter or digit (RFC 3986 unreserved).
 TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$"
-NOT_BLANK_PATTERN = r"\S"
+#: Not blank: some character outside JSON Schema's whitespace (ECMA-262 \s), spelled out so
+#: that Python's re (whose \s also takes \x1c-\x1f and \x85) reads it the same way.
+NOT_BLANK_PATTERN = r"[^\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
 #: Largest accepted ``expireAt``: 9999-12-31T23:59:59Z.
 MAX_EPOCH_SECONDS = 253402300799
 
@@ -78,8 +80,10 @@ REQUIRED_FIELDS = frozenset({"title"})
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
-#: A server field in a request: any value is accepted and ignored.
-_IGNORED: dict[str, Any] = {"readOnly": True, "description": "Set by the server; ignored."}
+#: A server field in a request: any value is accepted and ignored, so that a task read
+#: with GET can be edited and sent back with PUT. (Not marked readOnly: OpenAPI tools
+#: take readOnly in a request schema to mean "must not be sent".)
+_IGNORED: dict[str, Any] = {"description": "Set by the server; any value sent is ignored."}
 
 
 def _nullable(spec: dict[str, Any]) -> dict[str, Any]:

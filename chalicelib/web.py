@@ -38,7 +38,8 @@ from chalicelib.headers import etag
 log = logging.getLogger("task-api.web")
 
 PROBLEM_JSON = "application/problem+json"
-MAX_BODY_BYTES = 64 * 1024
+#: Room for the largest valid task even with every character \u-escaped (about 140 KB).
+MAX_BODY_BYTES = 256 * 1024
 
 VALIDATION_PROBLEM = "urn:task-api:problem:validation-error"
 MALFORMED_BODY_PROBLEM = "urn:task-api:problem:malformed-body"

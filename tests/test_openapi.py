@@ -18,6 +18,7 @@ from openapi_spec_validator import validate
 
 from app import app
 from chalicelib import headers, openapi, schema, validation
+from chalicelib.web import MAX_BODY_BYTES
 from tests.conftest import PROJECT_DIR, Api, serving_api
 from tools import openapi as openapi_tool
 
@@ -240,7 +241,11 @@ def test_every_response_the_api_gives_is_documented_and_conforms(api: Api) -> No
         ("/tasks", "POST", api.post("/tasks", {"title": "t"})),
         ("/tasks", "POST", api.post("/tasks", {"title": ""})),
         ("/tasks", "POST", api.post("/tasks", body="[", headers={"Content-Type": JSON})),
-        ("/tasks", "POST", api.post("/tasks", body="x" * 70000, headers={"Content-Type": JSON})),
+        (
+            "/tasks",
+            "POST",
+            api.post("/tasks", body="x" * (MAX_BODY_BYTES + 1), headers={"Content-Type": JSON}),
+        ),
         ("/tasks", "POST", api.post("/tasks", body="t", headers={"Content-Type": "text/plain"})),
         ("/tasks", "POST", api.post("/tasks", {"title": "b"}, headers={"Idempotency-Key": "k1"})),
         ("/tasks", "GET", api.as_user("nobody").get("/tasks", headers={"Authorization": NO_SUB})),
@@ -299,3 +304,31 @@ def test_importing_the_app_loads_neither_the_document_builder_nor_jsonschema() -
         [sys.executable, "-c", probe], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+# --- the README -----------------------------------------------------------------------
+
+
+def test_the_readme_endpoint_table_is_the_document() -> None:
+    """README's "Endpoints" table: one row per operation, with the document's summary and
+    status codes, so that the prose cannot drift from the contract either."""
+    readme = (PROJECT_DIR / "README.md").read_text()
+    section = readme.split("### Endpoints", 1)[1].split("\n#", 1)[0]
+    rows = re.findall(r"^\| `([A-Z]+)` \| `([^`]+)` \| ([^|]+?) \| ([^|]+?) \|$", section, re.M)
+    documented = sorted(
+        (method, path, operation["summary"], ", ".join(sorted(operation["responses"])))
+        for path, method, operation in operations(COMMITTED)
+    )
+    assert sorted(rows) == documented
+
+
+def test_request_body_examples_are_accepted_by_the_api(api: Api) -> None:
+    """API clients prefill bodies from these examples: they must be valid requests."""
+    task = api.create()
+    targets = {"/tasks": "/tasks", "/tasks/{task_id}": f"/tasks/{task['id']}"}
+    for path, method, operation in operations(COMMITTED):
+        for media_type, media in operation.get("requestBody", {}).get("content", {}).items():
+            headers = {"Content-Type": media_type}
+            body = json.dumps(media["example"])
+            reply = api.request(method, targets[path], body=body, headers=headers)
+            assert reply.status in (200, 201), (method, path, media_type, reply.body)
