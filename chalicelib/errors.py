@@ -73,3 +73,13 @@ class Unauthenticated(TaskApiError):
 
 class AnonymousModeRefused(TaskApiError):
     """Anonymous (local development) mode was configured inside Lambda."""
+
+
+class StoreUnavailable(TaskApiError):
+    """DynamoDB throttled every attempt, or could not be reached in time. Nothing was
+    written: each operation is one request, which DynamoDB applies whole or not at all."""
+
+    def __init__(self, reason: str, retry_after_seconds: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after_seconds = retry_after_seconds

@@ -39,7 +39,7 @@ class Operation:
 
 #: Responses every task operation can give.
 _TASK_ERRORS = {"400": "BadRequest", "401": "Unauthorized", "429": "TooManyRequests"}
-_SERVER_ERROR = {"500": "InternalError"}
+_SERVER_ERROR = {"500": "InternalError", "503": "ServiceUnavailable"}
 _BODY_ERRORS = {"413": "ContentTooLarge", "415": "UnsupportedMediaType"}
 
 #: One entry per view function of app.py, keyed by its name.
@@ -60,8 +60,7 @@ OPERATIONS: dict[str, Operation] = {
         summary="List tasks",
         description=(
             "The caller's tasks, newest first, one page at a time. Filters combine; the "
-            'next page is `nextCursor`, also sent as a `Link: rel="next"` header. A page '
-            "can hold fewer than `limit` tasks and still have a next page."
+            'next page is `nextCursor`, also sent as a `Link: rel="next"` header.'
         ),
         parameters=("limit", "cursor", "status", "priority", "tag"),
         responses={"200": "TaskPage", **_TASK_ERRORS, **_SERVER_ERROR},
@@ -397,6 +396,11 @@ def _responses() -> dict[str, Any]:
             "Deployed only: the stage's throttling limit was reached (API Gateway)."
         ),
         "InternalError": _problem_response("An unexpected error; quote `requestId`."),
+        "ServiceUnavailable": _problem_response(
+            "DynamoDB throttled every retry or could not be reached in time. Nothing was "
+            "changed; retry after `Retry-After` seconds.",
+            "Retry-After",
+        ),
     }
 
 

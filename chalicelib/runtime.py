@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from chalicelib.cursor import CursorCodec
 from chalicelib.secrets import SecretsManagerSecrets, parse_secrets
-from chalicelib.store import TaskStore
+from chalicelib.store import TaskStore, translating_errors
 from chalicelib.table import ensure_table
 from chalicelib.tasks import TaskService
 
@@ -25,6 +26,30 @@ log = logging.getLogger("task-api.runtime")
 
 _DEFAULT_REGION = "us-east-1"
 _TRUE = {"1", "true", "yes", "on"}
+
+#: Every AWS call is bounded, so that a request ends well before API Gateway's 29-second
+#: integration limit even when DynamoDB throttles or cannot be reached. botocore's
+#: "standard" retry mode retries throttling, transient errors and connection failures
+#: with jittered backoff: at most 1 s before the 2nd attempt, 2 s before the 3rd.
+DYNAMODB_ATTEMPTS = 3
+SECRETS_ATTEMPTS = 2
+CONNECT_TIMEOUT_SECONDS = 1.0
+READ_TIMEOUT_SECONDS = 2.0
+_MAX_BACKOFF_SECONDS = (1.0, 2.0)  # before attempts 2 and 3, throttling's base scale
+
+
+def aws_config(attempts: int) -> Config:
+    return Config(
+        retries={"mode": "standard", "total_max_attempts": attempts},
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
+    )
+
+
+def worst_case_seconds(attempts: int) -> float:
+    """The longest one AWS call can take: every attempt times out, every backoff is full."""
+    per_attempt = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS
+    return attempts * per_attempt + sum(_MAX_BACKOFF_SECONDS[: attempts - 1])
 
 
 @dataclass(frozen=True)
@@ -95,10 +120,10 @@ def _build(settings: Settings) -> TaskService:
     if needs_credentials and session.get_credentials() is None:
         # DynamoDB Local accepts any credentials; a new user should not need any.
         credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
-    client = session.client("dynamodb", endpoint_url=settings.endpoint_url, **credentials)
+    client = dynamodb_client(session, settings.endpoint_url, credentials)
     if _embedded is not None:
         _one_request_at_a_time(client)
-    if settings.auto_provision and ensure_table(client, settings.table_name):
+    if settings.auto_provision and _provision(client, settings.table_name):
         log.info("Created table %s from the table definition", settings.table_name)
     codec = _cursor_codec(settings, session)
     return TaskService(TaskStore(client, settings.table_name, codec))
@@ -112,7 +137,8 @@ def _cursor_codec(settings: Settings, session: boto3.session.Session) -> CursorC
         return CursorCodec(list(settings.cursor_secrets))
     if settings.cursor_secret_arn:
         secrets = SecretsManagerSecrets(
-            lambda: session.client("secretsmanager"), settings.cursor_secret_arn
+            lambda: session.client("secretsmanager", config=aws_config(SECRETS_ATTEMPTS)),
+            settings.cursor_secret_arn,
         )
         return CursorCodec(secrets)
     if not settings.auto_provision:
@@ -120,6 +146,24 @@ def _cursor_codec(settings: Settings, session: boto3.session.Session) -> CursorC
             "Neither TASKS_CURSOR_SECRET_ARN nor TASKS_CURSOR_SECRETS is set for this stage"
         )
     return CursorCodec([os.urandom(32)])
+
+
+@translating_errors
+def _provision(client: Any, table_name: str) -> bool:
+    """Development stages create their table on first use (DynamoDB Local may be down)."""
+    return ensure_table(client, table_name)
+
+
+def dynamodb_client(
+    session: boto3.session.Session, endpoint_url: str | None, credentials: dict[str, str]
+) -> Any:
+    """The one DynamoDB client of the container (tests wrap it to inject faults)."""
+    return session.client(
+        "dynamodb",
+        endpoint_url=endpoint_url,
+        config=aws_config(DYNAMODB_ATTEMPTS),
+        **credentials,
+    )
 
 
 def _one_request_at_a_time(client: Any) -> None:

@@ -9,10 +9,14 @@ below takes ``now`` (epoch seconds) for that reason.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from chalicelib.conditions import ANY, NONE, Match, Preconditions
 from chalicelib.cursor import CursorCodec
@@ -21,6 +25,7 @@ from chalicelib.errors import (
     IdempotencyKeyReused,
     InvalidCursor,
     PreconditionFailed,
+    StoreUnavailable,
     TaskNotFound,
 )
 from chalicelib.schema import FIELDS, default_for
@@ -35,6 +40,8 @@ from chalicelib.table import (
 )
 
 Task = dict[str, Any]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -185,6 +192,46 @@ class _Update(_Expression):
         return {"UpdateExpression": " ".join(clauses), **super().params()}
 
 
+#: DynamoDB's answers when it throttles (after the client's own retries ran out).
+THROTTLING_CODES = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
+#: Seconds a client should wait before retrying a request DynamoDB could not serve.
+RETRY_AFTER_SECONDS = 1
+
+
+def _unavailable(error: Exception) -> StoreUnavailable | None:
+    """The domain error for a DynamoDB failure that a later retry may not meet; None for
+    every other error (a bug, a misconfiguration), which must stay a 500."""
+    if isinstance(error, BotoConnectionError | HTTPClientError):
+        return StoreUnavailable(
+            f"DynamoDB unreachable: {type(error).__name__}", RETRY_AFTER_SECONDS
+        )
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        reasons = error.response.get("CancellationReasons") or []
+        cancelled_by_throttling = any(r.get("Code") == "ThrottlingError" for r in reasons)
+        if code in THROTTLING_CODES or cancelled_by_throttling:
+            return StoreUnavailable(f"DynamoDB throttled: {code}", RETRY_AFTER_SECONDS)
+    return None
+
+
+def translating_errors(method: Callable[P, R]) -> Callable[P, R]:
+    """Throttling and unreachable DynamoDB become StoreUnavailable; nothing else changes."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except (ClientError, BotoConnectionError, HTTPClientError) as error:
+            unavailable = _unavailable(error)
+            if unavailable is None:
+                raise
+            raise unavailable from error
+
+    return wrapper
+
+
 class TaskStore:
     """Tasks of many owners in one DynamoDB table; every key is scoped by owner."""
 
@@ -193,6 +240,7 @@ class TaskStore:
         self._table = table_name
         self._cursors = cursors
 
+    @translating_errors
     def get(self, owner: str, task_id: str, now: int) -> Task | None:
         response = self._client.get_item(
             TableName=self._table, Key=_key(owner, task_id), ConsistentRead=True
@@ -201,12 +249,14 @@ class TaskStore:
         task = _to_task(item) if item else None
         return task if task and _is_visible(task, now) else None
 
+    @translating_errors
     def create(self, owner: str, task: Task) -> bool:
         """Write a new task. False if a task with that id already exists."""
         condition = _Expression()
         expression = f"attribute_not_exists({condition.name(PARTITION_KEY)})"
         return self._put_new(owner, task, expression, condition)
 
+    @translating_errors
     def create_idempotent(
         self, owner: str, task: Task, key: str, request_hash: str, now: int, remember_until: int
     ) -> tuple[Task, bool] | None:
@@ -262,6 +312,7 @@ class TaskStore:
             raise
         return task, True
 
+    @translating_errors
     def remembered(self, owner: str, key: str, request_hash: str, now: int) -> Task | None:
         """The task created under an Idempotency-Key still in its window, or None."""
         response = self._client.get_item(
@@ -280,6 +331,7 @@ class TaskStore:
             raise IdempotencyKeyReused()
         return _to_task(record["task"]["M"])
 
+    @translating_errors
     def put(
         self,
         owner: str,
@@ -319,6 +371,7 @@ class TaskStore:
             if self._put_new(owner, fresh, expression, condition):
                 return fresh, True
 
+    @translating_errors
     def update(
         self,
         owner: str,
@@ -349,6 +402,7 @@ class TaskStore:
             raise self._failure(task_id, _old_task(error), now) from None
         return _to_task(response["Attributes"])
 
+    @translating_errors
     def delete(self, owner: str, task_id: str, now: int, if_match: Match | None = None) -> None:
         """Delete a visible task, if it matches ``if_match``."""
         condition = _Expression()
@@ -378,6 +432,7 @@ class TaskStore:
             return PreconditionFailed(task_id)
         return TaskNotFound(task_id)
 
+    @translating_errors
     def list_page(
         self, owner: str, filters: ListFilters, limit: int, cursor: str | None, now: int
     ) -> Page:

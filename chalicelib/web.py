@@ -28,6 +28,7 @@ from chalicelib.errors import (
     IdempotencyKeyReused,
     InvalidCursor,
     PreconditionFailed,
+    StoreUnavailable,
     TaskApiError,
     TaskNotFound,
     Unauthenticated,
@@ -181,7 +182,7 @@ def no_content() -> Response:
     return Response(body="", status_code=204)
 
 
-def _problem_for(error: TaskApiError) -> Response:
+def _problem_for(error: TaskApiError, request: Request | None) -> Response:
     if isinstance(error, ValidationFailed):
         detail = f"{len(error.errors)} invalid value(s): see errors."
         errors = [e.to_dict() for e in error.errors]
@@ -203,6 +204,12 @@ def _problem_for(error: TaskApiError) -> Response:
     if isinstance(error, IdempotencyKeyReused):
         detail = "This Idempotency-Key was already used with a different request body."
         return problem(422, detail)
+    if isinstance(error, StoreUnavailable):
+        rid = request_id(request)
+        log.warning("%s (requestId=%s)", error.reason, rid)
+        retry_after = str(error.retry_after_seconds)
+        detail = f"The task store is busy or unreachable; retry after {retry_after} second(s)."
+        return problem(503, detail, headers={"Retry-After": retry_after}, requestId=rid)
     if isinstance(error, IdempotencyConflict):
         detail = "A request with this Idempotency-Key is in progress; retry shortly."
         return problem(409, detail, headers={"Retry-After": "1"})
@@ -227,7 +234,7 @@ def api_view(app: Any) -> Callable[[Callable[..., Response]], Callable[..., Resp
             except HttpProblem as error:
                 return problem(error.status, error.detail, error.problem_type)
             except TaskApiError as error:
-                return _problem_for(error)
+                return _problem_for(error, app.current_request)
             except Exception:
                 return _internal_error(app.current_request)
 

@@ -90,22 +90,72 @@ class Api:
         return reply.json
 
 
+LOCAL_TABLE = "tasks-local"  # the local stage's table (.chalice/config.json)
+
+
 @contextlib.contextmanager
-def serving_api() -> Iterator[Api]:
-    """The app as stage ``local`` serves it: the embedded emulator, the table created."""
-    with pytest.MonkeyPatch.context() as patch, mock_aws():  # no test can reach real AWS
-        patch.delenv("DYNAMODB_ENDPOINT_URL", raising=False)
-        runtime.reset()
-        try:
-            yield Api(Client(app, stage_name="local", project_dir=str(PROJECT_DIR)))
-        finally:
+def serving_api(endpoint_url: str | None = None) -> Iterator[Api]:
+    """The app as stage ``local`` serves it, on a fresh table: on moto (the embedded
+    emulator) by default, or on the DynamoDB endpoint given (DynamoDB Local)."""
+    with pytest.MonkeyPatch.context() as patch:
+        if endpoint_url is None:
+            patch.delenv("DYNAMODB_ENDPOINT_URL", raising=False)
+            engine = mock_aws()  # no test can reach real AWS
+        else:
+            patch.setenv("DYNAMODB_ENDPOINT_URL", endpoint_url)
+            for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+                patch.setenv(name, "local")  # DynamoDB Local takes any; never real ones
+            patch.delenv("AWS_SESSION_TOKEN", raising=False)
+            drop_table(endpoint_url, LOCAL_TABLE)  # the app creates it again, empty
+            engine = contextlib.nullcontext()
+        with engine:
             runtime.reset()
+            try:
+                yield Api(Client(app, stage_name="local", project_dir=str(PROJECT_DIR)))
+            finally:
+                runtime.reset()
 
 
-@pytest.fixture
-def api() -> Iterator[Api]:
-    with serving_api() as api:
+def drop_table(endpoint_url: str, table_name: str) -> None:
+    client = dynamodb_local.client(endpoint_url)
+    with contextlib.suppress(client.exceptions.ResourceNotFoundException):
+        client.delete_table(TableName=table_name)
+
+
+#: The engines the HTTP-level tests run on. ``-m "not dynamodb_local"`` runs moto only.
+ENGINES = [
+    pytest.param("moto", id="moto"),
+    pytest.param("dynamodb-local", id="dynamodb-local", marks=pytest.mark.dynamodb_local),
+]
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local_endpoint() -> Iterator[str]:
+    """DYNAMODB_ENDPOINT_URL when it is set (for example the amazon/dynamodb-local docker
+    image); otherwise AWS's DynamoDB Local, started here on a free port for the session."""
+    if os.environ.get("DYNAMODB_ENDPOINT_URL"):
+        yield os.environ["DYNAMODB_ENDPOINT_URL"]
+        return
+    require_dynamodb_local()
+    with dynamodb_local.running() as engine:
+        yield engine.endpoint_url
+
+
+def engine_endpoint(request: pytest.FixtureRequest) -> str | None:
+    """None for moto; DynamoDB Local's URL for the dynamodb-local parameter."""
+    if request.param == "moto":
+        return None
+    return request.getfixturevalue("dynamodb_local_endpoint")
+
+
+@pytest.fixture(params=ENGINES)
+def api(request: pytest.FixtureRequest) -> Iterator[Api]:
+    """The app through Chalice's test client, once on each engine."""
+    with serving_api(engine_endpoint(request)) as api:
         yield api
+
+
+DYNAMODB_LOCAL_SKIPPED = "DynamoDB Local part did NOT run: Java (11+, 17 tested) is needed on PATH"
 
 
 def require_dynamodb_local() -> None:
@@ -113,10 +163,17 @@ def require_dynamodb_local() -> None:
     machine without Java skips those tests, and the summary says so plainly."""
     if dynamodb_local.java_available():
         return
-    message = "DynamoDB Local part did NOT run: Java (11+, 17 tested) is needed on PATH"
     if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail(message + " and CI must run it")
-    pytest.skip(message)
+        pytest.fail(DYNAMODB_LOCAL_SKIPPED + " and CI must run it")
+    pytest.skip(DYNAMODB_LOCAL_SKIPPED)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say it last and loudly when the real-engine half of the suite did not run."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    count = sum(DYNAMODB_LOCAL_SKIPPED in str(getattr(r, "longrepr", "")) for r in skipped)
+    if count:
+        terminalreporter.write_sep("!", f"{count} tests: {DYNAMODB_LOCAL_SKIPPED}", red=True)
 
 
 def fields(**overrides: Any) -> dict[str, Any]:

@@ -9,16 +9,16 @@ from typing import Any
 import pytest
 
 from chalicelib import tasks
-from tests.conftest import Api, Clock, serving_api
+from tests.conftest import ENGINES, Api, Clock, engine_endpoint, serving_api
 from tests.test_listing import newest_first, seed, walk
 
 
-@pytest.fixture(scope="module")
-def seeded() -> Iterator[tuple[Api, list[dict[str, Any]]]]:
-    """260 tasks, created once for the read-only walks of this module."""
+@pytest.fixture(scope="module", params=ENGINES)
+def seeded(request: pytest.FixtureRequest) -> Iterator[tuple[Api, list[dict[str, Any]]]]:
+    """260 tasks, created once per engine for the read-only walks of this module."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(tasks, "_utc_now", Clock())
-        with serving_api() as api:
+        with serving_api(engine_endpoint(request)) as api:
             yield api, seed(api, 260)
 
 
