@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 STAGE  ?= dev
 
-.PHONY: venv run test lint format token openapi smoke contract list-cost package support deploy teardown dynamodb-local clean
+.PHONY: venv run run-persistent test lint format token openapi smoke contract list-cost package support deploy teardown dynamodb-local clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,9 @@ deploy: venv ## chalice deploy STAGE, then apply its API Gateway stage settings
 teardown: venv ## delete STAGE's API (chalice delete), then its supporting stack
 	$(BIN)/chalice delete --stage $(STAGE)
 	$(BIN)/python -m infra.support teardown --stage $(STAGE)
+
+run-persistent: venv ## serve the API on DynamoDB Local, tasks kept in DB_PATH (default .data/dynamodb)
+	$(BIN)/python -m tools.dynamodb_local run-api --port $(PORT) $(if $(DB_PATH),--db-path $(DB_PATH))
 
 dynamodb-local: venv ## serve DynamoDB Local on port 8001 (DB_PATH=dir keeps data)
 	$(BIN)/python -m tools.dynamodb_local serve --port 8001 $(if $(DB_PATH),--db-path $(DB_PATH))

@@ -169,7 +169,7 @@ def require_dynamodb_local() -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Say it last and loudly when the real-engine half of the suite did not run."""
+    """Say it loudly, above the skip list, when the real-engine half did not run."""
     skipped = terminalreporter.stats.get("skipped", [])
     count = sum(DYNAMODB_LOCAL_SKIPPED in str(getattr(r, "longrepr", "")) for r in skipped)
     if count:

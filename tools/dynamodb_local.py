@@ -219,6 +219,24 @@ def running(
             _stop(process)
 
 
+def _run_api(port: int, db_path: Path) -> int:
+    """DynamoDB Local on a free port with its data in db_path, and the app in front of it;
+    Ctrl-C stops both. Tasks survive a restart (list cursors do not: the local stage's
+    cursor secret is new in every process)."""
+    chalice = str(Path(sys.executable).parent / "chalice")
+    with running(db_path=db_path) as server:
+        print(f"DynamoDB Local at {server.endpoint_url}, data in {db_path}", flush=True)
+        env = {**os.environ, "DYNAMODB_ENDPOINT_URL": server.endpoint_url}
+        command = [chalice, "local", "--stage", "local", "--port", str(port), "--no-autoreload"]
+        app = subprocess.Popen(command, cwd=PROJECT, env=env)
+        try:
+            return app.wait()
+        finally:
+            if app.poll() is None:
+                app.terminate()
+                app.wait(timeout=10)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.dynamodb_local", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -226,6 +244,13 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run DynamoDB Local until Ctrl-C")
     serve.add_argument("--port", type=int, default=8001)
     serve.add_argument("--db-path", type=Path, help="persist here (default: in memory)")
+    api = commands.add_parser(
+        "run-api",
+        help="serve the API (chalice local --stage local) on DynamoDB Local, with "
+        "its data kept in --db-path across restarts",
+    )
+    api.add_argument("--port", type=int, default=8000, help="the API's port")
+    api.add_argument("--db-path", type=Path, default=PROJECT / ".data" / "dynamodb")
     args = parser.parse_args(argv)
     # Ctrl-C and `kill` both unwind through running(), which stops java.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -234,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "fetch":
             print(ensure_jar())
             return 0
+        if args.command == "run-api":
+            return _run_api(args.port, args.db_path)
         with running(db_path=args.db_path, port=args.port) as server:
             print(f"DynamoDB Local at {server.endpoint_url} (Ctrl-C stops)", flush=True)
             code = server.process.wait()
