@@ -79,7 +79,6 @@ class StoreUnavailable(TaskApiError):
     """DynamoDB throttled every attempt, or could not be reached in time. Nothing was
     written: each operation is one request, which DynamoDB applies whole or not at all."""
 
-    def __init__(self, reason: str, retry_after_seconds: int) -> None:
+    def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.retry_after_seconds = retry_after_seconds

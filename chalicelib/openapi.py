@@ -314,24 +314,24 @@ def _response_headers() -> dict[str, Any]:
     }
 
 
-def _problem_response(description: str, *header_names: str) -> dict[str, Any]:
+def _response(
+    description: str, media_type: str, schema_name: str, *header_names: str
+) -> dict[str, Any]:
     response: dict[str, Any] = {
         "description": description,
-        "content": {web.PROBLEM_JSON: {"schema": _ref(_SCHEMAS, "Problem")}},
+        "content": {media_type: {"schema": _ref(_SCHEMAS, schema_name)}},
     }
     if header_names:
         response["headers"] = {name: _ref(_HEADERS, name) for name in header_names}
     return response
 
 
-def _json_response(description: str, schema_ref: str, *header_names: str) -> dict[str, Any]:
-    response = {
-        "description": description,
-        "content": {"application/json": {"schema": _ref(_SCHEMAS, schema_ref)}},
-    }
-    if header_names:
-        response["headers"] = {name: _ref(_HEADERS, name) for name in header_names}
-    return response
+def _problem_response(description: str, *header_names: str) -> dict[str, Any]:
+    return _response(description, web.PROBLEM_JSON, "Problem", *header_names)
+
+
+def _json_response(description: str, schema_name: str, *header_names: str) -> dict[str, Any]:
+    return _response(description, "application/json", schema_name, *header_names)
 
 
 def _responses() -> dict[str, Any]:

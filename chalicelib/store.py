@@ -196,23 +196,19 @@ class _Update(_Expression):
 THROTTLING_CODES = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 )
-#: Seconds a client should wait before retrying a request DynamoDB could not serve.
-RETRY_AFTER_SECONDS = 1
 
 
 def _unavailable(error: Exception) -> StoreUnavailable | None:
     """The domain error for a DynamoDB failure that a later retry may not meet; None for
     every other error (a bug, a misconfiguration), which must stay a 500."""
     if isinstance(error, BotoConnectionError | HTTPClientError):
-        return StoreUnavailable(
-            f"DynamoDB unreachable: {type(error).__name__}", RETRY_AFTER_SECONDS
-        )
+        return StoreUnavailable(f"DynamoDB unreachable: {type(error).__name__}")
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "")
         reasons = error.response.get("CancellationReasons") or []
         cancelled_by_throttling = any(r.get("Code") == "ThrottlingError" for r in reasons)
         if code in THROTTLING_CODES or cancelled_by_throttling:
-            return StoreUnavailable(f"DynamoDB throttled: {code}", RETRY_AFTER_SECONDS)
+            return StoreUnavailable(f"DynamoDB throttled: {code}")
     return None
 
 

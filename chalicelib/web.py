@@ -39,6 +39,9 @@ from chalicelib.headers import etag
 log = logging.getLogger("task-api.web")
 
 PROBLEM_JSON = "application/problem+json"
+#: Seconds a client should wait before retrying a request that met a passing condition
+#: (a key in use, DynamoDB throttling or unreachable).
+RETRY_AFTER_SECONDS = 1
 #: Room for the largest valid task even with every character \u-escaped (about 140 KB).
 MAX_BODY_BYTES = 256 * 1024
 
@@ -207,12 +210,14 @@ def _problem_for(error: TaskApiError, request: Request | None) -> Response:
     if isinstance(error, StoreUnavailable):
         rid = request_id(request)
         log.warning("%s (requestId=%s)", error.reason, rid)
-        retry_after = str(error.retry_after_seconds)
-        detail = f"The task store is busy or unreachable; retry after {retry_after} second(s)."
-        return problem(503, detail, headers={"Retry-After": retry_after}, requestId=rid)
+        detail = (
+            f"The task store is busy or unreachable; retry after {RETRY_AFTER_SECONDS} second(s)."
+        )
+        retry_after = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        return problem(503, detail, headers=retry_after, requestId=rid)
     if isinstance(error, IdempotencyConflict):
         detail = "A request with this Idempotency-Key is in progress; retry shortly."
-        return problem(409, detail, headers={"Retry-After": "1"})
+        return problem(409, detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     raise error
 
 

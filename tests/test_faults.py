@@ -50,7 +50,6 @@ class Faults:
     """What the next DynamoDB requests meet; None lets them through to the engine."""
 
     fail_with: Any = None  # an error code (str) or an exception to raise
-    operations: tuple[str, ...] = ()  # only these operations (empty: all)
     attempts: list[str] = field(default_factory=list)
     sleeps: list[float] = field(default_factory=list)
 
@@ -58,19 +57,16 @@ class Faults:
         return self.before_send(**kwargs)  # looked up per call, so a test can swap it
 
     def before_send(self, request: Any, event_name: str, **kwargs: Any) -> Any:
-        operation = request.headers.get("X-Amz-Target", b"")
-        operation = (operation.decode() if isinstance(operation, bytes) else operation).split(".")[
-            -1
-        ]
-        if self.fail_with is None or (self.operations and operation not in self.operations):
+        target = request.headers.get("X-Amz-Target", b"")
+        operation = (target.decode() if isinstance(target, bytes) else target).rsplit(".", 1)[-1]
+        if self.fail_with is None:
             return botocore_stubber(request=request, event_name=event_name, **kwargs)
         self.attempts.append(operation)
         if isinstance(self.fail_with, Exception):
             raise self.fail_with
         body = {"__type": f"com.amazonaws.dynamodb.v20120810#{self.fail_with}", "message": "x"}
-        status = 500 if self.fail_with == "InternalServerError" else 400
         headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "fault"}
-        return AWSResponse(request.url, status, headers, _Body(json.dumps(body).encode()))
+        return AWSResponse(request.url, 400, headers, _Body(json.dumps(body).encode()))
 
 
 @pytest.fixture

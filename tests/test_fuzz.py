@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chalicelib.schema import FIELDS
 from tests.conftest import LOCAL_TABLE, Api, serving_api
 from tools import dev_token
 
@@ -81,21 +82,7 @@ JSON_VALUES = st.recursive(
     ),
     max_leaves=12,
 )
-FIELD_NAMES = st.sampled_from(
-    [
-        "title",
-        "description",
-        "status",
-        "priority",
-        "dueDate",
-        "tags",
-        "expireAt",
-        "id",
-        "version",
-        "createdAt",
-        "owner",
-    ]
-) | st.text(max_size=12)
+FIELD_NAMES = st.sampled_from([*FIELDS, "owner"]) | st.text(max_size=12)
 TASKISH = st.dictionaries(FIELD_NAMES, JSON_VALUES, max_size=6)
 BODIES = st.one_of(
     TASKISH.map(json.dumps),
