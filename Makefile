@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 STAGE  ?= dev
 
-.PHONY: venv run run-persistent test lint format token openapi smoke contract list-cost package support deploy teardown dynamodb-local clean
+.PHONY: venv run run-persistent test lint format token openapi smoke contract list-cost cold-start package support deploy teardown dynamodb-local clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ contract: venv ## schemathesis against chalice local, deeper: EXAMPLES per opera
 
 list-cost: venv ## list-page cost vs table size on AWS's DynamoDB Local (needs Java, npm)
 	$(BIN)/python -m bench.list_cost --sizes $(or $(SIZES),100,1000,10000)
+
+cold-start: venv ## fresh-interpreter cold start (import + first request) vs the boto3 floor, RUNS=9
+	$(BIN)/python -m bench.cold_start --runs $(or $(RUNS),9)
 
 package: venv ## CloudFormation and Terraform for STAGE (dev or prod) under build/STAGE/
 	$(BIN)/python -m infra.package --stage $(STAGE)

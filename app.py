@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
-from chalice import Chalice, CognitoUserPoolAuthorizer, Response
+from chalice import Chalice, CognitoUserPoolAuthorizer, ConvertToMiddleware, Response
 
-from chalicelib import headers, identity, web
+from chalicelib import headers, identity, telemetry, web
 from chalicelib.runtime import task_service
 
 if "chalice.local" in sys.modules:  # chalice local and tests; never inside Lambda
@@ -15,9 +14,13 @@ if "chalice.local" in sys.modules:  # chalice local and tests; never inside Lamb
 
     local_gateway.install()
 
-app = Chalice(app_name="task-api")
+app = Chalice(app_name=telemetry.SERVICE, configure_logs=False)  # Powertools logs
 app.debug = False  # never return stack traces, in any stage
-app.log.setLevel(logging.INFO)
+# Outermost first: Lambda context in the logs, the X-Ray segment, then per request
+# X-Request-Id, the log line and the metrics; innermost, Chalice's errors as problems.
+app.register_middleware(ConvertToMiddleware(telemetry.inject_lambda_context), "http")
+app.register_middleware(ConvertToMiddleware(telemetry.capture_lambda_handler), "http")
+app.register_middleware(telemetry.observe_request, "http")
 app.register_middleware(web.problem_middleware, "http")
 app.api.cors = web.cors()  # per stage; must be set before the routes below
 

@@ -1,7 +1,8 @@
-"""Request and response headers of conditional requests and idempotent creation.
+"""Request and response headers: conditional requests, idempotent creation, request ids.
 
-ETag, If-Match, If-None-Match (RFC 9110 §13) and Idempotency-Key (IETF httpapi draft):
-their syntax lives here; what they mean for a task lives in ``chalicelib.conditions``.
+ETag, If-Match, If-None-Match (RFC 9110 §13), Idempotency-Key (IETF httpapi draft) and
+X-Request-Id: their syntax lives here; what they mean for a task lives in
+``chalicelib.conditions``.
 """
 
 from __future__ import annotations
@@ -97,4 +98,20 @@ def idempotency_key(request: Request) -> str | None:
         raise ValidationFailed([FieldError(header="Idempotency-Key", detail=detail)])
     if value.startswith('"'):
         return re.sub(r"\\(.)", r"\1", value[1:-1])
+    return value
+
+
+REQUEST_ID_HEADER = "X-Request-Id"
+#: A client's X-Request-Id is honoured when it is 1-128 letters, digits and ``. _ : -``:
+#: enough for UUIDs, ULIDs and most tracing ids, and safe in a log line and in a URN.
+REQUEST_ID_PATTERN = r"[A-Za-z0-9._:-]{1,128}"
+_REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
+
+
+def client_request_id(request: Request) -> str | None:
+    """The caller's X-Request-Id when it is well-formed; otherwise None (never an error:
+    a tracing header must not make a request fail)."""
+    value = request.headers.get(REQUEST_ID_HEADER)
+    if value is None or not _REQUEST_ID.fullmatch(value):
+        return None
     return value

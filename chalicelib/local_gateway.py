@@ -7,7 +7,8 @@ Where the emulation falls short, a client would see something no deployed stage 
   the client gets no response at all. API Gateway's Cognito authorizer answers 401.
 - The emulator's own errors (no such route: 403 "Missing Authentication Token") are
   bare JSON. Deployed, the stage's gateway responses turn every gateway error into a
-  problem document (``infra/definitions.py``).
+  problem document with the gateway's request id in X-Request-Id and ``instance``
+  (``infra/definitions.py``).
 - Its HTTP server answers any method it has no handler for (TRACE, QUERY, ...) with a
   501 HTML page. Routed like the others, such a method gets the app's 405 with ``Allow``.
 
@@ -22,7 +23,8 @@ import json
 import uuid
 from typing import Any
 
-from chalicelib.web import GATEWAY_PROBLEM, GATEWAY_PROBLEM_TITLE, PROBLEM_JSON
+from chalicelib.headers import REQUEST_ID_HEADER
+from chalicelib.web import GATEWAY_PROBLEM, GATEWAY_PROBLEM_TITLE, INSTANCE_PREFIX, PROBLEM_JSON
 
 #: API Gateway's response type for each emulator error, as deployed problems name it.
 _RESPONSE_TYPES = {
@@ -40,7 +42,7 @@ def gateway_problem(detail: str, code: str, request_id: str) -> bytes:
         "title": GATEWAY_PROBLEM_TITLE,
         "detail": detail,
         "code": code,
-        "requestId": request_id,
+        "instance": INSTANCE_PREFIX + request_id,
     }
     return json.dumps(body).encode()
 
@@ -82,7 +84,11 @@ def install() -> None:
                 code = "MISSING_AUTHENTICATION_TOKEN"
             request_id = error.headers.get("x-amzn-RequestId") or str(uuid.uuid4())
             error.body = gateway_problem(detail, code, request_id)
-            error.headers = {**error.headers, "Content-Type": PROBLEM_JSON}
+            error.headers = {
+                **error.headers,
+                "Content-Type": PROBLEM_JSON,
+                REQUEST_ID_HEADER: request_id,
+            }
             raise
 
     local.LocalGatewayAuthorizer._decode_jwt_payload = decode_or_401

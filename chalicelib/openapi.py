@@ -177,7 +177,7 @@ def _schemas() -> dict[str, Any]:
     problem = {
         "type": "object",
         "description": "RFC 9457 problem details.",
-        "required": ["type", "title", "detail"],
+        "required": ["type", "title", "detail", "instance"],
         "properties": {
             "type": {
                 "type": "string",
@@ -191,7 +191,16 @@ def _schemas() -> dict[str, Any]:
             "title": {"type": "string"},
             "status": {"type": "integer", "minimum": 400, "maximum": 599},
             "detail": {"type": "string"},
-            "requestId": {"type": "string", "description": "Quote it when reporting a 5xx."},
+            "instance": {
+                "type": "string",
+                "format": "uri-reference",
+                # The prefix has no regex metacharacters, so it stands for itself.
+                "pattern": _anchored(web.INSTANCE_PREFIX + headers.REQUEST_ID_PATTERN),
+                "description": (
+                    "This occurrence: the request's X-Request-Id after "
+                    f"`{web.INSTANCE_PREFIX}`. Quote it when reporting a problem."
+                ),
+            },
             "code": {"type": "string", "description": "API Gateway's error type, deployed."},
             "errors": {"type": "array", "items": _ref(_SCHEMAS, "FieldError")},
         },
@@ -290,6 +299,19 @@ def _parameters() -> dict[str, Any]:
             "another body is 422.",
             ["order-42-attempt-1"],
         ),
+        headers.REQUEST_ID_HEADER: {
+            "name": headers.REQUEST_ID_HEADER,
+            "in": "header",
+            "required": False,
+            "description": (
+                "Your id for this request, for correlating logs. Echoed in the response's "
+                f"X-Request-Id when it matches `{_anchored(headers.REQUEST_ID_PATTERN)}`; "
+                "any other value is ignored (never an error) and the server's id is used."
+            ),
+            # Any value is accepted, so the schema does not restrict it: the pattern above
+            # decides only whether it is echoed.
+            "schema": {"type": "string", "examples": ["checkout-7f3a2c"]},
+        },
     }
 
 
@@ -311,6 +333,15 @@ def _response_headers() -> dict[str, Any]:
         ),
         "Retry-After": header("Seconds to wait before retrying.", {"type": "integer"}),
         "WWW-Authenticate": header("The authentication scheme: Bearer.", {"type": "string"}),
+        headers.REQUEST_ID_HEADER: {
+            **header(
+                "This request's id: yours when you sent a well-formed X-Request-Id, otherwise "
+                "API Gateway's request id. The server's log lines and a problem's `instance` "
+                "carry the same id.",
+                {"type": "string", "pattern": _anchored(headers.REQUEST_ID_PATTERN)},
+            ),
+            "required": True,
+        },
     }
 
 
@@ -335,6 +366,18 @@ def _json_response(description: str, schema_name: str, *header_names: str) -> di
 
 
 def _responses() -> dict[str, Any]:
+    """Every response, success or problem, from the app or from the gateway, carries
+    X-Request-Id."""
+    responses = _response_bodies()
+    for response in responses.values():
+        response["headers"] = {
+            **response.get("headers", {}),
+            headers.REQUEST_ID_HEADER: _ref(_HEADERS, headers.REQUEST_ID_HEADER),
+        }
+    return responses
+
+
+def _response_bodies() -> dict[str, Any]:
     bad_request = _problem_response(
         "The request body or parameters are invalid (`errors` lists each), or the body is "
         "not a JSON object."
@@ -395,7 +438,7 @@ def _responses() -> dict[str, Any]:
         "TooManyRequests": _problem_response(
             "Deployed only: the stage's throttling limit was reached (API Gateway)."
         ),
-        "InternalError": _problem_response("An unexpected error; quote `requestId`."),
+        "InternalError": _problem_response("An unexpected error; quote the X-Request-Id."),
         "ServiceUnavailable": _problem_response(
             "DynamoDB throttled every retry or could not be reached in time. Nothing was "
             "changed; retry after `Retry-After` seconds.",
@@ -429,8 +472,9 @@ def _operation(entry: Any, anonymous: bool) -> dict[str, Any]:
         "description": spec.description,
         "tags": [spec.tag],
     }
-    if spec.parameters:
-        operation["parameters"] = [_ref(_PARAMETERS, name) for name in spec.parameters]
+    operation["parameters"] = [
+        _ref(_PARAMETERS, name) for name in (*spec.parameters, headers.REQUEST_ID_HEADER)
+    ]
     if spec.body is not None:
         operation["requestBody"] = {
             "required": True,

@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from chalicelib import telemetry
 from chalicelib.cursor import CursorCodec
 from chalicelib.secrets import SecretsManagerSecrets, parse_secrets
 from chalicelib.store import TaskStore, translating_errors
@@ -126,6 +127,7 @@ def _build(settings: Settings) -> TaskService:
         # DynamoDB Local accepts any credentials; a new user should not need any.
         credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
     client = dynamodb_client(session, settings.endpoint_url, credentials)
+    telemetry.observe_dynamodb(client)
     if _embedded is not None:
         _one_request_at_a_time(client)
     if settings.auto_provision and _provision(client, settings.table_name):

@@ -13,6 +13,7 @@ import os
 import urllib.parse
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -34,7 +35,7 @@ from chalicelib.errors import (
     Unauthenticated,
     ValidationFailed,
 )
-from chalicelib.headers import etag
+from chalicelib.headers import REQUEST_ID_HEADER, client_request_id, etag
 
 log = logging.getLogger("task-api.web")
 
@@ -50,6 +51,8 @@ MALFORMED_BODY_PROBLEM = "urn:task-api:problem:malformed-body"
 #: Rendered by API Gateway itself for its own errors (see infra/definitions.py).
 GATEWAY_PROBLEM = "urn:task-api:problem:gateway"
 GATEWAY_PROBLEM_TITLE = "Rejected by the API gateway"
+#: A problem's ``instance``: this occurrence, named by the request's X-Request-Id.
+INSTANCE_PREFIX = "urn:task-api:request:"
 
 
 class HttpProblem(Exception):
@@ -102,10 +105,32 @@ def cors(environ: Any = None) -> CORSConfig | bool:
     )
 
 
-def request_id(request: Request | None) -> str:
-    """API Gateway's request id when there is one, else a fresh one."""
+@dataclass(frozen=True)
+class RequestIds:
+    """``gateway``: API Gateway's id of the request (its access log's ``requestId``).
+    ``correlation``: the id the response carries in X-Request-Id and a problem's
+    ``instance``: the caller's own when well-formed, otherwise the gateway's."""
+
+    gateway: str
+    correlation: str
+
+
+def request_ids(request: Request) -> RequestIds:
     context = getattr(request, "context", None) or {}
-    return str(context.get("requestId") or uuid.uuid4())
+    lambda_context = getattr(request, "lambda_context", None)
+    gateway = str(
+        context.get("requestId") or getattr(lambda_context, "aws_request_id", "") or uuid.uuid4()
+    )
+    return RequestIds(gateway, client_request_id(request) or gateway)
+
+
+def identify(response: Response, correlation_id: str) -> Response:
+    """Every response carries X-Request-Id; a problem also names its occurrence with it."""
+    response.headers = {**(response.headers or {}), REQUEST_ID_HEADER: correlation_id}
+    content_type = next((v for k, v in response.headers.items() if k.lower() == "content-type"), "")
+    if content_type == PROBLEM_JSON and isinstance(response.body, dict):
+        response.body = {**response.body, "instance": INSTANCE_PREFIX + correlation_id}
+    return response
 
 
 def owner(request: Request) -> str:
@@ -113,6 +138,14 @@ def owner(request: Request) -> str:
     authorizer = (getattr(request, "context", None) or {}).get("authorizer") or {}
     sent_credentials = bool(request.headers.get("Authorization"))
     return identity.owner(authorizer.get("claims"), sent_credentials)
+
+
+def caller(request: Request) -> str | None:
+    """The owner when the request has one (for the request's log line); never raises."""
+    try:
+        return owner(request)
+    except TaskApiError:
+        return None
 
 
 def _reject_constant(name: str) -> Any:
@@ -185,7 +218,7 @@ def no_content() -> Response:
     return Response(body="", status_code=204)
 
 
-def _problem_for(error: TaskApiError, request: Request | None) -> Response:
+def _problem_for(error: TaskApiError) -> Response:
     if isinstance(error, ValidationFailed):
         detail = f"{len(error.errors)} invalid value(s): see errors."
         errors = [e.to_dict() for e in error.errors]
@@ -208,24 +241,23 @@ def _problem_for(error: TaskApiError, request: Request | None) -> Response:
         detail = "This Idempotency-Key was already used with a different request body."
         return problem(422, detail)
     if isinstance(error, StoreUnavailable):
-        rid = request_id(request)
-        log.warning("%s (requestId=%s)", error.reason, rid)
+        log.warning("Task store unavailable: %s", error.reason)
         detail = (
             f"The task store is busy or unreachable; retry after {RETRY_AFTER_SECONDS} second(s)."
         )
         retry_after = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-        return problem(503, detail, headers=retry_after, requestId=rid)
+        return problem(503, detail, headers=retry_after)
     if isinstance(error, IdempotencyConflict):
         detail = "A request with this Idempotency-Key is in progress; retry shortly."
         return problem(409, detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     raise error
 
 
-def _internal_error(request: Request | None, exc_info: bool = True) -> Response:
-    rid = request_id(request)
-    log.error("Unhandled error (requestId=%s)", rid, exc_info=exc_info)
-    detail = "An unexpected error occurred. Quote the requestId when reporting it."
-    return problem(500, detail, requestId=rid)
+def internal_error(exc_info: bool = True) -> Response:
+    """A 500 that shows no internals; the log has the exception, next to the request's id."""
+    log.error("Unhandled error", exc_info=exc_info)
+    detail = "An unexpected error occurred. Quote the X-Request-Id when reporting it."
+    return problem(500, detail)
 
 
 def api_view(app: Any) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
@@ -239,9 +271,9 @@ def api_view(app: Any) -> Callable[[Callable[..., Response]], Callable[..., Resp
             except HttpProblem as error:
                 return problem(error.status, error.detail, error.problem_type)
             except TaskApiError as error:
-                return _problem_for(error, app.current_request)
+                return _problem_for(error)
             except Exception:
-                return _internal_error(app.current_request)
+                return internal_error()
 
         return wrapper
 
@@ -256,5 +288,5 @@ def problem_middleware(event: Request, get_response: Callable[[Request], Respons
         return response
     headers = {k: v for k, v in response.headers.items() if k.lower() != "content-type"}
     if response.status_code >= 500:
-        return _internal_error(event, exc_info=False)  # Chalice logged the trace
+        return internal_error(exc_info=False)  # Chalice logged the trace
     return problem(response.status_code, str(body.get("Message", "")), headers=headers)

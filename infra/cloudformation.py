@@ -11,12 +11,16 @@ Two templates share the same resources:
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 from infra import definitions as d
 from infra.stages import Stage
 
 Template = dict[str, Any]
+
+#: The support stack's parameter and output that carry the Powertools layer's ARN.
+POWERTOOLS_LAYER = "PowertoolsLayerArn"
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -173,13 +177,19 @@ def api_gateway_account() -> dict[str, Template]:
     }
 
 
-def _dimensions(alarm: d.Alarm, api_name: Any, stage: Stage, function: Any) -> list[Any]:
-    if alarm.subject == "api":
-        return [{"Name": "ApiName", "Value": api_name}, {"Name": "Stage", "Value": stage.api_stage}]
-    return [{"Name": "FunctionName", "Value": function}]
+def _metric(metric: d.Metric, refs: Mapping[d.Ref, Any]) -> Template:
+    return {
+        "Namespace": d.resolve(metric.namespace, refs),
+        "MetricName": metric.name,
+        "Dimensions": [
+            {"Name": name, "Value": d.resolve(value, refs)} for name, value in metric.dimensions
+        ],
+    }
 
 
-def alarm(stage: Stage, spec: d.Alarm, api_name: Any, function: Any) -> Template:
+def alarm(stage: Stage, spec: d.Alarm, refs: Mapping[d.Ref, Any]) -> Template:
+    """One alarm of ``infra.definitions.ALARMS``: a single metric, or metric queries whose
+    expression alone returns data."""
     properties: Template = {
         "AlarmName": f"{stage.prefix}-{spec.key}",
         "AlarmDescription": spec.description,
@@ -192,49 +202,37 @@ def alarm(stage: Stage, spec: d.Alarm, api_name: Any, function: Any) -> Template
         "Threshold": spec.threshold,
         "ComparisonOperator": "GreaterThanThreshold",
     }
-    if spec.subject == "table":
-        metrics = [
+    if spec.expression is None:
+        (metric,) = spec.metrics
+        statistic_key = "ExtendedStatistic" if metric.percentile else "Statistic"
+        properties |= _metric(metric, refs)
+        properties |= {"Period": spec.period, statistic_key: metric.statistic}
+    else:
+        properties["Metrics"] = [
             {
-                "Id": f"m{index}",
+                "Id": metric.id,
                 "ReturnData": False,
                 "MetricStat": {
-                    "Metric": {
-                        "Namespace": spec.namespace,
-                        "MetricName": spec.metric,
-                        "Dimensions": [
-                            {"Name": "TableName", "Value": _ref("TasksTable")},
-                            {"Name": "Operation", "Value": operation},
-                        ],
-                    },
+                    "Metric": _metric(metric, refs),
                     "Period": spec.period,
-                    "Stat": spec.statistic,
+                    "Stat": metric.statistic,
                 },
             }
-            for index, operation in enumerate(d.TABLE_OPERATIONS)
-        ]
-        metrics.append(
+            for metric in spec.metrics
+        ] + [
             {
-                "Id": "total",
-                "Label": spec.metric,
+                "Id": spec.expression.id,
+                "Label": spec.expression.label,
                 "ReturnData": True,
-                "Expression": "SUM(METRICS())",
+                "Expression": spec.expression.text,
             }
-        )
-        properties["Metrics"] = metrics
-    else:
-        properties |= {
-            "Namespace": spec.namespace,
-            "MetricName": spec.metric,
-            "Dimensions": _dimensions(spec, api_name, stage, function),
-            "Period": spec.period,
-        }
-        statistic_key = "ExtendedStatistic" if spec.percentile else "Statistic"
-        properties[statistic_key] = spec.statistic
+        ]
     return {"Type": "AWS::CloudWatch::Alarm", "Properties": properties}
 
 
-def _supporting(stage: Stage, *, api_name: Any, function: Any) -> Template:
-    """Everything but the API and its function, as a template fragment."""
+def _supporting(stage: Stage, *, function: Any) -> Template:
+    """Everything but the API and its function, as a template fragment. ``function`` is
+    how the template names the function (the alarms' dimension)."""
     resources: Template = {
         "TasksTable": tasks_table(stage),
         "TasksUserPool": user_pool(stage),
@@ -264,8 +262,13 @@ def _supporting(stage: Stage, *, api_name: Any, function: Any) -> Template:
             },
         },
     }
+    refs = {
+        d.Ref.FUNCTION: function,
+        d.Ref.TABLE: _ref("TasksTable"),
+        d.Ref.APP_NAMESPACE: stage.metrics_namespace,
+    }
     for spec in d.ALARMS:
-        resources[f"{spec.key}Alarm"] = alarm(stage, spec, api_name, function)
+        resources[f"{spec.key}Alarm"] = alarm(stage, spec, refs)
     return {
         "Parameters": {
             "AlarmEmail": {
@@ -299,11 +302,13 @@ def _accept_findings(stage: Stage, resources: Template) -> None:
 def sam_merge_template(stage: Stage) -> Template:
     """What ``chalice package --merge-template`` adds to, and changes in, Chalice's SAM
     template. Dicts merge key by key; lists and scalars replace Chalice's."""
-    template = _supporting(stage, api_name=stage.prefix, function=_ref("APIHandler"))
+    template = _supporting(stage, function=_ref("APIHandler"))
     resources = template["Resources"]
     function: Template = {
         "FunctionName": stage.function_name,
         "Tracing": "Active",
+        # Resolved when the stack is deployed, in its region.
+        "Layers": [f"{{{{resolve:ssm:{d.POWERTOOLS_LAYER_PARAMETER}}}}}"],
         "LoggingConfig": {"LogGroup": _ref("ApiHandlerLogGroup"), "LogFormat": "Text"},
         "Environment": {
             "Variables": {
@@ -356,13 +361,21 @@ def sam_merge_template(stage: Stage) -> Template:
 
 
 def support_template(stage: Stage) -> Template:
-    """The supporting resources as a stack of their own, for ``chalice deploy``. Chalice
-    names the function ``<app>-<stage>`` and the REST API after the app."""
-    template = _supporting(stage, api_name=stage.app_name, function=stage.function_name)
+    """The supporting resources as a stack of their own, for ``chalice deploy``, which
+    names the function ``<app>-<stage>``. The stack also resolves the Powertools layer's
+    ARN in its region, for ``infra.support`` to hand to Chalice (an output)."""
+    template = _supporting(stage, function=stage.function_name)
     _accept_findings(stage, template["Resources"])
+    template["Parameters"][POWERTOOLS_LAYER] = {
+        "Type": "AWS::SSM::Parameter::Value<String>",
+        "Default": d.POWERTOOLS_LAYER_PARAMETER,
+        "Description": "AWS's public SSM parameter holding the ARN of the Powertools for "
+        f"AWS Lambda layer, version {d.POWERTOOLS_VERSION}",
+    }
+    template["Outputs"][POWERTOOLS_LAYER] = {"Value": _ref(POWERTOOLS_LAYER)}
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": f"{stage.prefix}: table, users, cursor secret, logs and alarms "
-        "for chalice deploy",
+        "Description": f"{stage.prefix}: table, users, cursor secret, logs, alarms and the "
+        "Powertools layer's ARN for chalice deploy",
         **template,
     }

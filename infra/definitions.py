@@ -7,13 +7,19 @@ holds a setting of its own. The table itself comes from ``chalicelib.table``.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
+from typing import Any
 
+from chalicelib import telemetry
+from chalicelib.headers import REQUEST_ID_HEADER
 from chalicelib.table import TABLE_DEFINITION, TTL_ATTRIBUTE  # noqa: F401  (re-exported)
 from chalicelib.web import (
     CORS_EXPOSE_HEADERS,
     GATEWAY_PROBLEM,
     GATEWAY_PROBLEM_TITLE,
+    INSTANCE_PREFIX,
     PROBLEM_JSON,
 )
 
@@ -59,18 +65,20 @@ ACCESS_LOG_FORMAT = json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":"))
 
 #: The body of the gateway's own errors (no route, missing or bad token, throttled, too
 #: large): a problem document like the app's. ``messageString`` is already a JSON string.
+#: The gateway's request id names the occurrence, as X-Request-Id does (below).
 GATEWAY_PROBLEM_TEMPLATE = (
     '{"type":"' + GATEWAY_PROBLEM + '",'
     '"title":"' + GATEWAY_PROBLEM_TITLE + '",'
     '"detail":$context.error.messageString,'
     '"code":"$context.error.responseType",'
-    '"requestId":"$context.requestId"}'
+    '"instance":"' + INSTANCE_PREFIX + '$context.requestId"}'
 )
 GATEWAY_RESPONSE_TYPES = ("DEFAULT_4XX", "DEFAULT_5XX")
 
 
 def gateway_response_headers(cors_origin: str) -> dict[str, str]:
-    """Header values as API Gateway wants them: static values in single quotes."""
+    """Header values as API Gateway wants them: static values in single quotes, context
+    variables bare. Every gateway error carries its request id, as the app's responses do."""
     headers = {"Content-Type": PROBLEM_JSON}
     if cors_origin:
         headers |= {
@@ -78,7 +86,37 @@ def gateway_response_headers(cors_origin: str) -> dict[str, str]:
             "Access-Control-Expose-Headers": ",".join(CORS_EXPOSE_HEADERS),
             "Vary": "Origin",
         }
-    return {name: f"'{value}'" for name, value in headers.items()}
+    return {name: f"'{value}'" for name, value in headers.items()} | {
+        REQUEST_ID_HEADER: "context.requestId"
+    }
+
+
+# --- Powertools layer ---------------------------------------------------------------------
+
+#: Powertools for AWS Lambda reaches the function as AWS's published layer, not in the
+#: package (requirements.txt): the same version as the pin in requirements-dev.txt, which
+#: the tests and ``chalice local`` run (a test compares the two).
+POWERTOOLS_VERSION = "3.37.0"
+#: The layer holds compiled dependencies, so it must match the function's runtime. Chalice
+#: packages for the Python that runs it (the venv's); ``infra.package`` and
+#: ``infra.support`` refuse any other (``require_runtime``).
+LAMBDA_RUNTIME = "python3.11"
+LAMBDA_ARCHITECTURE = "x86_64"  # Chalice's default; the config sets no other
+#: AWS publishes each layer version's ARN, per region, as a public SSM parameter: each
+#: format resolves it at deploy time, so no account or region is written down here.
+POWERTOOLS_LAYER_PARAMETER = (
+    f"/aws/service/powertools/python/{LAMBDA_ARCHITECTURE}/{LAMBDA_RUNTIME}/{POWERTOOLS_VERSION}"
+)
+
+
+def require_runtime(runtime: str) -> None:
+    """Stop before a function meets a Powertools layer built for another Python."""
+    if runtime != LAMBDA_RUNTIME:
+        raise SystemExit(
+            f"Chalice builds the function for {runtime}, but the Powertools layer is for "
+            f"{LAMBDA_RUNTIME}: run with Python {LAMBDA_RUNTIME.removeprefix('python')}, or change "
+            "LAMBDA_RUNTIME in infra/definitions.py"
+        )
 
 
 # --- alarms -------------------------------------------------------------------------------
@@ -87,58 +125,136 @@ def gateway_response_headers(cors_origin: str) -> dict[str, str]:
 TABLE_OPERATIONS = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "TransactWriteItems")
 
 
-@dataclass(frozen=True)
-class Alarm:
-    """A CloudWatch alarm on one metric of the API, the function or the table."""
+class Ref(Enum):
+    """A value each format knows by its own name: ``cloudformation.py`` and
+    ``terraform.py`` resolve these, and every other value is literal."""
 
-    key: str  # logical name, and the alarm name's suffix
-    description: str
-    namespace: str
-    metric: str
-    subject: str  # "api", "function" or "table": which dimensions
+    FUNCTION = "function"  # the API handler's function name
+    TABLE = "table"  # the tasks table's name
+    APP_NAMESPACE = "app namespace"  # the stage's EMF namespace (Stage.metrics_namespace)
+
+
+Value = str | Ref
+
+
+def resolve(value: Value, refs: Mapping[Ref, Any]) -> Any:
+    """A literal as it is, a reference as the format at hand names it."""
+    return refs[value] if isinstance(value, Ref) else value
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One statistic of one CloudWatch metric: a query ``id`` when an alarm has several
+    (CloudWatch wants it to start with a lowercase letter)."""
+
+    id: str
+    namespace: Value
+    name: str
+    dimensions: tuple[tuple[str, Value], ...]
     statistic: str  # "Sum", "Average", or a percentile such as "p99"
-    period: int
-    evaluation_periods: int
-    datapoints_to_alarm: int
-    threshold: float
 
     @property
     def percentile(self) -> bool:
         return self.statistic.startswith("p")
 
 
+@dataclass(frozen=True)
+class Expression:
+    """Metric math over an alarm's metrics: the one series the alarm compares."""
+
+    id: str
+    label: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """A CloudWatch alarm: on one metric, or on an expression over several. It fires when
+    the value exceeds ``threshold`` in ``datapoints_to_alarm`` of ``evaluation_periods``
+    periods; no data (no traffic) is not breaching."""
+
+    key: str  # logical name, and the alarm name's suffix
+    description: str
+    metrics: tuple[Metric, ...]
+    period: int
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    threshold: float
+    expression: Expression | None = None  # None: the alarm's single metric
+
+
+#: The status classes the app records (``chalicelib.telemetry.status_class``).
+STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
+
+
+def _by_status_class(status: str) -> tuple[tuple[str, Value], ...]:
+    """The app's EMF dimension set for alarms: one status class across all routes."""
+    return ((telemetry.SERVICE_DIMENSION, telemetry.SERVICE), (telemetry.STATUS_CLASS, status))
+
+
+def _requests(status: str) -> Metric:
+    return Metric(
+        id=f"m{status}",
+        namespace=Ref.APP_NAMESPACE,
+        name=telemetry.REQUESTS,
+        dimensions=_by_status_class(status),
+        statistic="Sum",
+    )
+
+
+def _function(id_: str, name: str) -> Metric:
+    return Metric(
+        id=id_,
+        namespace="AWS/Lambda",
+        name=name,
+        dimensions=(("FunctionName", Ref.FUNCTION),),
+        statistic="Sum",
+    )
+
+
+def _filled(status: str) -> str:
+    """A class's request count in metric math: 0, not missing, in a minute with requests
+    but none of this class."""
+    return f"FILL({_requests(status).id},0)"
+
+
 ALARMS = (
     Alarm(
-        key="Api5xxRate",
-        description="More than 1% of API requests failed with a 5xx in 3 of 5 minutes",
-        namespace="AWS/ApiGateway",
-        metric="5XXError",
-        subject="api",
-        statistic="Average",  # 5XXError is 0 or 1 per request: its average is the rate
+        key="ServerErrorRate",
+        description="More than 1% of API requests were answered with a 5xx in 3 of 5 minutes",
+        metrics=tuple(_requests(status) for status in STATUS_CLASSES),
+        expression=Expression(
+            id="rate",
+            label="5xx share of requests",
+            text=f"{_filled('5xx')} / ({'+'.join(map(_filled, STATUS_CLASSES))})",
+        ),
         period=60,
         evaluation_periods=5,
         datapoints_to_alarm=3,
         threshold=0.01,
     ),
     Alarm(
-        key="ApiLatencyP99",
-        description="API p99 latency above 2 seconds in 2 of 3 five-minute periods",
-        namespace="AWS/ApiGateway",
-        metric="Latency",
-        subject="api",
-        statistic="p99",
+        key="LatencyP99",
+        description="p99 latency of successful API requests above 1 second in 2 of 3 "
+        "five-minute periods",
+        metrics=(
+            Metric(
+                id="latency",
+                namespace=Ref.APP_NAMESPACE,
+                name=telemetry.LATENCY,
+                dimensions=_by_status_class("2xx"),
+                statistic="p99",
+            ),
+        ),
         period=300,
         evaluation_periods=3,
         datapoints_to_alarm=2,
-        threshold=2000,
+        threshold=1000,  # milliseconds, the unit the app records
     ),
     Alarm(
         key="LambdaErrors",
         description="The API handler raised errors (unhandled exceptions, time-outs)",
-        namespace="AWS/Lambda",
-        metric="Errors",
-        subject="function",
-        statistic="Sum",
+        metrics=(_function("errors", "Errors"),),
         period=300,
         evaluation_periods=1,
         datapoints_to_alarm=1,
@@ -147,10 +263,7 @@ ALARMS = (
     Alarm(
         key="LambdaThrottles",
         description="Invocations of the API handler were throttled",
-        namespace="AWS/Lambda",
-        metric="Throttles",
-        subject="function",
-        statistic="Sum",
+        metrics=(_function("throttles", "Throttles"),),
         period=300,
         evaluation_periods=1,
         datapoints_to_alarm=1,
@@ -159,10 +272,17 @@ ALARMS = (
     Alarm(
         key="TableThrottledRequests",
         description="DynamoDB throttled requests to the tasks table",
-        namespace="AWS/DynamoDB",
-        metric="ThrottledRequests",
-        subject="table",  # summed over TABLE_OPERATIONS with metric math
-        statistic="Sum",
+        metrics=tuple(
+            Metric(
+                id=f"m{index}",
+                namespace="AWS/DynamoDB",
+                name="ThrottledRequests",
+                dimensions=(("TableName", Ref.TABLE), ("Operation", operation)),
+                statistic="Sum",
+            )
+            for index, operation in enumerate(TABLE_OPERATIONS)
+        ),
+        expression=Expression(id="total", label="ThrottledRequests", text="SUM(METRICS())"),
         period=300,
         evaluation_periods=1,
         datapoints_to_alarm=1,

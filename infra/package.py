@@ -24,7 +24,9 @@ import sys
 from pathlib import Path
 
 from infra import cloudformation, terraform
+from infra import definitions as d
 from infra.stages import (
+    DEPLOY_ONLY_SETTINGS,
     DEPLOY_ONLY_VARIABLES,
     DEPLOYED_STAGES,
     PROJECT_DIR,
@@ -43,7 +45,8 @@ def app_environment(target: Stage) -> dict[str, str]:
 
 
 def _project_copy(target: Stage, where: Path, environment: dict[str, str]) -> Path:
-    """A copy of the project whose stage has exactly ``environment``."""
+    """A copy of the project whose stage has exactly ``environment`` and none of the
+    settings ``infra.support`` writes (the layer ARN: each format brings its own)."""
     if where.exists():
         shutil.rmtree(where)
     where.mkdir(parents=True)
@@ -54,7 +57,10 @@ def _project_copy(target: Stage, where: Path, environment: dict[str, str]) -> Pa
         else:
             shutil.copy2(source, where / name)
     config = load_config()
-    config["stages"][target.name]["environment_variables"] = environment
+    settings = config["stages"][target.name]
+    settings["environment_variables"] = environment
+    for key in DEPLOY_ONLY_SETTINGS:
+        settings.pop(key, None)
     (where / ".chalice" / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     return where
 
@@ -83,6 +89,8 @@ def package_cloudformation(target: Stage, build: Path) -> Path:
     merge = project / "merge-template.json"
     _write_json(merge, cloudformation.sam_merge_template(target))
     _chalice_package(project, target, out, "--merge-template", str(merge))
+    function = json.loads((out / "sam.json").read_text())["Resources"]["APIHandler"]
+    d.require_runtime(function["Properties"]["Runtime"])
     return out
 
 
@@ -96,6 +104,8 @@ def package_terraform(target: Stage, build: Path) -> Path:
     }
     project = _project_copy(target, build / ".project-terraform", packaging_environment)
     _chalice_package(project, target, out, "--pkg-format", "terraform")
+    chalice_tf = json.loads((out / "chalice.tf.json").read_text())
+    d.require_runtime(chalice_tf["resource"]["aws_lambda_function"]["api_handler"]["runtime"])
     _write_json(out / "task_api.tf.json", terraform.supporting_file(target))
     _write_json(out / "task_api_override.tf.json", terraform.override_file(target, environment))
     return out

@@ -11,12 +11,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chalicelib.telemetry import NAMESPACE_ENV, SERVICE
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CONFIG_FILE = PROJECT_DIR / ".chalice" / "config.json"
 DEPLOYED_STAGES = ("dev", "prod")
 #: Stage variables ``infra.support`` writes for ``chalice deploy``: account-specific, never
 #: committed, and replaced by each package with references to its own resources.
 DEPLOY_ONLY_VARIABLES = ("TASKS_CURSOR_SECRET_ARN", "COGNITO_USER_POOL_ARN")
+#: Chalice's own stage setting for the function's layers (not an environment variable).
+LAYERS_SETTING = "layers"
+#: Stage settings it writes likewise: the Powertools layer's ARN, which each package
+#: resolves for itself.
+DEPLOY_ONLY_SETTINGS = (LAYERS_SETTING,)
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,12 @@ class Stage:
     @property
     def cors_origin(self) -> str:
         return self.environment.get("TASKS_CORS_ALLOW_ORIGIN", "").strip()
+
+    @property
+    def metrics_namespace(self) -> str:
+        """Where the app writes its EMF metrics, with the app's own fallback
+        (``chalicelib.telemetry``): the alarms must watch exactly that."""
+        return self.environment.get(NAMESPACE_ENV) or SERVICE
 
     @property
     def function_name(self) -> str:

@@ -3,7 +3,8 @@
 ``chalice deploy`` creates the function, the role and the REST API, nothing else. This
 module creates the rest (table, user pool and client, cursor secret, log groups, alarms)
 as one CloudFormation stack from ``infra.cloudformation.support_template`` and writes the
-names and ARNs it needs into the stage's ``.chalice/config.json``, so that
+names and ARNs it needs into the stage's ``.chalice/config.json`` (and the Powertools
+layer, which the stack resolves in its region, as the stage's ``layers``), so that
 ``chalice deploy --stage <stage>`` then works as it is. After each deploy, ``api-settings``
 applies what Chalice cannot express to the deployed stage: throttling, access logs,
 tracing, and the gateway's problem+json error responses.
@@ -19,10 +20,19 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
+from chalice.config import Config
 
 from infra import definitions as d
-from infra.cloudformation import support_template
-from infra.stages import CONFIG_FILE, DEPLOY_ONLY_VARIABLES, DEPLOYED_STAGES, Stage, stage
+from infra.cloudformation import POWERTOOLS_LAYER, support_template
+from infra.stages import (
+    CONFIG_FILE,
+    DEPLOY_ONLY_SETTINGS,
+    DEPLOY_ONLY_VARIABLES,
+    DEPLOYED_STAGES,
+    LAYERS_SETTING,
+    Stage,
+    stage,
+)
 
 #: Stack output -> the stage variable that carries it.
 CONFIG_FROM_OUTPUTS = {
@@ -51,7 +61,9 @@ def _stack_exists(cloudformation: Any, name: str) -> bool:
 def deploy_support(
     cloudformation: Any, target: Stage, alarm_email: str = "", config_file: Path = CONFIG_FILE
 ) -> dict[str, str]:
-    """Create or update the stage's supporting stack, then point the stage's config at it."""
+    """Create or update the stage's supporting stack, then point the stage's config at it
+    and at the Powertools layer the stack resolved."""
+    d.require_runtime(Config.create().lambda_python_version)  # what chalice deploy will use
     name = target.support_stack_name
     arguments = {
         "StackName": name,
@@ -78,23 +90,36 @@ def deploy_support(
         )
     outputs = stack_outputs(cloudformation, name)
     write_stage_config(
-        target.name, {v: outputs[k] for k, v in CONFIG_FROM_OUTPUTS.items()}, config_file
+        target.name,
+        {v: outputs[k] for k, v in CONFIG_FROM_OUTPUTS.items()},
+        config_file,
+        settings={LAYERS_SETTING: [outputs[POWERTOOLS_LAYER]]},
     )
     return outputs
 
 
 def write_stage_config(
-    stage_name: str, variables: dict[str, str | None], config_file: Path = CONFIG_FILE
+    stage_name: str,
+    variables: dict[str, str | None],
+    config_file: Path = CONFIG_FILE,
+    *,
+    settings: dict[str, Any] | None = None,
 ) -> None:
-    """Set (or, with None, remove) environment variables of one stage in config.json."""
+    """Set (or, with None, remove) environment variables of one stage in config.json,
+    and likewise the stage's own ``settings`` (Chalice's keys, such as its layers)."""
     config = json.loads(config_file.read_text())
-    environment = config["stages"][stage_name].setdefault("environment_variables", {})
-    for key, value in variables.items():
-        if value is None:
-            environment.pop(key, None)
-        else:
-            environment[key] = value
+    stage_config = config["stages"][stage_name]
+    _update(stage_config.setdefault("environment_variables", {}), variables)
+    _update(stage_config, settings or {})
     config_file.write_text(json.dumps(config, indent=2) + "\n")
+
+
+def _update(target: dict[str, Any], changes: dict[str, Any]) -> None:
+    for key, value in changes.items():
+        if value is None:
+            target.pop(key, None)
+        else:
+            target[key] = value
 
 
 def teardown_support(cloudformation: Any, target: Stage, config_file: Path = CONFIG_FILE) -> None:
@@ -107,7 +132,12 @@ def teardown_support(cloudformation: Any, target: Stage, config_file: Path = CON
         cloudformation.get_waiter("stack_delete_complete").wait(
             StackName=name, WaiterConfig={"Delay": 10, "MaxAttempts": 180}
         )
-    write_stage_config(target.name, dict.fromkeys(DEPLOY_ONLY_VARIABLES), config_file)
+    write_stage_config(
+        target.name,
+        dict.fromkeys(DEPLOY_ONLY_VARIABLES),
+        config_file,
+        settings=dict.fromkeys(DEPLOY_ONLY_SETTINGS),
+    )
 
 
 def deployed_rest_api_id(stage_name: str, chalice_dir: Path = CONFIG_FILE.parent) -> str:

@@ -7,7 +7,7 @@ Next to it go two files Terraform reads with it:
 - ``task_api_override.tf.json``: changes to Chalice's blocks. Terraform merges
   ``*_override.tf.json`` files into the blocks they name: this lifts Chalice's version
   pins, replaces the deprecated ``stage_name`` deployment with an ``aws_api_gateway_stage``
-  and wires the function to the table, the secret and the log group.
+  and wires the function to the table, the secret, the log group and the Powertools layer.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ REQUIRED_PROVIDERS = {
     "null": {"source": "hashicorp/null", "version": ">= 3.2, < 4.0"},
     "random": {"source": "hashicorp/random", "version": ">= 3.5, < 4.0"},
 }
+
+#: The Powertools layer's ARN, read from AWS's public SSM parameter (``supporting_file``).
+POWERTOOLS_LAYER_REFERENCE = "${data.aws_ssm_parameter.powertools_layer.value}"
 
 #: What the swagger's authorizer names as its user pool while packaging for Terraform.
 USER_POOL_ARN_REFERENCE = "${aws_cognito_user_pool.tasks.arn}"
@@ -132,7 +135,25 @@ def _log_group(stage: Stage, name: str) -> Block:
     }
 
 
+#: How this format names what ``infra.definitions.Ref`` stands for (the namespace aside).
+_REFS = {
+    d.Ref.FUNCTION: "${aws_lambda_function.api_handler.function_name}",
+    d.Ref.TABLE: "${aws_dynamodb_table.tasks.name}",
+}
+
+
+def _metric(metric: d.Metric, refs: dict[d.Ref, str]) -> Block:
+    return {
+        "namespace": d.resolve(metric.namespace, refs),
+        "metric_name": metric.name,
+        "dimensions": {name: d.resolve(value, refs) for name, value in metric.dimensions},
+    }
+
+
 def _alarm(stage: Stage, spec: d.Alarm) -> Block:
+    """One alarm of ``infra.definitions.ALARMS``: a single metric, or metric queries whose
+    expression alone returns data."""
+    refs = _REFS | {d.Ref.APP_NAMESPACE: stage.metrics_namespace}
     block: Block = {
         "alarm_name": f"{stage.prefix}-{spec.key}",
         "alarm_description": spec.description,
@@ -145,48 +166,26 @@ def _alarm(stage: Stage, spec: d.Alarm) -> Block:
         "threshold": spec.threshold,
         "comparison_operator": "GreaterThanThreshold",
     }
-    if spec.subject == "table":
-        queries = [
-            {
-                "id": f"m{index}",
-                "return_data": False,
-                "metric": {
-                    "namespace": spec.namespace,
-                    "metric_name": spec.metric,
-                    "dimensions": {
-                        "TableName": "${aws_dynamodb_table.tasks.name}",
-                        "Operation": operation,
-                    },
-                    "period": spec.period,
-                    "stat": spec.statistic,
-                },
-            }
-            for index, operation in enumerate(d.TABLE_OPERATIONS)
-        ]
-        queries.append(
-            {
-                "id": "total",
-                "label": spec.metric,
-                "return_data": True,
-                "expression": "SUM(METRICS())",
-            }
-        )
-        block["metric_query"] = queries
+    if spec.expression is None:
+        (metric,) = spec.metrics
+        block |= _metric(metric, refs) | {"period": spec.period}
+        block["extended_statistic" if metric.percentile else "statistic"] = metric.statistic
         return block
-    if spec.subject == "api":
-        dimensions = {
-            "ApiName": "${aws_api_gateway_rest_api.rest_api.name}",
-            "Stage": "${aws_api_gateway_stage.api.stage_name}",
+    block["metric_query"] = [
+        {
+            "id": metric.id,
+            "return_data": False,
+            "metric": _metric(metric, refs) | {"period": spec.period, "stat": metric.statistic},
         }
-    else:
-        dimensions = {"FunctionName": "${aws_lambda_function.api_handler.function_name}"}
-    block |= {
-        "namespace": spec.namespace,
-        "metric_name": spec.metric,
-        "dimensions": dimensions,
-        "period": spec.period,
-    }
-    block["extended_statistic" if spec.percentile else "statistic"] = spec.statistic
+        for metric in spec.metrics
+    ] + [
+        {
+            "id": spec.expression.id,
+            "label": spec.expression.label,
+            "return_data": True,
+            "expression": spec.expression.text,
+        }
+    ]
     return block
 
 
@@ -219,6 +218,10 @@ def supporting_file(stage: Stage) -> Block:
                 "default": "",
                 "description": "E-mail address subscribed to the alarm topic (optional)",
             }
+        },
+        "data": {
+            # AWS's public parameter: the layer's ARN in the provider's region.
+            "aws_ssm_parameter": {"powertools_layer": {"name": d.POWERTOOLS_LAYER_PARAMETER}}
         },
         "resource": {
             "aws_dynamodb_table": {"tasks": tasks_table(stage)},
@@ -340,6 +343,7 @@ def override_file(stage: Stage, environment: dict[str, str]) -> Block:
             }
         },
         "tracing_config": {"mode": "Active"},
+        "layers": [POWERTOOLS_LAYER_REFERENCE],
         "logging_config": {
             "log_format": "Text",
             "log_group": "${aws_cloudwatch_log_group.api_handler.name}",

@@ -18,7 +18,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from app import app
-from chalicelib import runtime, tasks
+from chalicelib import runtime, tasks, telemetry
 from chalicelib.schema import DEFAULTS, default_for
 from chalicelib.table import create_table
 from tools import dev_token, dynamodb_local
@@ -110,10 +110,12 @@ def serving_api(endpoint_url: str | None = None) -> Iterator[Api]:
             engine = contextlib.nullcontext()
         with engine:
             runtime.reset()
+            telemetry.reset()
             try:
                 yield Api(Client(app, stage_name="local", project_dir=str(PROJECT_DIR)))
             finally:
                 runtime.reset()
+                telemetry.reset()
 
 
 def drop_table(endpoint_url: str, table_name: str) -> None:

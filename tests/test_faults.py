@@ -27,6 +27,7 @@ from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, Re
 from moto.core.models import botocore_stubber
 
 from chalicelib import runtime
+from chalicelib.web import INSTANCE_PREFIX
 from tests.conftest import LOCAL_TABLE, PROJECT_DIR, Api, require_dynamodb_local, serving_api
 from tools import dynamodb_local
 
@@ -105,7 +106,7 @@ def assert_unavailable(reply: Any, faults: Faults) -> dict[str, Any]:
     assert reply.header("Retry-After") == "1"
     problem = reply.json
     assert problem["status"] == 503
-    assert problem["requestId"]
+    assert problem["instance"] == INSTANCE_PREFIX + reply.header("X-Request-Id")
     assert "Exception" not in problem["detail"]
     assert len(faults.attempts) == runtime.DYNAMODB_ATTEMPTS, "bounded retries, all used"
     return problem
@@ -214,7 +215,7 @@ def test_any_other_dynamodb_error_is_a_500_with_a_request_id_and_no_internals(
     reply = faulty_api.post("/tasks", {"title": "t"})
     assert reply.status == 500
     problem = reply.json
-    assert problem["requestId"]
+    assert problem["instance"] == INSTANCE_PREFIX + reply.header("X-Request-Id")
     text = reply.body.decode()
     for internal in (code, "Traceback", LOCAL_TABLE, "dynamodb", "botocore"):
         assert internal not in text

@@ -8,15 +8,20 @@ import json
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from chalice.test import Client
 
+from app import app
+from chalicelib import telemetry
 from chalicelib.table import TABLE_DEFINITION, TTL_ATTRIBUTE
 from chalicelib.web import GATEWAY_PROBLEM
-from infra import cloudformation, definitions, package, terraform, tfjson
+from infra import cloudformation, definitions, package, stages, terraform, tfjson
 from infra.stages import stage
+from tests.conftest import PROJECT_DIR
 
 STAGES = ("dev", "prod")
 
@@ -169,6 +174,66 @@ def test_the_function_gets_its_resources_through_the_environment(packaged: Any, 
     assert authorizer["providerARNs"] == ["${aws_cognito_user_pool.tasks.arn}"]
 
 
+# --- the Powertools layer ------------------------------------------------------------------
+
+LAYER_PARAMETER = "/aws/service/powertools/python/x86_64/python3.11/3.37.0"
+
+
+def test_the_layer_is_the_pinned_version_for_the_packaged_runtime(packaged: Any) -> None:
+    """The layer serves the version the tests run, built for the function's Python."""
+    pins = {}
+    for line in (PROJECT_DIR / "requirements-dev.txt").read_text().splitlines():
+        if match := re.fullmatch(r"([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==(\S+)", line.strip()):
+            pins[match.group(1).lower()] = match.group(2)
+    assert pins["aws-lambda-powertools"] == definitions.POWERTOOLS_VERSION
+    function = sam(packaged, "dev")["Resources"]["APIHandler"]["Properties"]
+    assert function["Runtime"] == definitions.LAMBDA_RUNTIME
+    assert function["Architectures"] == [definitions.LAMBDA_ARCHITECTURE]
+    chalice_tf = json.loads((packaged["dev"][1] / "chalice.tf.json").read_text())
+    assert chalice_tf["resource"]["aws_lambda_function"]["api_handler"]["runtime"] == (
+        definitions.LAMBDA_RUNTIME
+    )
+    assert definitions.POWERTOOLS_LAYER_PARAMETER == LAYER_PARAMETER
+    with pytest.raises(
+        SystemExit, match=r"for python3\.12, but the Powertools layer is for python3\.11"
+    ):
+        definitions.require_runtime("python3.12")
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_powertools_comes_from_the_layer_in_both_formats(packaged: Any, name: str) -> None:
+    function = sam(packaged, name)["Resources"]["APIHandler"]["Properties"]
+    assert function["Layers"] == ["{{resolve:ssm:" + LAYER_PARAMETER + "}}"]
+    merged = merged_terraform(packaged, name)
+    assert merged["data"]["aws_ssm_parameter"]["powertools_layer"] == {"name": LAYER_PARAMETER}
+    tf_function = merged["resource"]["aws_lambda_function"]["api_handler"]
+    assert tf_function["layers"] == ["${data.aws_ssm_parameter.powertools_layer.value}"]
+    assert "data.aws_ssm_parameter.powertools_layer" in {r for _, r in tfjson.references(merged)}
+    for directory in packaged[name]:
+        with zipfile.ZipFile(directory / "deployment.zip") as archive:
+            top = {entry.split("/")[0] for entry in archive.namelist()}
+        assert "aws_lambda_powertools" not in top, "Powertools belongs to the layer"
+        assert "botocore" not in top
+
+
+def test_a_layer_written_for_chalice_deploy_never_reaches_a_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``make support`` writes the layer's ARN into the stage; each package has its own."""
+    written = "arn:aws:lambda:eu-west-1:123456789012:layer:Written-by-make-support:1"
+    config = json.loads(stages.CONFIG_FILE.read_text())
+    config["stages"]["dev"][stages.LAYERS_SETTING] = [written]
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    monkeypatch.setattr(stages, "CONFIG_FILE", config_file)
+    sam_dir, terraform_dir = package.package("dev", tmp_path / "build")
+    for project in sam_dir.parent.glob(".project-*"):
+        packaged_stage = json.loads((project / ".chalice" / "config.json").read_text())
+        assert stages.LAYERS_SETTING not in packaged_stage["stages"]["dev"]
+    assert written not in (terraform_dir / "chalice.tf.json").read_text()
+    assert written not in (sam_dir / "sam.json").read_text()
+
+
 # --- the supporting resources, in both formats ---------------------------------------------
 
 
@@ -284,6 +349,8 @@ def test_gateway_errors_are_problem_documents_browsers_can_read(packaged: Any, n
         assert headers["Access-Control-Allow-Origin"] == f"'{origin}'"
         assert "ETag" in headers["Access-Control-Expose-Headers"]
         assert headers["Content-Type"] == "'application/problem+json'"
+        # A context variable, bare: API Gateway sends the request id, not this text.
+        assert headers["X-Request-Id"] == "context.requestId"
         template = response["ResponseTemplates"]["application/json"]
         # What API Gateway renders for a missing token: valid JSON, a problem document.
         rendered = json.loads(
@@ -293,52 +360,199 @@ def test_gateway_errors_are_problem_documents_browsers_can_read(packaged: Any, n
         )
         assert rendered["type"] == GATEWAY_PROBLEM
         assert rendered["detail"] == "Unauthorized"
-        assert rendered["requestId"] == "r-1"
+        assert rendered["instance"] == "urn:task-api:request:r-1"
+        assert "requestId" not in rendered
     for response in tf.values():
-        assert response["response_parameters"][
-            "gatewayresponse.header.Access-Control-Allow-Origin"
-        ] == (f"'{origin}'")
+        parameters = response["response_parameters"]
+        assert parameters["gatewayresponse.header.Access-Control-Allow-Origin"] == f"'{origin}'"
+        assert parameters["gatewayresponse.header.X-Request-Id"] == "context.requestId"
         assert response["response_templates"]["application/json"] == (
             definitions.GATEWAY_PROBLEM_TEMPLATE
         )
 
 
+def _cfn_alarm(props: dict[str, Any]) -> dict[str, Any]:
+    """A CloudFormation alarm in a form both formats share: each metric as
+    (namespace, name, dimensions, statistic, period), by query id."""
+
+    def metric(m: dict[str, Any], statistic: str, period: int) -> tuple[Any, ...]:
+        dimensions = {d["Name"]: d["Value"] for d in m["Dimensions"]}
+        return m["Namespace"], m["MetricName"], dimensions, statistic, period
+
+    view = {
+        "threshold": props["Threshold"],
+        "datapoints": (props["DatapointsToAlarm"], props["EvaluationPeriods"]),
+        "missing": props["TreatMissingData"],
+        "comparison": props["ComparisonOperator"],
+    }
+    if "Metrics" not in props:
+        statistic = props.get("ExtendedStatistic") or props["Statistic"]
+        return view | {"metric": metric(props, statistic, props["Period"])}
+    stats = [q for q in props["Metrics"] if "MetricStat" in q]
+    assert all(q["ReturnData"] is False for q in stats), "only the expression returns data"
+    (expression,) = [q for q in props["Metrics"] if "Expression" in q]
+    assert expression["ReturnData"] is True
+    return view | {
+        "queries": {
+            q["Id"]: metric(
+                q["MetricStat"]["Metric"], q["MetricStat"]["Stat"], q["MetricStat"]["Period"]
+            )
+            for q in stats
+        },
+        "expression": expression["Expression"],
+    }
+
+
+def _tf_alarm(block: dict[str, Any]) -> dict[str, Any]:
+    """A Terraform alarm in the same form as ``_cfn_alarm``."""
+
+    def metric(m: dict[str, Any], statistic: str, period: int) -> tuple[Any, ...]:
+        return m["namespace"], m["metric_name"], m["dimensions"], statistic, period
+
+    view = {
+        "threshold": block["threshold"],
+        "datapoints": (block["datapoints_to_alarm"], block["evaluation_periods"]),
+        "missing": block["treat_missing_data"],
+        "comparison": block["comparison_operator"],
+    }
+    if "metric_query" not in block:
+        statistic = block.get("extended_statistic") or block["statistic"]
+        return view | {"metric": metric(block, statistic, block["period"])}
+    stats = [q for q in block["metric_query"] if "metric" in q]
+    assert all(q["return_data"] is False for q in stats), "only the expression returns data"
+    (expression,) = [q for q in block["metric_query"] if "expression" in q]
+    assert expression["return_data"] is True
+    return view | {
+        "queries": {
+            q["id"]: metric(q["metric"], q["metric"]["stat"], q["metric"]["period"]) for q in stats
+        },
+        "expression": expression["expression"],
+    }
+
+
+def expected_app_alarms(namespace: str) -> dict[str, dict[str, Any]]:
+    """The two alarms on the app's own EMF metrics, written out."""
+    requests = {
+        f"m{status}": (
+            namespace,
+            "Requests",
+            {"service": "task-api", "StatusClass": status},
+            "Sum",
+            60,
+        )
+        for status in ("2xx", "3xx", "4xx", "5xx")
+    }
+    common = {"missing": "notBreaching", "comparison": "GreaterThanThreshold"}
+    return {
+        "ServerErrorRate": common
+        | {
+            "threshold": 0.01,
+            "datapoints": (3, 5),
+            "queries": requests,
+            "expression": "FILL(m5xx,0) / (FILL(m2xx,0)+FILL(m3xx,0)+FILL(m4xx,0)+FILL(m5xx,0))",
+        },
+        "LatencyP99": common
+        | {
+            "threshold": 1000,
+            "datapoints": (2, 3),
+            "metric": (
+                namespace,
+                "Latency",
+                {"service": "task-api", "StatusClass": "2xx"},
+                "p99",
+                300,
+            ),
+        },
+    }
+
+
 @pytest.mark.parametrize("name", STAGES)
 def test_alarms_for_errors_latency_throttles_notify_a_topic(packaged: Any, name: str) -> None:
+    namespace = f"task-api/{name}"
     template = sam(packaged, name)
-    alarms = _cfn_of_type(template, "AWS::CloudWatch::Alarm")
-    metrics = {}
-    for alarm in alarms.values():
-        props = alarm["Properties"]
-        assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}]
-        if "Metrics" in props:
-            stats = [m["MetricStat"]["Metric"] for m in props["Metrics"] if "MetricStat" in m]
-            metrics[stats[0]["MetricName"]] = stats[0]["Namespace"]
-            operations = {
-                d["Value"] for s in stats for d in s["Dimensions"] if d["Name"] == "Operation"
-            }
-            assert operations == set(definitions.TABLE_OPERATIONS)
-        else:
-            metrics[props["MetricName"]] = props["Namespace"]
-    assert metrics == {
-        "5XXError": "AWS/ApiGateway",
-        "Latency": "AWS/ApiGateway",
-        "Errors": "AWS/Lambda",
-        "Throttles": "AWS/Lambda",
-        "ThrottledRequests": "AWS/DynamoDB",
+    alarms = {
+        k.removesuffix("Alarm"): v["Properties"]
+        for k, v in _cfn_of_type(template, "AWS::CloudWatch::Alarm").items()
     }
-    p99 = alarms["ApiLatencyP99Alarm"]["Properties"]
-    assert p99["ExtendedStatistic"] == "p99"
-    assert p99["Dimensions"][0] == {"Name": "ApiName", "Value": f"task-api-{name}"}
-    assert template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["info"]["title"] == (
-        f"task-api-{name}"
-    )
     tf = merged_terraform(packaged, name)["resource"]
     tf_alarms = tf["aws_cloudwatch_metric_alarm"]
-    assert len(tf_alarms) == len(alarms) == len(definitions.ALARMS)
-    assert tf_alarms["api_latency_p99"]["extended_statistic"] == "p99"
+    keys = {
+        "ServerErrorRate",
+        "LatencyP99",
+        "LambdaErrors",
+        "LambdaThrottles",
+        "TableThrottledRequests",
+    }
+    assert set(alarms) == keys
+    assert set(tf_alarms) == {terraform._snake(key) for key in keys}
+    assert "AWS/ApiGateway" not in json.dumps(alarms) + json.dumps(tf_alarms)
+
+    for key, expected in expected_app_alarms(namespace).items():
+        assert _cfn_alarm(alarms[key]) == expected, key
+        assert _tf_alarm(tf_alarms[terraform._snake(key)]) == expected, key
+    # The alarms watch the namespace the function is told to write to, in both formats.
+    variables = template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == namespace
+    function = tf["aws_lambda_function"]["api_handler"]
+    assert function["environment"]["variables"]["POWERTOOLS_METRICS_NAMESPACE"] == namespace
+
+    # The others, unchanged: on the function, and on the table summed over its operations.
+    errors = _cfn_alarm(alarms["LambdaErrors"])["metric"]
+    assert errors == ("AWS/Lambda", "Errors", {"FunctionName": {"Ref": "APIHandler"}}, "Sum", 300)
+    tf_throttles = _tf_alarm(tf_alarms["lambda_throttles"])["metric"]
+    assert tf_throttles[:3] == (
+        "AWS/Lambda",
+        "Throttles",
+        {"FunctionName": "${aws_lambda_function.api_handler.function_name}"},
+    )
+    for view in (
+        _cfn_alarm(alarms["TableThrottledRequests"]),
+        _tf_alarm(tf_alarms["table_throttled_requests"]),
+    ):
+        assert view["expression"] == "SUM(METRICS())"
+        assert {q[2]["Operation"] for q in view["queries"].values()} == set(
+            definitions.TABLE_OPERATIONS
+        )
+        assert {q[:2] for q in view["queries"].values()} == {("AWS/DynamoDB", "ThrottledRequests")}
+
+    for key, props in alarms.items():
+        assert props["AlarmActions"] == props["OKActions"] == [{"Ref": "AlarmTopic"}]
+        assert props["AlarmName"] == f"task-api-{name}-{key}"
     assert all(a["alarm_actions"] == ["${aws_sns_topic.alarms.arn}"] for a in tf_alarms.values())
     assert tf["aws_sns_topic_subscription"]["alarm_email"]["count"].startswith("${var.alarm_email")
+
+
+def test_the_alarms_watch_what_the_app_writes(capsys: pytest.CaptureFixture[str]) -> None:
+    """A request to the dev stage writes, in EMF, each metric an alarm on the app's own
+    metrics watches: same namespace, metric name and dimension set."""
+    dev = stage("dev")
+    telemetry.reset()
+    try:
+        capsys.readouterr()
+        response = Client(app, stage_name="dev", project_dir=str(PROJECT_DIR)).http.get("/health")
+        printed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    finally:
+        telemetry.reset()
+    assert response.status_code == 200
+    written = {
+        (directive["Namespace"], metric["Name"], frozenset(dimensions))
+        for document in printed
+        if "_aws" in document
+        for directive in document["_aws"]["CloudWatchMetrics"]
+        for metric in directive["Metrics"]
+        for dimensions in directive["Dimensions"]
+    }
+    watched = {
+        (dev.metrics_namespace, metric.name, frozenset(name for name, _ in metric.dimensions))
+        for alarm in definitions.ALARMS
+        for metric in alarm.metrics
+        if metric.namespace is definitions.Ref.APP_NAMESPACE
+    }
+    assert watched == {
+        ("task-api/dev", "Requests", frozenset({"service", "StatusClass"})),
+        ("task-api/dev", "Latency", frozenset({"service", "StatusClass"})),
+    }
+    assert watched <= written
 
 
 @pytest.mark.parametrize("name", STAGES)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from chalicelib.web import INSTANCE_PREFIX
 from tests.local_server import LocalServer, running_local_server
 
 
@@ -101,7 +102,7 @@ def test_a_malformed_token_gets_the_gateways_401_not_a_dropped_connection(
     assert headers["Content-Type"] == "application/problem+json"
     assert {k: problem[k] for k in GATEWAY_PROBLEM} == GATEWAY_PROBLEM
     assert (problem["detail"], problem["code"]) == ("Unauthorized", "UNAUTHORIZED")
-    assert problem["requestId"]
+    assert problem["instance"] == INSTANCE_PREFIX + headers["X-Request-Id"]
 
 
 def test_an_unknown_path_gets_the_gateways_problem(local_server: LocalServer) -> None:
@@ -110,6 +111,7 @@ def test_an_unknown_path_gets_the_gateways_problem(local_server: LocalServer) ->
     assert headers["Content-Type"] == "application/problem+json"
     assert problem["code"] == "MISSING_AUTHENTICATION_TOKEN"
     assert problem["detail"] == "Missing Authentication Token"
+    assert problem["instance"] == INSTANCE_PREFIX + headers["X-Request-Id"]
 
 
 @pytest.mark.parametrize("method", ["TRACE", "QUERY", "PROPFIND"])

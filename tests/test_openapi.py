@@ -151,7 +151,7 @@ def test_query_parameters_are_the_list_parameter_definitions() -> None:
         assert {**documented["schema"], "description": documented["description"]} == spec
     list_operation = COMMITTED["paths"]["/tasks"]["get"]
     refs = [p["$ref"].rsplit("/", 1)[1] for p in list_operation["parameters"]]
-    assert refs == list(schema.LIST_PARAMETERS)
+    assert refs == [*schema.LIST_PARAMETERS, "X-Request-Id"]
     assert validation._validator("list").schema is schema.LIST_PARAMETERS_SCHEMA
 
 
@@ -168,6 +168,11 @@ def test_header_syntax_is_the_pattern_the_code_parses_with() -> None:
             assert re.fullmatch(pattern, example)
     etag_pattern = COMMITTED["components"]["headers"]["ETag"]["schema"]["pattern"]
     assert etag_pattern == f"^(?:{headers.ETAG_PATTERN})$"
+    request_id = COMMITTED["components"]["headers"]["X-Request-Id"]
+    assert request_id["schema"]["pattern"] == f"^(?:{headers.REQUEST_ID_PATTERN})$"
+    assert request_id["required"] is True
+    responses = COMMITTED["components"]["responses"].values()
+    assert all("X-Request-Id" in response["headers"] for response in responses)
 
 
 HEADER_VALUES = [

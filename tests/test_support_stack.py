@@ -3,6 +3,7 @@ stage settings applied to the deployed API."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from collections.abc import Iterator
@@ -13,10 +14,16 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ssm.models import Parameter, ssm_backends
 
 from infra import definitions, support
 from infra.stages import CONFIG_FILE, stage
 from tests.conftest import PROJECT_DIR
+
+LAYER_ARN = (
+    "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python311-x86_64:1"
+)
 
 OUTPUTS = {
     "TasksTableName": "task-api-dev-tasks",
@@ -28,6 +35,7 @@ OUTPUTS = {
     "AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:task-api-dev-alarms",
     "AccessLogGroupArn": "arn:aws:logs:us-east-1:123456789012:log-group:"
     "/aws/apigateway/task-api-dev/access:*",
+    "PowertoolsLayerArn": LAYER_ARN,
 }
 STACK = "task-api-dev-support"
 
@@ -94,6 +102,11 @@ def test_first_deploy_creates_the_stack_and_writes_the_stage_config(
     assert environment["TASKS_CURSOR_SECRET_ARN"] == OUTPUTS["CursorSecretArn"]
     assert environment["TASKS_CORS_ALLOW_ORIGIN"], "the stage's own settings are kept"
     assert "TASKS_CURSOR_SECRETS" not in environment, "never a secret value in the config"
+    # The layer is Chalice's own stage setting, not a variable of the function.
+    dev = json.loads(config_file.read_text())["stages"]["dev"]
+    assert dev["layers"] == [LAYER_ARN]
+    assert LAYER_ARN not in environment.values()
+    assert dev["lambda_timeout"] == 25, "the stage's other settings are kept"
 
 
 def test_a_second_deploy_updates_and_tolerates_no_changes(
@@ -122,14 +135,19 @@ def test_teardown_deletes_the_stack_and_forgets_its_arns(
     cloudformation: tuple[Any, Stubber], config_file: Path
 ) -> None:
     client, stubber = cloudformation
-    support.write_stage_config("dev", {"COGNITO_USER_POOL_ARN": "x"}, config_file)
+    support.write_stage_config(
+        "dev", {"COGNITO_USER_POOL_ARN": "x"}, config_file, settings={"layers": [LAYER_ARN]}
+    )
+    assert json.loads(config_file.read_text())["stages"]["dev"]["layers"] == [LAYER_ARN]
     stubber.add_response("describe_stacks", _stack("CREATE_COMPLETE"))
     stubber.add_response("delete_stack", {}, {"StackName": STACK})
     stubber.add_client_error("describe_stacks", "ValidationError", "does not exist")  # waiter
     support.teardown_support(client, stage("dev"), config_file)
-    environment = json.loads(config_file.read_text())["stages"]["dev"]["environment_variables"]
-    assert "COGNITO_USER_POOL_ARN" not in environment
-    assert environment["TASKS_TABLE_NAME"] == "task-api-dev-tasks"
+    dev = json.loads(config_file.read_text())["stages"]["dev"]
+    assert "COGNITO_USER_POOL_ARN" not in dev["environment_variables"]
+    assert dev["environment_variables"]["TASKS_TABLE_NAME"] == "task-api-dev-tasks"
+    assert "layers" not in dev
+    assert dev["xray"] is True, "the stage's own settings are kept"
 
 
 def test_the_support_template_names_what_chalice_deploy_creates() -> None:
@@ -144,13 +162,108 @@ def test_the_support_template_names_what_chalice_deploy_creates() -> None:
     }
     function_alarm = alarms["LambdaErrorsAlarm"]
     assert function_alarm["Dimensions"] == [{"Name": "FunctionName", "Value": "task-api-dev"}]
-    api_alarm = alarms["Api5xxRateAlarm"]
-    # chalice deploy names the REST API after the app, and the stage after api_gateway_stage.
-    assert api_alarm["Dimensions"] == [
-        {"Name": "ApiName", "Value": "task-api"},
-        {"Name": "Stage", "Value": "api"},
-    ]
     assert set(support.CONFIG_FROM_OUTPUTS) <= set(template["Outputs"])
+
+
+def test_the_support_stack_alarms_on_the_app_s_own_metrics() -> None:
+    """``chalice deploy`` writes the same EMF metrics: the same alarms, in its namespace."""
+    alarms = support.support_template(stage("dev"))["Resources"]
+    error_rate = alarms["ServerErrorRateAlarm"]["Properties"]
+    assert "Namespace" not in error_rate, "metric math, not a single metric"
+    queries = {q["Id"]: q for q in error_rate["Metrics"]}
+    assert set(queries) == {"m2xx", "m3xx", "m4xx", "m5xx", "rate"}
+    assert queries["rate"]["Expression"] == (
+        "FILL(m5xx,0) / (FILL(m2xx,0)+FILL(m3xx,0)+FILL(m4xx,0)+FILL(m5xx,0))"
+    )
+    assert [q["Id"] for q in error_rate["Metrics"] if q["ReturnData"]] == ["rate"]
+    assert queries["m4xx"]["MetricStat"] == {
+        "Metric": {
+            "Namespace": "task-api/dev",
+            "MetricName": "Requests",
+            "Dimensions": [
+                {"Name": "service", "Value": "task-api"},
+                {"Name": "StatusClass", "Value": "4xx"},
+            ],
+        },
+        "Period": 60,
+        "Stat": "Sum",
+    }
+    assert (error_rate["Threshold"], error_rate["DatapointsToAlarm"]) == (0.01, 3)
+    assert error_rate["EvaluationPeriods"] == 5
+    latency = alarms["LatencyP99Alarm"]["Properties"]
+    assert (latency["Namespace"], latency["MetricName"]) == ("task-api/dev", "Latency")
+    assert latency["Dimensions"] == [
+        {"Name": "service", "Value": "task-api"},
+        {"Name": "StatusClass", "Value": "2xx"},
+    ]
+    assert (latency["ExtendedStatistic"], latency["Period"], latency["Threshold"]) == (
+        "p99",
+        300,
+        1000,
+    )
+    assert (latency["DatapointsToAlarm"], latency["EvaluationPeriods"]) == (2, 3)
+    assert latency["TreatMissingData"] == error_rate["TreatMissingData"] == "notBreaching"
+    prod = support.support_template(stage("prod"))["Resources"]["LatencyP99Alarm"]
+    assert prod["Properties"]["Namespace"] == "task-api/prod"
+
+
+def test_the_support_stack_resolves_the_powertools_layer() -> None:
+    template = support.support_template(stage("dev"))
+    assert template["Parameters"]["PowertoolsLayerArn"] == {
+        "Type": "AWS::SSM::Parameter::Value<String>",
+        "Default": "/aws/service/powertools/python/x86_64/python3.11/3.37.0",
+        "Description": ANY,
+    }
+    assert template["Outputs"]["PowertoolsLayerArn"] == {"Value": {"Ref": "PowertoolsLayerArn"}}
+
+
+def publish_layer_parameter(region: str = "us-east-1") -> None:
+    """Put AWS's public layer parameter into moto's SSM. Like AWS, moto refuses
+    PutParameter on names under /aws/, so it goes into moto's store directly."""
+    name = definitions.POWERTOOLS_LAYER_PARAMETER
+    backend = ssm_backends[DEFAULT_ACCOUNT_ID][region]
+    backend._parameters[name].append(
+        Parameter(
+            account_id=DEFAULT_ACCOUNT_ID,
+            name=name,
+            value=LAYER_ARN,
+            parameter_type="String",
+            description=None,
+            allowed_pattern=None,
+            keyid=None,
+            last_modified_date=dt.datetime.now(dt.UTC),
+            version=1,
+            data_type="text",
+        )
+    )
+
+
+def test_deploy_writes_the_layer_the_stack_resolved_and_teardown_removes_it(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On moto: the stack resolves the public parameter, deploy hands the ARN to Chalice
+    as the stage's ``layers``, teardown takes it away. moto's CloudFormation cannot make a
+    user pool, so the stack here is the real template's layer parameter and output (and
+    its alarm topic), and only the layer is read back."""
+    full = support.support_template(stage("dev"))
+    layer_only = {
+        "Parameters": {"PowertoolsLayerArn": full["Parameters"]["PowertoolsLayerArn"]},
+        "Resources": {"AlarmTopic": full["Resources"]["AlarmTopic"]},
+        "Outputs": {"PowertoolsLayerArn": full["Outputs"]["PowertoolsLayerArn"]},
+    }
+    monkeypatch.setattr(support, "support_template", lambda target: layer_only)
+    monkeypatch.setattr(support, "CONFIG_FROM_OUTPUTS", {})
+    with mock_aws():
+        publish_layer_parameter()
+        client = boto3.client("cloudformation", region_name="us-east-1")
+        outputs = support.deploy_support(client, stage("dev"), "", config_file)
+        assert outputs == {"PowertoolsLayerArn": LAYER_ARN}
+        assert json.loads(config_file.read_text())["stages"]["dev"]["layers"] == [LAYER_ARN]
+        support.teardown_support(client, stage("dev"), config_file)
+        assert client.list_stacks(StackStatusFilter=["CREATE_COMPLETE"])["StackSummaries"] == []
+    config = json.loads(config_file.read_text())
+    assert "layers" not in config["stages"]["dev"]
+    assert config == json.loads(CONFIG_FILE.read_text()), "back to the committed config"
 
 
 def test_the_deployed_rest_api_is_read_from_chalice_s_record(tmp_path: Path) -> None:
@@ -198,8 +311,10 @@ def test_api_settings_reach_the_deployed_stage() -> None:
             assert headers["gatewayresponse.header.Access-Control-Allow-Origin"] == (
                 f"'{dev.cors_origin}'"
             )
+            assert headers["gatewayresponse.header.X-Request-Id"] == "context.requestId"
             template = response["responseTemplates"]["application/json"]
             assert '"type":"urn:task-api:problem:gateway"' in template
+            assert '"instance":"urn:task-api:request:$context.requestId"' in template
         assert len(apigateway.get_deployments(restApiId=api)["items"]) == 2
 
 
@@ -210,3 +325,4 @@ def test_the_committed_config_holds_no_account_specific_values() -> None:
         environment = config["stages"][name]["environment_variables"]
         assert not set(environment) & {"COGNITO_USER_POOL_ARN", "TASKS_CURSOR_SECRET_ARN"}
         assert not any("arn:aws" in value for value in environment.values())
+        assert "layers" not in config["stages"][name]

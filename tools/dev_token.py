@@ -31,8 +31,11 @@ def subject(username: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, username))
 
 
-def mint(username: str, sub: str | None = None, ttl_seconds: int = 12 * 3600) -> str:
-    """An unsigned ID token whose claims look like Cognito's."""
+def mint(
+    username: str, sub: str | None = None, ttl_seconds: int = 12 * 3600, email: str | None = None
+) -> str:
+    """An unsigned ID token whose claims look like Cognito's (``email`` as a pool that
+    signs in by e-mail adds it)."""
     now = int(time.time())
     claims = {
         "sub": sub or subject(username),
@@ -43,6 +46,8 @@ def mint(username: str, sub: str | None = None, ttl_seconds: int = 12 * 3600) ->
         "iat": now,
         "exp": now + ttl_seconds,
     }
+    if email is not None:
+        claims |= {"email": email, "email_verified": True}
     return f"{_segment({'alg': 'none', 'typ': 'JWT'})}.{_segment(claims)}."
 
 

@@ -10,6 +10,8 @@ itself through Chalice's test client, so it can only ever be the served document
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import sys
 import warnings
@@ -28,9 +30,11 @@ def served(stage: str = DEPLOYED_STAGE) -> dict[str, Any]:
 
     from app import app
 
-    with warnings.catch_warnings(), Client(app, stage_name=stage) as client:
+    telemetry = io.StringIO()  # the request's log line and metrics: not this tool's output
+    with warnings.catch_warnings(), contextlib.redirect_stdout(telemetry):
         warnings.simplefilter("ignore")
-        response = client.http.get("/openapi.json")
+        with Client(app, stage_name=stage) as client:
+            response = client.http.get("/openapi.json")
     if response.status_code != 200:
         raise RuntimeError(f"GET /openapi.json answered {response.status_code}")
     return json.loads(response.body)

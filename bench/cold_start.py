@@ -1,0 +1,167 @@
+"""Cold start: a fresh interpreter imports the app and serves its first request.
+
+Each run is a new Python process that does what Lambda does on a cold start with the
+``dev`` stage's settings: import ``app``, then call ``app.app(event, context)`` with an
+API Gateway event (``GET /tasks/{task_id}`` with Cognito claims), which builds the
+DynamoDB client and reads one item from AWS's DynamoDB Local. No ``chalice.local`` is
+loaded, so nothing of the development server is measured.
+
+The environment is Lambda's as far as the app can tell (``LAMBDA_TASK_ROOT``, a trace
+header), so the Tracer is built and botocore patched, as on a deployed stage; logs and
+EMF metrics are written to a pipe.
+
+The floor is a fresh interpreter that imports boto3 and creates a DynamoDB client:
+what any Python function on DynamoDB pays before it does anything.
+
+    .venv/bin/python -m bench.cold_start [--runs 9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+from chalicelib.table import create_table
+from tools import dynamodb_local
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+STAGE = "dev"
+
+_FLOOR = """
+import os, time
+t0 = time.perf_counter()
+import boto3
+boto3.session.Session().client("dynamodb", endpoint_url=os.environ["DYNAMODB_ENDPOINT_URL"])
+print(json.dumps({"total": time.perf_counter() - t0}))
+"""
+
+_APP = """
+import os, time
+t0 = time.perf_counter()
+import app
+t1 = time.perf_counter()
+response = app.app(json.loads(os.environ["BENCH_EVENT"]), Context())
+t2 = time.perf_counter()
+assert response["statusCode"] == 404, response
+print(json.dumps({"import": t1 - t0, "first request": t2 - t1, "total": t2 - t0}))
+"""
+
+_PRELUDE = """
+import json
+
+class Context:
+    function_name = "task-api-dev"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:task-api-dev"
+    memory_limit_in_mb = 512
+    aws_request_id = "bench-request"
+    log_group_name = "/aws/lambda/task-api-dev"
+    log_stream_name = "bench"
+
+    def get_remaining_time_in_millis(self):
+        return 25000
+"""
+
+
+def stage_environment(endpoint_url: str) -> dict[str, str]:
+    """The dev stage's variables, pointed at DynamoDB Local, as Lambda would set them."""
+    config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
+    variables = {
+        **config.get("environment_variables", {}),
+        **config["stages"][STAGE].get("environment_variables", {}),
+    }
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))},
+        **variables,
+        "DYNAMODB_ENDPOINT_URL": endpoint_url,
+        "TASKS_CURSOR_SECRETS": uuid.uuid4().hex * 2,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_LAMBDA_FUNCTION_NAME": "task-api-dev",
+        # As in Lambda with active tracing: the Tracer is built and patches botocore; its
+        # segments go to a UDP port where nothing listens.
+        "LAMBDA_TASK_ROOT": str(PROJECT_DIR),
+        "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
+        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9",
+        "BENCH_EVENT": json.dumps(api_gateway_event()),
+    }
+
+
+def api_gateway_event() -> dict[str, Any]:
+    task_id = str(uuid.uuid4())
+    return {
+        "resource": "/tasks/{task_id}",
+        "path": f"/tasks/{task_id}",
+        "httpMethod": "GET",
+        "headers": {"accept": "application/json"},
+        "multiValueHeaders": {"accept": ["application/json"]},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": {"task_id": task_id},
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/tasks/{task_id}",
+            "httpMethod": "GET",
+            "path": f"/api/tasks/{task_id}",
+            "stage": "api",
+            "requestId": str(uuid.uuid4()),
+            "identity": {"sourceIp": "203.0.113.9"},
+            "authorizer": {"claims": {"sub": str(uuid.uuid4())}},
+        },
+        "body": None,
+        "isBase64Encoded": False,
+    }
+
+
+def measure(script: str, environment: dict[str, str], runs: int) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {}
+    for _ in range(runs):
+        process = subprocess.run(
+            [sys.executable, "-c", _PRELUDE + script],
+            cwd=PROJECT_DIR,
+            env=environment,
+            capture_output=True,
+            text=True,
+        )
+        if process.returncode != 0:
+            raise SystemExit(f"probe failed:\n{process.stderr}")
+        figures = json.loads(process.stdout.strip().splitlines()[-1])
+        for name, seconds in figures.items():
+            samples.setdefault(name, []).append(seconds * 1000)
+    return samples
+
+
+def report(label: str, samples: dict[str, list[float]]) -> None:
+    for name, values in samples.items():
+        print(
+            f"{label} {name}: median {statistics.median(values):.1f} ms "
+            f"(min {min(values):.1f}, max {max(values):.1f}, runs {len(values)})"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=9)
+    runs = parser.parse_args(argv).runs
+    with dynamodb_local.running() as engine:
+        environment = stage_environment(engine.endpoint_url)
+        create_table(engine.client(), environment["TASKS_TABLE_NAME"])
+        floor = measure(_FLOOR, environment, runs)
+        app = measure(_APP, environment, runs)
+    report("floor (import boto3, create a DynamoDB client)", floor)
+    report("app", app)
+    gap = statistics.median(app["total"]) - statistics.median(floor["total"])
+    print(f"app total minus floor: {gap:.1f} ms (medians)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,317 @@
+"""Observability: per request, one log line, one set of metrics and one trace.
+
+Powertools for AWS Lambda does the work: its Logger writes the JSON lines, its
+Metrics write CloudWatch Embedded Metric Format (EMF), and its Tracer sends X-Ray
+segments. This module says what to record. app.py registers it as Chalice middleware.
+
+The stage's environment configures it (``.chalice/config.json``): ``POWERTOOLS_LOG_LEVEL``,
+``POWERTOOLS_LOGGER_SAMPLE_RATE``, ``POWERTOOLS_METRICS_NAMESPACE``,
+``POWERTOOLS_METRICS_DISABLED``, ``POWERTOOLS_TRACE_DISABLED`` and ``TASKS_LOG_FORMAT``
+(``json`` or ``pretty``). Logger and Tracer are built on the first request, once per
+container, because ``chalice.test.Client`` sets a stage's variables only while a request
+runs.
+
+Never logged: request or response bodies, headers, tokens, e-mail addresses, or the owner
+itself. The owner appears only as ``owner_hash``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.constants import (
+    LOGGER_ATTRIBUTE_POWERTOOLS_HANDLER,
+    LOGGER_ATTRIBUTE_PRECONFIGURED,
+)
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+from chalice.app import Request, Response
+
+from chalicelib import web
+from chalicelib.log_format import PrettyFormatter
+
+#: The service: the Logger's name (modules log to ``task-api.<module>``), the metrics'
+#: ``service`` dimension and the traces' service annotation. Also Chalice's app name.
+SERVICE = "task-api"
+NAMESPACE_ENV = "POWERTOOLS_METRICS_NAMESPACE"
+LOG_FORMAT_ENV = "TASKS_LOG_FORMAT"
+_TRUE = {"1", "true", "yes", "on"}
+
+# Metric and dimension names: the alarms (infra/definitions.py) and the README use these.
+REQUESTS = "Requests"
+LATENCY = "Latency"
+DYNAMODB_REQUESTS = "DynamoDBRequests"
+CONSUMED_READ_CAPACITY = "ConsumedReadCapacity"
+CONSUMED_WRITE_CAPACITY = "ConsumedWriteCapacity"
+COLD_START = "ColdStart"  # Powertools' own name
+ROUTE, METHOD, STATUS_CLASS = "Route", "Method", "StatusClass"
+SERVICE_DIMENSION = "service"  # Powertools' own name
+
+#: DynamoDB operations the API calls, and which capacity each consumes.
+_READS = frozenset({"GetItem", "Query"})
+_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"})
+
+_log = logging.getLogger(f"{SERVICE}.telemetry")
+_lock = threading.Lock()
+_logger: Logger | None = None
+_tracer: Any = None
+_tracer_built = False
+
+
+class _Stdout:
+    """Whatever ``sys.stdout`` is when a line is written (pytest swaps it per test)."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+def logger() -> Logger:
+    """The container's Powertools Logger, configured from the stage on first use."""
+    global _logger
+    if _logger is None:
+        with _lock:
+            if _logger is None:
+                pretty = os.environ.get(LOG_FORMAT_ENV, "json").strip().lower() == "pretty"
+                _logger = Logger(
+                    service=SERVICE,
+                    stream=_Stdout(),  # type: ignore[arg-type]
+                    logger_formatter=PrettyFormatter() if pretty else None,
+                )
+    return _logger
+
+
+def tracer() -> Any:
+    """The container's Powertools Tracer, or None where tracing is off.
+
+    Off means not in Lambda, or ``POWERTOOLS_TRACE_DISABLED`` (the local stage). Tracer
+    is not even imported then: building a disabled one still loads the X-Ray SDK, which
+    costs about 200 ms. In Lambda only botocore is patched (22 ms, against 65 ms for
+    every library the SDK knows); DynamoDB and Secrets Manager calls are all there is.
+    """
+    global _tracer, _tracer_built
+    if not _tracer_built:
+        with _lock:
+            if not _tracer_built:
+                disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in _TRUE
+                if os.environ.get("LAMBDA_TASK_ROOT") and not disabled:
+                    from aws_lambda_powertools import Tracer
+
+                    _tracer = Tracer(service=SERVICE, patch_modules=["botocore"])
+                _tracer_built = True
+    return _tracer
+
+
+def reset() -> None:
+    """Forget Logger and Tracer so that the next request configures them anew (tests)."""
+    global _logger, _tracer, _tracer_built
+    with _lock:
+        base = logging.getLogger(SERVICE)
+        for handler in list(base.handlers):
+            base.removeHandler(handler)
+        for attribute in (LOGGER_ATTRIBUTE_PRECONFIGURED, LOGGER_ATTRIBUTE_POWERTOOLS_HANDLER):
+            if hasattr(base, attribute):
+                delattr(base, attribute)
+        _logger, _tracer, _tracer_built = None, None, False
+
+
+# --- middleware (app.py registers these, outermost first) ----------------------------------
+
+
+def inject_lambda_context(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """Powertools' Lambda context keys (function, cold start) on every line; state is
+    cleared per invocation, and log sampling is decided anew. Never logs the event."""
+    return logger().inject_lambda_context(handler, log_event=False, clear_state=True)
+
+
+def capture_lambda_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """The X-Ray segment of the invocation. Responses hold tasks: never recorded."""
+    active = tracer()
+    if active is None:
+        return handler
+
+    def api_handler(event: Any, context: Any) -> Any:  # names the segment "## api_handler"
+        return handler(event, context)
+
+    return active.capture_lambda_handler(api_handler, capture_response=False)
+
+
+def observe_request(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """X-Request-Id, then the request's log line and metrics, whatever the outcome."""
+    started = time.perf_counter()
+    ids = web.request_ids(event)
+    log = logger()
+    log.thread_safe_append_keys(request_id=ids.gateway, correlation_id=ids.correlation)
+    tally = _Tally()
+    token = _current.set(tally)
+    try:
+        try:
+            response = get_response(event)
+        except Exception:  # a failure outside the views: still a problem document
+            response = web.internal_error()
+        response = web.identify(response, ids.correlation)
+        _record(event, response, (time.perf_counter() - started) * 1000, tally, ids)
+        return response
+    finally:
+        _current.reset(token)
+        log.thread_safe_clear_keys()
+
+
+# --- what is recorded -----------------------------------------------------------------------
+
+
+def owner_hash(owner: str) -> str:
+    """A stable pseudonym: the same owner always hashes alike, and the ``sub`` itself
+    never reaches a log. Compute it for a user's ``sub`` to find their requests."""
+    return hashlib.sha256(owner.encode("utf-8")).hexdigest()[:16]
+
+
+def status_class(status: int) -> str:
+    return f"{status // 100}xx"
+
+
+@dataclass
+class _Tally:
+    """The DynamoDB calls of one request."""
+
+    requests: int = 0
+    read_units: float = 0.0
+    write_units: float = 0.0
+
+
+_current: contextvars.ContextVar[_Tally | None] = contextvars.ContextVar(
+    "task_api_dynamodb_tally", default=None
+)
+
+
+def _record(
+    event: Request, response: Response, latency_ms: float, tally: _Tally, ids: web.RequestIds
+) -> None:
+    """The log line, the metrics and the trace annotations. A failure here is logged and
+    never changes the response: the request itself has already happened."""
+    route, method, status = event.path, event.method, response.status_code
+    try:
+        owner = web.caller(event)
+        fields: dict[str, Any] = {
+            "method": method,
+            "route": route,
+            "status": status,
+            "latency_ms": round(latency_ms, 1),
+            "owner_hash": owner_hash(owner) if owner else None,
+        }
+        if tally.requests:
+            fields["dynamodb"] = {
+                "requests": tally.requests,
+                "read_units": tally.read_units,
+                "write_units": tally.write_units,
+            }
+        write = logger().error if status >= 500 else logger().info
+        write(f"{method} {route} {status}", extra=fields)
+        _publish(route, method, status, latency_ms, tally, event.lambda_context)
+        _annotate(route, method, status, ids.correlation)
+    except Exception:
+        _log.exception("Could not record the request's telemetry")
+
+
+def _publish(
+    route: str, method: str, status: int, latency_ms: float, tally: _Tally, context: Any
+) -> None:
+    """Two EMF documents: the request (by route, method and status class, and by status
+    class alone for the alarms), and its DynamoDB cost (by route and method). The first
+    request of a container adds Powertools' ColdStart metric.
+
+    Nothing is built when the stage disables metrics: Powertools 3.37 would still print
+    the ColdStart document, which ignores ``POWERTOOLS_METRICS_DISABLED``.
+    """
+    if is_metrics_disabled():
+        return
+    namespace = os.environ.get(NAMESPACE_ENV) or SERVICE
+    request = EphemeralMetrics(service=SERVICE, namespace=namespace)
+    request.add_dimension(ROUTE, route)
+    request.add_dimension(METHOD, method)
+    request.add_dimension(STATUS_CLASS, status_class(status))
+    request.add_dimensions(**{SERVICE_DIMENSION: SERVICE, STATUS_CLASS: status_class(status)})
+
+    @request.log_metrics(capture_cold_start_metric=context is not None)
+    def publish_request(_event: Any, _context: Any) -> None:
+        request.add_metric(REQUESTS, MetricUnit.Count, 1)
+        request.add_metric(LATENCY, MetricUnit.Milliseconds, round(latency_ms, 2))
+
+    publish_request({}, context)
+    if tally.requests:
+        cost = EphemeralMetrics(service=SERVICE, namespace=namespace)
+        cost.add_dimension(ROUTE, route)
+        cost.add_dimension(METHOD, method)
+        cost.add_metric(DYNAMODB_REQUESTS, MetricUnit.Count, tally.requests)
+        cost.add_metric(CONSUMED_READ_CAPACITY, MetricUnit.Count, tally.read_units)
+        cost.add_metric(CONSUMED_WRITE_CAPACITY, MetricUnit.Count, tally.write_units)
+        cost.flush_metrics()
+
+
+def _annotate(route: str, method: str, status: int, correlation_id: str) -> None:
+    """Searchable X-Ray annotations: find a request's trace by its X-Request-Id."""
+    active = tracer()
+    if active is None:
+        return
+    active.put_annotation(key="RequestId", value=correlation_id)
+    active.put_annotation(key="Route", value=f"{method} {route}")
+    active.put_annotation(key="Status", value=status)
+
+
+# --- DynamoDB cost, counted on the client ---------------------------------------------------
+
+
+def observe_dynamodb(client: Any) -> None:
+    """Ask DynamoDB for each call's consumed capacity and add it to the request's tally.
+
+    A botocore event hook, so the store stays as it is: ``ReturnConsumedCapacity`` costs
+    nothing, and one place counts every request the API sends.
+    """
+    events = client.meta.events
+    events.register("provide-client-params.dynamodb.*", _ask_for_capacity)
+    events.register("after-call.dynamodb.*", _count_call)
+    events.register("after-call-error.dynamodb.*", _count_failed_call)
+
+
+def _ask_for_capacity(params: dict[str, Any], model: Any, **_: Any) -> None:
+    if model.name in _READS or model.name in _WRITES:
+        params.setdefault("ReturnConsumedCapacity", "TOTAL")
+
+
+def _count_call(model: Any, parsed: dict[str, Any], **_: Any) -> None:
+    tally = _current.get()
+    if tally is None or model.name not in _READS | _WRITES:
+        return
+    consumed = parsed.get("ConsumedCapacity") or []
+    units = sum(
+        float(entry.get("CapacityUnits") or 0)
+        for entry in (consumed if isinstance(consumed, list) else [consumed])
+    )
+    tally.requests += 1
+    if model.name in _READS:
+        tally.read_units += units
+    else:
+        tally.write_units += units
+    status = parsed.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    _log.debug("DynamoDB %s", model.name, extra={"capacity_units": units, "http_status": status})
+
+
+def _count_failed_call(exception: Exception, event_name: str, **_: Any) -> None:
+    """A call that got no response (time-out, connection refused) was still sent."""
+    operation = event_name.rsplit(".", 1)[-1]
+    tally = _current.get()
+    if tally is not None and operation in _READS | _WRITES:
+        tally.requests += 1
+        _log.debug("DynamoDB %s failed", operation, extra={"error": type(exception).__name__})
