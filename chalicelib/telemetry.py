@@ -55,6 +55,8 @@ CONSUMED_READ_CAPACITY = "ConsumedReadCapacity"
 CONSUMED_WRITE_CAPACITY = "ConsumedWriteCapacity"
 COLD_START = "ColdStart"  # Powertools' own name
 ROUTE, METHOD, STATUS_CLASS = "Route", "Method", "StatusClass"
+#: Every value of the StatusClass dimension: the API answers 2xx to 5xx only.
+STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
 SERVICE_DIMENSION = "service"  # Powertools' own name
 
 #: DynamoDB operations the API calls, and which capacity each consumes.

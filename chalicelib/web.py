@@ -116,6 +116,8 @@ class RequestIds:
 
 
 def request_ids(request: Request) -> RequestIds:
+    """Without API Gateway (chalice local, tests), the Lambda context's per-request id
+    stands in for the gateway's."""
     context = getattr(request, "context", None) or {}
     lambda_context = getattr(request, "lambda_context", None)
     gateway = str(

@@ -183,10 +183,6 @@ class Alarm:
     expression: Expression | None = None  # None: the alarm's single metric
 
 
-#: The status classes the app records (``chalicelib.telemetry.status_class``).
-STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
-
-
 def _by_status_class(status: str) -> tuple[tuple[str, Value], ...]:
     """The app's EMF dimension set for alarms: one status class across all routes."""
     return ((telemetry.SERVICE_DIMENSION, telemetry.SERVICE), (telemetry.STATUS_CLASS, status))
@@ -222,11 +218,11 @@ ALARMS = (
     Alarm(
         key="ServerErrorRate",
         description="More than 1% of API requests were answered with a 5xx in 3 of 5 minutes",
-        metrics=tuple(_requests(status) for status in STATUS_CLASSES),
+        metrics=tuple(_requests(status) for status in telemetry.STATUS_CLASSES),
         expression=Expression(
             id="rate",
             label="5xx share of requests",
-            text=f"{_filled('5xx')} / ({'+'.join(map(_filled, STATUS_CLASSES))})",
+            text=f"{_filled('5xx')} / ({'+'.join(map(_filled, telemetry.STATUS_CLASSES))})",
         ),
         period=60,
         evaluation_periods=5,

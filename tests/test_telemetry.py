@@ -45,6 +45,8 @@ DEV = CONFIG["stages"]["dev"]["environment_variables"]
 REQUEST_ID = re.compile(headers.REQUEST_ID_PATTERN)
 EMAIL = "alice.secret@example.com"
 
+DOCUMENT = json.loads((PROJECT_DIR / "openapi.json").read_text())
+
 
 @contextlib.contextmanager
 def serving_dev(endpoint_url: str | None) -> Iterator[Client]:
@@ -585,3 +587,10 @@ def test_owner_hash_is_stable_short_and_not_the_owner() -> None:
     assert telemetry.owner_hash(sub) != telemetry.owner_hash(dev_token.subject("bob"))
     assert sub not in telemetry.owner_hash(sub)
     assert len(telemetry.owner_hash(sub)) == 16
+
+
+def test_every_status_the_api_answers_has_a_class_the_alarms_know() -> None:
+    operations = [op for path in DOCUMENT["paths"].values() for op in path.values()]
+    statuses = {int(status) for op in operations for status in op["responses"]}
+    assert {telemetry.status_class(s) for s in statuses} <= set(telemetry.STATUS_CLASSES)
+    assert telemetry.status_class(503) == "5xx"
