@@ -409,7 +409,7 @@ def test_the_local_stage_writes_readable_lines_and_no_metrics(api: Api, capsys) 
     assert re.fullmatch(
         rf"\d\d:\d\d:\d\d\.\d{{3}} INFO    POST /tasks 201  cold_start=true  "
         rf"correlation_id={rid}  latency_ms=[\d.]+  owner_hash=[0-9a-f]{{16}}  "
-        r"dynamodb=requests=1 read_units=[\d.]+ write_units=[\d.]+",
+        r"dynamodb=requests=1",  # no capacity: asked for only where metrics record it
         line,
     ), line
 
