@@ -470,19 +470,7 @@ def test_tracing_is_off_outside_lambda_and_where_the_stage_disables_it(monkeypat
 def test_serving_without_tracing_never_loads_the_xray_sdk() -> None:
     """A disabled Tracer would still import the X-Ray SDK (about 200 ms)."""
     probe = _LAMBDA_PROBE + "import sys; print('aws_xray_sdk' in sys.modules)"
-    environment = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))},
-        **CONFIG["stages"]["local"]["environment_variables"],
-    }
-    process = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=PROJECT_DIR,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert process.returncode == 0, process.stderr
+    process = run_as_lambda(probe, CONFIG["stages"]["local"]["environment_variables"])
     assert process.stdout.strip().splitlines()[-1] == "False"
     assert '"statusCode": 200' in process.stdout
 
@@ -513,22 +501,15 @@ print(json.dumps(app.app(event, Context())))
 """
 
 
-def test_in_lambda_each_request_is_an_xray_subsegment_annotated_with_its_id() -> None:
-    daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    daemon.bind(("127.0.0.1", 0))
-    daemon.settimeout(10)
+def run_as_lambda(probe: str, stage_variables: dict[str, str]) -> subprocess.CompletedProcess:
+    """``probe`` in a fresh interpreter with only these stage variables (no AWS_ or
+    POWERTOOLS_ variable of the test process leaks in); it must exit 0."""
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))},
-        **{k: v for k, v in DEV.items()},
-        "LAMBDA_TASK_ROOT": str(PROJECT_DIR),
-        "AWS_LAMBDA_FUNCTION_NAME": "task-api-dev",
-        "AWS_REGION": "us-east-1",
-        "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;"
-        "Sampled=1",
-        "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
+        **stage_variables,
     }
     process = subprocess.run(
-        [sys.executable, "-c", _LAMBDA_PROBE],
+        [sys.executable, "-c", probe],
         cwd=PROJECT_DIR,
         env=environment,
         capture_output=True,
@@ -536,6 +517,23 @@ def test_in_lambda_each_request_is_an_xray_subsegment_annotated_with_its_id() ->
         timeout=60,
     )
     assert process.returncode == 0, process.stderr
+    return process
+
+
+def test_in_lambda_each_request_is_an_xray_subsegment_annotated_with_its_id() -> None:
+    daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    daemon.bind(("127.0.0.1", 0))
+    daemon.settimeout(10)
+    environment = {
+        **DEV,
+        "LAMBDA_TASK_ROOT": str(PROJECT_DIR),
+        "AWS_LAMBDA_FUNCTION_NAME": "task-api-dev",
+        "AWS_REGION": "us-east-1",
+        "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;"
+        "Sampled=1",
+        "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
+    }
+    process = run_as_lambda(_LAMBDA_PROBE, environment)
     response = json.loads(process.stdout.strip().splitlines()[-1])
     assert response["headers"]["X-Request-Id"] == "trace-me-1"
     header, _, body = daemon.recv(65535).decode().partition("\n")
