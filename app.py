@@ -45,6 +45,20 @@ def openapi_document() -> dict:
     return openapi.served(app.routes, identity.anonymous_allowed())
 
 
+@app.route("/", methods=["GET"], content_types=NO_BODY)
+def web_page() -> Response:
+    from chalicelib import webpage  # not imported by API-only containers
+
+    return webpage.page(app.current_request)
+
+
+@app.route("/ui/{name}", methods=["GET"], content_types=NO_BODY)
+def web_asset(name: str) -> Response:
+    from chalicelib import webpage
+
+    return webpage.asset(app.current_request, name)
+
+
 # Each route reads the caller first (401 before anything else), then the request,
 # then calls the service once.
 

@@ -62,6 +62,16 @@ def _match(request: Request, header: str, weak: bool) -> Match | None:
     return tuple(v for v in versions if v is not None)
 
 
+def weakly_matches(value: str | None, opaque_tag: str) -> bool:
+    """Whether an If-None-Match value names ``opaque_tag`` (weak comparison, RFC 9110
+    §13.1.2), for resources other than tasks; a malformed value matches nothing."""
+    if value is None or not _CONDITION.fullmatch(value):
+        return False
+    return value.strip(" \t") == "*" or opaque_tag in (
+        t for _, t in _ENTITY_TAG_ITEM.findall(value)
+    )
+
+
 def if_match(request: Request) -> Match | None:
     """If-Match alone: PATCH and DELETE honour no other precondition."""
     return _match(request, "If-Match", weak=False)

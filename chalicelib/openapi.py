@@ -14,7 +14,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib import headers, schema, web
+from chalicelib import headers, schema, web, webpage
 
 API_VERSION = "0.1.0"
 SECURITY_SCHEME = "CognitoIdToken"
@@ -55,6 +55,27 @@ OPERATIONS: dict[str, Operation] = {
         description="The OpenAPI 3.1 document of this API, served without a token.",
         tag="service",
         responses={"200": "OpenApiDocument"},
+    ),
+    "web_page": Operation(
+        summary="The web page",
+        description=(
+            "A task manager for the browser, served without a token; where the stage needs "
+            "one, the page signs its user in with Cognito. Its script and stylesheet come "
+            "from `/ui/{name}`."
+        ),
+        tag="web",
+        parameters=("ContentIfNoneMatch",),
+        responses={"200": "WebPage", "304": "ContentNotModified"},
+    ),
+    "web_asset": Operation(
+        summary="A file of the web page",
+        description=(
+            "The page's script, stylesheet and icon, named by a fingerprint of their "
+            "content, so they may be cached for a year."
+        ),
+        tag="web",
+        parameters=("name", "ContentIfNoneMatch"),
+        responses={"200": "WebAsset", "304": "ContentNotModified", "404": "AssetNotFound"},
     ),
     "list_tasks": Operation(
         summary="List tasks",
@@ -276,7 +297,25 @@ def _parameters() -> dict[str, Any]:
             "schema": {k: v for k, v in schema.TASK_ID_SCHEMA.items() if k != "description"},
             "example": "buy-milk",
         },
+        "name": {
+            "name": "name",
+            "in": "path",
+            "required": True,
+            "description": "The name the page uses: stem, content fingerprint, suffix.",
+            "schema": {"type": "string"},
+            "example": "app.3f9c2a1b0d4e.js",
+        },
         **query,
+        "ContentIfNoneMatch": {
+            "name": "If-None-Match",
+            "in": "header",
+            "required": False,
+            "description": (
+                "The page's or file's ETag from an earlier response: 304 when it is still "
+                "current (weak comparison). Any other value is ignored."
+            ),
+            "schema": {"type": "string"},
+        },
         "If-Match": _header_parameter(
             "If-Match",
             headers.CONDITION_PATTERN,
@@ -332,6 +371,15 @@ def _response_headers() -> dict[str, Any]:
             {"type": "string"},
         ),
         "Retry-After": header("Seconds to wait before retrying.", {"type": "integer"}),
+        "ContentETag": header(
+            "A fingerprint of the page or file; send it back in If-None-Match.",
+            {"type": "string", "pattern": '^"[0-9a-f]{12}"$'},
+        ),
+        "Cache-Control": header("How long browsers may keep it.", {"type": "string"}),
+        "Content-Security-Policy": header(
+            "Scripts and styles from this origin only, no inline code, Trusted Types.",
+            {"type": "string"},
+        ),
         "WWW-Authenticate": header("The authentication scheme: Bearer.", {"type": "string"}),
         headers.REQUEST_ID_HEADER: {
             **header(
@@ -363,6 +411,20 @@ def _problem_response(description: str, *header_names: str) -> dict[str, Any]:
 
 def _json_response(description: str, schema_name: str, *header_names: str) -> dict[str, Any]:
     return _response(description, "application/json", schema_name, *header_names)
+
+
+def _content_response(
+    description: str, media_types: list[str], *header_names: str
+) -> dict[str, Any]:
+    """A page or file: text, with its fingerprint ETag."""
+    return {
+        "description": description,
+        "content": {media_type: {"schema": {"type": "string"}} for media_type in media_types},
+        "headers": {
+            "ETag": _ref(_HEADERS, "ContentETag"),
+            **{name: _ref(_HEADERS, name) for name in header_names},
+        },
+    }
 
 
 def _responses() -> dict[str, Any]:
@@ -406,6 +468,19 @@ def _response_bodies() -> dict[str, Any]:
                 }
             },
         },
+        "WebPage": _content_response(
+            "The page.", ["text/html"], "Content-Security-Policy", "Cache-Control"
+        ),
+        "WebAsset": _content_response(
+            "The file.",
+            sorted({t.split(";")[0] for t in webpage.CONTENT_TYPES.values()}),
+            "Cache-Control",
+        ),
+        "ContentNotModified": {
+            "description": "Unchanged since the ETag sent.",
+            "headers": {"ETag": _ref(_HEADERS, "ContentETag")},
+        },
+        "AssetNotFound": _problem_response("No file by this name (fingerprint included)."),
         "Task": _json_response("The task.", "Task", "ETag"),
         "TaskCreated": _json_response("The task, created.", "Task", "ETag", "Location"),
         "TaskPage": _json_response("One page of tasks.", "TaskPage", "Link"),
@@ -543,6 +618,7 @@ def document(routes: dict[str, dict[str, Any]], anonymous: bool = False) -> dict
         ],
         "tags": [
             {"name": "tasks", "description": "The caller's tasks."},
+            {"name": "web", "description": "The web page and its files; no token."},
             {"name": "service", "description": "Health and this document; no token."},
         ],
         "paths": paths,

@@ -171,7 +171,7 @@ def json_object(request: Request) -> dict[str, Any]:
     return body
 
 
-def _base_path(request: Request) -> str:
+def base_path(request: Request) -> str:
     """The prefix API Gateway strips before routing: "/api" for stage "api", "" locally.
 
     ``request.path`` is the route template (``/tasks/{task_id}``), so the prefix is the
@@ -186,7 +186,7 @@ def _base_path(request: Request) -> str:
 def task_response(task: dict[str, Any], request: Request, status: int = 200) -> Response:
     headers = {"ETag": etag(task)}
     if status == 201:
-        headers["Location"] = f"{_base_path(request)}/tasks/{task['id']}"
+        headers["Location"] = f"{base_path(request)}/tasks/{task['id']}"
     return Response(body=task, status_code=status, headers=headers)
 
 
@@ -212,7 +212,7 @@ def page_response(page: Any, request: Request) -> Response:
     if page.next_cursor is not None:
         params = [(k, v) for k, v in (request.query_params or {}).items() if k != "cursor"]
         query = urllib.parse.urlencode([*params, ("cursor", page.next_cursor)])
-        headers["Link"] = f'<{_base_path(request)}{request.path}?{query}>; rel="next"'
+        headers["Link"] = f'<{base_path(request)}{request.path}?{query}>; rel="next"'
     return Response(body=body, headers=headers)
 
 

@@ -315,6 +315,7 @@ def sam_merge_template(stage: Stage) -> Template:
                 "TASKS_TABLE_NAME": _ref("TasksTable"),
                 "TASKS_CURSOR_SECRET_ARN": _ref("CursorSecret"),
                 "COGNITO_USER_POOL_ARN": _arn("TasksUserPool"),
+                "COGNITO_USER_POOL_CLIENT_ID": _ref("TasksUserPoolClient"),
             }
         },
     }

@@ -18,7 +18,11 @@ CONFIG_FILE = PROJECT_DIR / ".chalice" / "config.json"
 DEPLOYED_STAGES = ("dev", "prod")
 #: Stage variables ``infra.support`` writes for ``chalice deploy``: account-specific, never
 #: committed, and replaced by each package with references to its own resources.
-DEPLOY_ONLY_VARIABLES = ("TASKS_CURSOR_SECRET_ARN", "COGNITO_USER_POOL_ARN")
+DEPLOY_ONLY_VARIABLES = (
+    "TASKS_CURSOR_SECRET_ARN",
+    "COGNITO_USER_POOL_ARN",
+    "COGNITO_USER_POOL_CLIENT_ID",
+)
 #: Chalice's own stage setting for the function's layers (not an environment variable).
 LAYERS_SETTING = "layers"
 #: Stage settings it writes likewise: the Powertools layer's ARN, which each package

@@ -38,6 +38,7 @@ from infra.stages import (
 CONFIG_FROM_OUTPUTS = {
     "TasksTableName": "TASKS_TABLE_NAME",
     "UserPoolArn": "COGNITO_USER_POOL_ARN",
+    "UserPoolClientId": "COGNITO_USER_POOL_CLIENT_ID",
     "CursorSecretArn": "TASKS_CURSOR_SECRET_ARN",
 }
 _NO_CHANGES = "No updates are to be performed"

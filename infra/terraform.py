@@ -36,6 +36,9 @@ POWERTOOLS_LAYER_REFERENCE = "${data.aws_ssm_parameter.powertools_layer.value}"
 #: What the swagger's authorizer names as its user pool while packaging for Terraform.
 USER_POOL_ARN_REFERENCE = "${aws_cognito_user_pool.tasks.arn}"
 
+#: The web sign-in client's id, read by the app per request (never at packaging time).
+USER_POOL_CLIENT_ID_REFERENCE = "${aws_cognito_user_pool_client.web.id}"
+
 
 def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
@@ -316,7 +319,7 @@ def supporting_file(stage: Stage) -> Block:
             "TasksTableName": {"value": "${aws_dynamodb_table.tasks.name}"},
             "UserPoolId": {"value": "${aws_cognito_user_pool.tasks.id}"},
             "UserPoolArn": {"value": "${aws_cognito_user_pool.tasks.arn}"},
-            "UserPoolClientId": {"value": "${aws_cognito_user_pool_client.web.id}"},
+            "UserPoolClientId": {"value": USER_POOL_CLIENT_ID_REFERENCE},
             "CursorSecretArn": {"value": "${aws_secretsmanager_secret.cursor.arn}"},
             "AlarmTopicArn": {"value": "${aws_sns_topic.alarms.arn}"},
         },
@@ -340,6 +343,7 @@ def override_file(stage: Stage, environment: dict[str, str]) -> Block:
                 "TASKS_TABLE_NAME": "${aws_dynamodb_table.tasks.name}",
                 "TASKS_CURSOR_SECRET_ARN": "${aws_secretsmanager_secret.cursor.arn}",
                 "COGNITO_USER_POOL_ARN": USER_POOL_ARN_REFERENCE,
+                "COGNITO_USER_POOL_CLIENT_ID": USER_POOL_CLIENT_ID_REFERENCE,
             }
         },
         "tracing_config": {"mode": "Active"},

@@ -56,9 +56,15 @@ class LocalServer:
 
 
 @contextlib.contextmanager
-def running_local_server(log_dir: Path, endpoint_url: str | None = None) -> Iterator[LocalServer]:
+def running_local_server(
+    log_dir: Path,
+    endpoint_url: str | None = None,
+    stage: str = "local",
+    environment: dict[str, str] | None = None,
+) -> Iterator[LocalServer]:
     """A fresh server, stopped on exit: on the embedded emulator (fresh in-memory tables),
-    or on the DynamoDB endpoint given."""
+    or on the DynamoDB endpoint given. ``environment`` adds variables the stage's
+    configuration does not set (Chalice's stage settings win over the environment)."""
     port = free_port()
     log_path = log_dir / "server.log"
     env = {
@@ -68,9 +74,10 @@ def running_local_server(log_dir: Path, endpoint_url: str | None = None) -> Iter
     }
     if endpoint_url:
         env["DYNAMODB_ENDPOINT_URL"] = endpoint_url
+    env.update(environment or {})
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [CHALICE, "local", "--stage", "local", "--port", str(port), "--no-autoreload"],
+            [CHALICE, "local", "--stage", stage, "--port", str(port), "--no-autoreload"],
             cwd=PROJECT_DIR,
             env=env,
             stdout=log,

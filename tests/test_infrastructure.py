@@ -165,6 +165,10 @@ def test_the_function_gets_its_resources_through_the_environment(packaged: Any, 
     variables = function["environment"]["variables"]
     assert variables["TASKS_TABLE_NAME"] == "${aws_dynamodb_table.tasks.name}"
     assert variables["TASKS_CURSOR_SECRET_ARN"] == "${aws_secretsmanager_secret.cursor.arn}"
+    assert variables["COGNITO_USER_POOL_ARN"] == "${aws_cognito_user_pool.tasks.arn}"
+    # The sign-in page's client: the web client Terraform creates in the same stack.
+    assert variables["COGNITO_USER_POOL_CLIENT_ID"] == "${aws_cognito_user_pool_client.web.id}"
+    assert "aws_cognito_user_pool_client.web" in {r for _, r in tfjson.references(merged)}
     assert variables["TASKS_CORS_ALLOW_ORIGIN"] == stage(name).cors_origin
     assert "TASKS_CURSOR_SECRETS" not in variables, "never a secret value in the environment"
     assert function["tracing_config"] == {"mode": "Active"}
@@ -211,18 +215,27 @@ def test_powertools_comes_from_the_layer_in_both_formats(packaged: Any, name: st
     assert "data.aws_ssm_parameter.powertools_layer" in {r for _, r in tfjson.references(merged)}
     for directory in packaged[name]:
         with zipfile.ZipFile(directory / "deployment.zip") as archive:
-            top = {entry.split("/")[0] for entry in archive.namelist()}
+            entries = set(archive.namelist())
+        top = {entry.split("/")[0] for entry in entries}
         assert "aws_lambda_powertools" not in top, "Powertools belongs to the layer"
         assert "botocore" not in top
+        # The web page's files: without them GET / fails and its assets are 404s.
+        web_files = {
+            f"chalicelib/static/{n}" for n in ("index.html", "app.js", "app.css", "icon.svg")
+        }
+        assert web_files <= entries, sorted(web_files - entries)
 
 
-def test_a_layer_written_for_chalice_deploy_never_reaches_a_package(
+def test_what_make_support_writes_never_reaches_a_package(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``make support`` writes the layer's ARN into the stage; each package has its own."""
+    """``make support`` writes the layer's ARN and the stack's resource names (user pool,
+    client, cursor secret) into the stage; each package has its own."""
     written = "arn:aws:lambda:eu-west-1:123456789012:layer:Written-by-make-support:1"
+    variables = {name: f"written-by-make-support-{name}" for name in stages.DEPLOY_ONLY_VARIABLES}
     config = json.loads(stages.CONFIG_FILE.read_text())
     config["stages"]["dev"][stages.LAYERS_SETTING] = [written]
+    config["stages"]["dev"]["environment_variables"].update(variables)
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
     monkeypatch.setattr(stages, "CONFIG_FILE", config_file)
@@ -230,8 +243,28 @@ def test_a_layer_written_for_chalice_deploy_never_reaches_a_package(
     for project in sam_dir.parent.glob(".project-*"):
         packaged_stage = json.loads((project / ".chalice" / "config.json").read_text())
         assert stages.LAYERS_SETTING not in packaged_stage["stages"]["dev"]
-    assert written not in (terraform_dir / "chalice.tf.json").read_text()
-    assert written not in (sam_dir / "sam.json").read_text()
+        environment = packaged_stage["stages"]["dev"]["environment_variables"]
+        assert not set(variables.values()) & set(environment.values())
+    # Only the ARN is read at packaging time (the authorizer); the client id, per request.
+    terraform_project = sam_dir.parent / ".project-terraform" / ".chalice" / "config.json"
+    terraform_environment = json.loads(terraform_project.read_text())["stages"]["dev"][
+        "environment_variables"
+    ]
+    assert terraform_environment["COGNITO_USER_POOL_ARN"] == terraform.USER_POOL_ARN_REFERENCE
+    assert "COGNITO_USER_POOL_CLIENT_ID" not in terraform_environment
+    packages = [
+        (terraform_dir / "chalice.tf.json").read_text(),
+        (terraform_dir / "task_api_override.tf.json").read_text(),
+        (sam_dir / "sam.json").read_text(),
+    ]
+    for text in packages:
+        assert written not in text
+        assert not any(value in text for value in variables.values())
+    override = json.loads(packages[1])
+    function = override["resource"]["aws_lambda_function"]["api_handler"]
+    assert function["environment"]["variables"]["COGNITO_USER_POOL_CLIENT_ID"] == (
+        terraform.USER_POOL_CLIENT_ID_REFERENCE
+    )
 
 
 # --- the supporting resources, in both formats ---------------------------------------------
@@ -291,6 +324,12 @@ def test_the_authorizer_uses_the_stack_s_own_user_pool(packaged: Any, name: str)
     variables = template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
     assert variables["TASKS_TABLE_NAME"] == {"Ref": "TasksTable"}
     assert variables["TASKS_CURSOR_SECRET_ARN"] == {"Ref": "CursorSecret"}
+    assert variables["COGNITO_USER_POOL_ARN"] == {"Fn::GetAtt": ["TasksUserPool", "Arn"]}
+    # The sign-in page's client: the stack's own client, the one the outputs name.
+    assert variables["COGNITO_USER_POOL_CLIENT_ID"] == {"Ref": "TasksUserPoolClient"}
+    assert (
+        variables["COGNITO_USER_POOL_CLIENT_ID"] == template["Outputs"]["UserPoolClientId"]["Value"]
+    )
     assert "TASKS_CURSOR_SECRETS" not in variables
 
 
@@ -597,8 +636,10 @@ def test_cfn_lint_finds_nothing(packaged: Any, tmp_path: Path) -> None:
 
 def test_terraform_helpers_match_the_definitions() -> None:
     assert terraform.USER_POOL_ARN_REFERENCE.startswith("${aws_cognito_user_pool.tasks")
+    assert terraform.USER_POOL_CLIENT_ID_REFERENCE == "${aws_cognito_user_pool_client.web.id}"
     assert set(package.DEPLOY_ONLY_VARIABLES) == {
         "COGNITO_USER_POOL_ARN",
+        "COGNITO_USER_POOL_CLIENT_ID",
         "TASKS_CURSOR_SECRET_ARN",
     }
 

@@ -18,7 +18,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ssm.models import Parameter, ssm_backends
 
 from infra import definitions, support
-from infra.stages import CONFIG_FILE, stage
+from infra.stages import CONFIG_FILE, DEPLOY_ONLY_VARIABLES, stage
 from tests.conftest import PROJECT_DIR
 
 LAYER_ARN = (
@@ -99,6 +99,7 @@ def test_first_deploy_creates_the_stack_and_writes_the_stage_config(
     environment = json.loads(config_file.read_text())["stages"]["dev"]["environment_variables"]
     assert environment["TASKS_TABLE_NAME"] == OUTPUTS["TasksTableName"]
     assert environment["COGNITO_USER_POOL_ARN"] == OUTPUTS["UserPoolArn"]
+    assert environment["COGNITO_USER_POOL_CLIENT_ID"] == OUTPUTS["UserPoolClientId"]
     assert environment["TASKS_CURSOR_SECRET_ARN"] == OUTPUTS["CursorSecretArn"]
     assert environment["TASKS_CORS_ALLOW_ORIGIN"], "the stage's own settings are kept"
     assert "TASKS_CURSOR_SECRETS" not in environment, "never a secret value in the config"
@@ -135,9 +136,8 @@ def test_teardown_deletes_the_stack_and_forgets_its_arns(
     cloudformation: tuple[Any, Stubber], config_file: Path
 ) -> None:
     client, stubber = cloudformation
-    support.write_stage_config(
-        "dev", {"COGNITO_USER_POOL_ARN": "x"}, config_file, settings={"layers": [LAYER_ARN]}
-    )
+    written = {name: "x" for name in DEPLOY_ONLY_VARIABLES}
+    support.write_stage_config("dev", written, config_file, settings={"layers": [LAYER_ARN]})
     assert json.loads(config_file.read_text())["stages"]["dev"]["layers"] == [LAYER_ARN]
     stubber.add_response("describe_stacks", _stack("CREATE_COMPLETE"))
     stubber.add_response("delete_stack", {}, {"StackName": STACK})
@@ -145,6 +145,8 @@ def test_teardown_deletes_the_stack_and_forgets_its_arns(
     support.teardown_support(client, stage("dev"), config_file)
     dev = json.loads(config_file.read_text())["stages"]["dev"]
     assert "COGNITO_USER_POOL_ARN" not in dev["environment_variables"]
+    assert "COGNITO_USER_POOL_CLIENT_ID" not in dev["environment_variables"]
+    assert not set(written) & set(dev["environment_variables"])
     assert dev["environment_variables"]["TASKS_TABLE_NAME"] == "task-api-dev-tasks"
     assert "layers" not in dev
     assert dev["xray"] is True, "the stage's own settings are kept"
@@ -163,6 +165,10 @@ def test_the_support_template_names_what_chalice_deploy_creates() -> None:
     function_alarm = alarms["LambdaErrorsAlarm"]
     assert function_alarm["Dimensions"] == [{"Name": "FunctionName", "Value": "task-api-dev"}]
     assert set(support.CONFIG_FROM_OUTPUTS) <= set(template["Outputs"])
+    assert support.CONFIG_FROM_OUTPUTS["UserPoolClientId"] == "COGNITO_USER_POOL_CLIENT_ID"
+    assert template["Outputs"]["UserPoolClientId"] == {"Value": {"Ref": "TasksUserPoolClient"}}
+    # Every deploy-only variable is written by make support (and so removed by teardown).
+    assert set(support.CONFIG_FROM_OUTPUTS.values()) >= set(DEPLOY_ONLY_VARIABLES)
 
 
 def test_the_support_stack_alarms_on_the_app_s_own_metrics() -> None:
@@ -323,6 +329,11 @@ def test_the_committed_config_holds_no_account_specific_values() -> None:
     config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
     for name in ("dev", "prod"):
         environment = config["stages"][name]["environment_variables"]
-        assert not set(environment) & {"COGNITO_USER_POOL_ARN", "TASKS_CURSOR_SECRET_ARN"}
+        assert not set(environment) & {
+            "COGNITO_USER_POOL_ARN",
+            "COGNITO_USER_POOL_CLIENT_ID",
+            "TASKS_CURSOR_SECRET_ARN",
+        }
+        assert not set(environment) & set(DEPLOY_ONLY_VARIABLES)
         assert not any("arn:aws" in value for value in environment.values())
         assert "layers" not in config["stages"][name]

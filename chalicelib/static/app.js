@@ -1,0 +1,937 @@
+// Task manager for the Task API. No framework and no build step: the page is served by
+// the API itself. Everything shown is set as text (never as HTML); the CSP enforces it
+// with Trusted Types. Tokens live in this module's memory only, never in Web Storage.
+
+const config = JSON.parse(document.getElementById("page-config").textContent);
+const $ = (id) => document.getElementById(id);
+
+// --- small DOM helpers ---------------------------------------------------------------------
+
+/** An element with properties, attributes (keys starting with "aria-"/"data-") and children. */
+function h(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("aria-") || key.startsWith("data-") || key === "role" || key === "for") {
+      node.setAttribute(key, value === true ? "" : String(value));
+    } else {
+      node[key] = value;
+    }
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+const humanize = (value) => {
+  const words = String(value).replaceAll("_", " ");
+  return words.charAt(0).toUpperCase() + words.slice(1);
+};
+
+function announce(message) {
+  const announcer = $("announcer");
+  announcer.textContent = "";
+  // A fresh text node so that screen readers announce a repeated message too.
+  window.setTimeout(() => { announcer.textContent = message; }, 50);
+}
+
+function showBanner(message, ...actions) {
+  const banner = $("banner");
+  banner.replaceChildren(h("p", {}, message), ...actions);
+  banner.className = "banner banner-error";
+  banner.hidden = false;
+}
+
+function hideBanner() {
+  $("banner").hidden = true;
+  $("banner").replaceChildren();
+}
+
+// --- the session: tokens in memory only ------------------------------------------------------
+
+const session = { idToken: null, refreshToken: null, expiresAt: 0, name: "" };
+const signIn = config.signIn; // null: this stage serves requests without a token
+
+function claims(token) {
+  try {
+    const payload = token.split(".")[1].replaceAll("-", "+").replaceAll("_", "/");
+    const json = new TextDecoder().decode(Uint8Array.from(atob(payload), (c) => c.charCodeAt(0)));
+    return JSON.parse(json);
+  } catch {
+    return null;
+  }
+}
+
+function startSession(idToken, refreshToken = null) {
+  const payload = claims(idToken) || {};
+  session.idToken = idToken;
+  session.refreshToken = refreshToken ?? session.refreshToken;
+  session.expiresAt = typeof payload.exp === "number" ? payload.exp * 1000 : Infinity;
+  session.name = payload.email || payload["cognito:username"] || "Signed in";
+}
+
+function endSession() {
+  Object.assign(session, { idToken: null, refreshToken: null, expiresAt: 0, name: "" });
+}
+
+class CognitoError extends Error {
+  constructor(type, message) {
+    super(message || type);
+    this.type = type;
+  }
+}
+
+/** One call to Cognito's user pool API: public client, no AWS credentials. */
+async function cognito(action, body) {
+  const response = await fetch(`https://cognito-idp.${signIn.region}.amazonaws.com/`, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/x-amz-json-1.1",
+      "X-Amz-Target": `AWSCognitoIdentityProviderService.${action}`,
+    },
+    body: JSON.stringify({ ClientId: signIn.clientId, ...body }),
+  });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const type = String(data.__type || data.code || "Error").split("#").pop();
+    throw new CognitoError(type, data.message || data.Message);
+  }
+  return data;
+}
+
+/** The ID token for the next request, refreshed when it is about to expire. */
+async function currentToken() {
+  if (!signIn) return null;
+  if (session.idToken && Date.now() < session.expiresAt - 60_000) return session.idToken;
+  if (session.refreshToken && (await refreshSession())) return session.idToken;
+  return session.idToken;
+}
+
+async function refreshSession() {
+  if (!session.refreshToken || !signIn.clientId) return false;
+  try {
+    const data = await cognito("InitiateAuth", {
+      AuthFlow: "REFRESH_TOKEN_AUTH",
+      AuthParameters: { REFRESH_TOKEN: session.refreshToken },
+    });
+    startSession(data.AuthenticationResult.IdToken);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// --- the API -------------------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, problem, requestId) {
+    super((problem && (problem.detail || problem.title)) || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem || {};
+    this.requestId = requestId;
+  }
+}
+
+class SignInRequired extends Error {}
+
+/** One request to the API; the response body (parsed) and ETag, or an ApiError. */
+async function api(method, path, { body, headers = {}, contentType = "application/json" } = {}) {
+  const send = async () => {
+    const all = { Accept: "application/json, application/problem+json", ...headers };
+    const token = await currentToken();
+    if (token) all.Authorization = token;
+    if (body !== undefined) all["Content-Type"] = contentType;
+    return fetch(config.apiBase + path, {
+      method,
+      headers: all,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
+      credentials: "omit",
+    });
+  };
+  let response;
+  try {
+    response = await send();
+    if (response.status === 401 && signIn && (await refreshSession())) response = await send();
+  } catch {
+    throw new ApiError(0, { detail: "The API could not be reached. Check your connection and try again." });
+  }
+  const text = await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (response.status === 401 && signIn) {
+    endSession();
+    showSignIn("Your session has ended. Sign in again.");
+    throw new SignInRequired();
+  }
+  if (!response.ok) throw new ApiError(response.status, data, response.headers.get("X-Request-Id"));
+  return { data, etag: response.headers.get("ETag") };
+}
+
+function describeError(error) {
+  if (error.status >= 500 || error.status === 0) {
+    const id = error.requestId ? ` (request ${error.requestId})` : "";
+    return `${error.message}${id}`;
+  }
+  return error.message;
+}
+
+// --- task fields: one builder for the create and the edit form -----------------------------
+
+const FIELD_NAMES = ["title", "description", "priority", "dueDate", "tags", "status"];
+
+function options(values, selected) {
+  return values.map((value) => h("option", { value, defaultSelected: value === selected, selected: value === selected }, humanize(value)));
+}
+
+function field(form, name, label, control, hint) {
+  const id = `${form.id}-${name}`;
+  control.id = id;
+  control.name = name;
+  const errorId = `${id}-error`;
+  const hintId = hint ? `${id}-hint` : null;
+  control.setAttribute("aria-describedby", [hintId, errorId].filter(Boolean).join(" "));
+  return h(
+    "div",
+    { className: `field field-${name}` },
+    h("label", { htmlFor: id }, label),
+    hint ? h("p", { id: hintId, className: "hint" }, hint) : null,
+    control,
+    h("p", { id: errorId, className: "field-error", hidden: true }),
+  );
+}
+
+function buildTaskFields(form, { withStatus }) {
+  const { limits } = config;
+  const fields = [
+    field(form, "title", "Title", h("input", { type: "text", autocomplete: "off", required: true, "aria-required": "true" })),
+    field(form, "description", "Description", h("textarea", { rows: 3 })),
+    h(
+      "div",
+      { className: "field-row" },
+      field(form, "priority", "Priority", h("select", {}, options(config.priorities, config.defaults.priority))),
+      field(form, "dueDate", "Due date", h("input", { type: "date" })),
+    ),
+    field(
+      form,
+      "tags",
+      "Tags",
+      h("input", { type: "text", autocomplete: "off" }),
+      `Separate with commas; up to ${limits.tags} tags of ${limits.tag} characters.`,
+    ),
+  ];
+  if (withStatus) {
+    fields.push(field(form, "status", "Status", h("select", {}, options(config.statuses, config.defaults.status))));
+  }
+  form.querySelector(".form-actions").before(...fields);
+}
+
+function parseTags(text) {
+  return text.split(",").map((tag) => tag.trim()).filter(Boolean);
+}
+
+/** The form's values as task fields (what the API accepts). */
+function formValues(form) {
+  const value = (name) => form.elements[name]?.value;
+  const values = {
+    title: value("title"),
+    description: value("description"),
+    priority: value("priority"),
+    dueDate: value("dueDate") || null,
+    tags: parseTags(value("tags")),
+  };
+  if (form.elements.status) values.status = value("status");
+  return values;
+}
+
+/** A due date as the date input shows it: the calendar day of a date or a date-time. */
+const dueDay = (due) => (due ? String(due).slice(0, 10) : "");
+
+function fillForm(form, task) {
+  form.elements.title.value = task.title;
+  form.elements.description.value = task.description;
+  form.elements.priority.value = task.priority;
+  form.elements.dueDate.value = dueDay(task.dueDate);
+  form.elements.tags.value = task.tags.join(", ");
+  if (form.elements.status) form.elements.status.value = task.status;
+}
+
+function clearErrors(form) {
+  for (const error of form.querySelectorAll(".field-error")) {
+    error.hidden = true;
+    error.textContent = "";
+  }
+  for (const control of form.querySelectorAll("[aria-invalid]")) control.removeAttribute("aria-invalid");
+  const general = form.querySelector(".form-error");
+  if (general) {
+    general.hidden = true;
+    general.textContent = "";
+  }
+}
+
+/** A problem document's errors, each next to its field; the rest above the form. */
+function showErrors(form, error) {
+  clearErrors(form);
+  const unplaced = [];
+  let first = null;
+  for (const item of error.problem.errors || []) {
+    const name = item.pointer ? item.pointer.split("/")[1] : item.parameter;
+    const control = name ? form.elements[name] : null;
+    if (!control || !control.id) {
+      unplaced.push(`${name || item.header || "request"}: ${item.detail}`);
+      continue;
+    }
+    const message = $(`${control.id}-error`);
+    const where = item.pointer && item.pointer.split("/").length > 2 ? `Item ${Number(item.pointer.split("/")[2]) + 1}: ` : "";
+    message.textContent = message.textContent ? `${message.textContent} ${where}${item.detail}` : `${where}${item.detail}`;
+    message.hidden = false;
+    control.setAttribute("aria-invalid", "true");
+    first ??= control;
+  }
+  const general = form.querySelector(".form-error");
+  if (general && (unplaced.length || !first)) {
+    general.textContent = unplaced.length ? `${error.message} ${unplaced.join("; ")}` : describeError(error);
+    general.hidden = false;
+  }
+  if (first) {
+    first.focus();
+  } else if (general) {
+    general.setAttribute("tabindex", "-1");
+    general.focus();
+  }
+}
+
+// --- the list --------------------------------------------------------------------------------
+
+// tasks: what the page shows, by id. etags: the ETag of a version the page fetched (from
+// GET, POST or PATCH; a list page carries none), kept with that version.
+const list = { filters: { status: "", priority: "", tag: "" }, tasks: new Map(), etags: new Map(), nextCursor: null, loading: false };
+
+const sameVersion = (a, b) => Boolean(a && b) && a.version === b.version && a.createdAt === b.createdAt;
+
+function rememberEtag(task, etag) {
+  if (etag) list.etags.set(task.id, { etag, version: task.version, createdAt: task.createdAt });
+}
+
+/** Someone else changed the task between the page showing it and the user acting on it. */
+class ChangedElsewhere extends Error {
+  constructor(task) {
+    super("changed elsewhere");
+    this.task = task;
+  }
+}
+
+/** The ETag of the version the page shows: known, or read with one GET. A GET that finds a
+ * newer version shows it and refuses the action, as the API's 412 would. */
+async function shownEtag(id) {
+  const shown = list.tasks.get(id);
+  const known = list.etags.get(id);
+  if (known && sameVersion(known, shown)) return known.etag;
+  const { data: task, etag } = await api("GET", `/tasks/${encodeURIComponent(id)}`);
+  updateTask(task, etag);
+  if (!sameVersion(task, shown)) throw new ChangedElsewhere(task);
+  return etag;
+}
+
+const CLOSED = new Set(["completed", "cancelled"]);
+const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeZone: "UTC" });
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+function localToday() {
+  const now = new Date();
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+}
+
+function isDateOnly(due) {
+  return /^\d{4}-\d{2}-\d{2}$/.test(due);
+}
+
+/** Overdue: still open and due before today (a date) or before now (a date-time). */
+function isOverdue(task) {
+  if (!task.dueDate || CLOSED.has(task.status)) return false;
+  return isDateOnly(task.dueDate) ? task.dueDate < localToday() : Date.parse(task.dueDate) < Date.now();
+}
+
+function formatDue(due) {
+  if (isDateOnly(due)) return dateFormat.format(new Date(`${due}T00:00:00Z`));
+  const parsed = new Date(due);
+  return Number.isNaN(parsed.getTime()) ? due : dateTimeFormat.format(parsed);
+}
+
+function actionButton(label, action, title, className = "button button-small") {
+  // The visible label is short; the hidden part names the task for screen readers.
+  return h("button", { type: "button", className, "data-action": action }, label, h("span", { className: "visually-hidden" }, ` “${title}”`));
+}
+
+function renderTask(task) {
+  const titleId = `task-${task.id}-title`;
+  const overdue = isOverdue(task);
+  const meta = h(
+    "p",
+    { className: "task-meta" },
+    h("span", { className: `badge status-${task.status}` }, humanize(task.status)),
+    h("span", { className: `badge priority-${task.priority}` }, `${humanize(task.priority)} priority`),
+    task.dueDate ? h("span", { className: "due" }, `Due ${formatDue(task.dueDate)}`) : null,
+    overdue ? h("span", { className: "badge overdue" }, "Overdue") : null,
+  );
+  const actions = h("div", { className: "task-actions" }, actionButton("Edit", "edit", task.title));
+  if (CLOSED.has(task.status)) {
+    actions.append(actionButton("Reopen", "reopen", task.title));
+  } else {
+    actions.append(actionButton("Complete", "complete", task.title), actionButton("Cancel task", "cancel", task.title));
+  }
+  actions.append(actionButton("Delete", "delete", task.title, "button button-small button-danger"));
+  return h(
+    "li",
+    { className: `task${overdue ? " is-overdue" : ""} is-${task.status}`, "data-id": task.id },
+    h(
+      "article",
+      { "aria-labelledby": titleId },
+      h("h3", { id: titleId, className: "task-title" }, task.title),
+      meta,
+      task.description ? h("p", { className: "task-description" }, task.description) : null,
+      task.tags.length ? h("ul", { className: "tags", "aria-label": "Tags" }, task.tags.map((tag) => h("li", {}, tag))) : null,
+      actions,
+      h("div", { className: "task-message", role: "alert" }),
+    ),
+  );
+}
+
+/** Keep keyboard focus on a task whose buttons were just re-rendered. */
+function focusTask(id, ...actions) {
+  const item = taskItem(id);
+  if (!item) return false;
+  const button = actions.map((a) => item.querySelector(`[data-action=${a}]`)).find(Boolean);
+  button?.focus();
+  return Boolean(button);
+}
+
+function taskItem(id) {
+  return [...$("task-list").children].find((item) => item.dataset.id === id) || null;
+}
+
+function matchesFilters(task) {
+  const { status, priority, tag } = list.filters;
+  return (!status || task.status === status) && (!priority || task.priority === priority) && (!tag || task.tags.includes(tag));
+}
+
+/** Show a task's new version in place; one that no longer matches the filters leaves. */
+function updateTask(task, etag) {
+  list.tasks.set(task.id, task);
+  rememberEtag(task, etag);
+  const item = taskItem(task.id);
+  if (!item) return;
+  if (matchesFilters(task)) item.replaceWith(renderTask(task));
+  else removeTask(task.id);
+}
+
+function removeTask(id) {
+  list.tasks.delete(id);
+  taskItem(id)?.remove();
+  updateListStatus();
+}
+
+function updateListStatus() {
+  const shown = $("task-list").children.length;
+  const filtered = list.filters.status || list.filters.priority || list.filters.tag;
+  let text;
+  if (list.loading) text = "Loading…";
+  else if (!shown) text = filtered ? "No tasks match these filters." : "No tasks yet. Add one above.";
+  else text = `Showing ${shown} task${shown === 1 ? "" : "s"}${list.nextCursor ? "; more to load" : ""}.`;
+  $("list-status").textContent = text;
+  $("load-more").hidden = !list.nextCursor || list.loading;
+}
+
+function listQuery(filters, cursor) {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(filters)) if (value) params.set(name, value);
+  if (cursor) params.set("cursor", cursor);
+  const query = params.toString();
+  return `/tasks${query ? `?${query}` : ""}`;
+}
+
+/** The first page for ``filters`` (replacing the list), or the next page ("load more").
+ * Filters the API refuses leave the list and the address bar as they were. */
+async function loadPage({ more = false, filters = list.filters } = {}) {
+  const form = $("filter-form");
+  list.loading = true;
+  updateListStatus();
+  try {
+    const { data } = await api("GET", listQuery(filters, more ? list.nextCursor : null));
+    clearFilterErrors(form);
+    if (!more) {
+      $("task-list").replaceChildren();
+      list.tasks.clear();
+      list.filters = filters;
+      writeFiltersToUrl();
+    }
+    list.nextCursor = data.nextCursor;
+    const fresh = data.items.filter((task) => !list.tasks.has(task.id));
+    for (const task of fresh) list.tasks.set(task.id, task);
+    $("task-list").append(...fresh.map(renderTask));
+    if (more && fresh.length) announce(`Loaded ${fresh.length} more task${fresh.length === 1 ? "" : "s"}.`);
+  } catch (error) {
+    if (error instanceof SignInRequired) return;
+    if (error.status === 400) showFilterErrors(form, error);
+    else showBanner(`Could not load tasks. ${describeError(error)}`, h("button", { type: "button", className: "button", onclick: () => { hideBanner(); loadPage(); } }, "Try again"));
+  } finally {
+    list.loading = false;
+    updateListStatus();
+  }
+}
+
+function clearFilterErrors(form) {
+  for (const error of form.querySelectorAll(".field-error")) {
+    error.hidden = true;
+    error.textContent = "";
+  }
+  for (const control of form.querySelectorAll("[aria-invalid]")) control.removeAttribute("aria-invalid");
+}
+
+function showFilterErrors(form, error) {
+  clearFilterErrors(form);
+  const placed = (error.problem.errors || []).filter((item) => form.elements[item.parameter]);
+  for (const item of placed) {
+    const control = form.elements[item.parameter];
+    const message = $(`${control.id}-error`);
+    if (!message) continue;
+    message.textContent = item.detail;
+    message.hidden = false;
+    control.setAttribute("aria-invalid", "true");
+  }
+  if (!placed.length) showBanner(describeError(error));
+  else form.elements[placed[0].parameter].focus();
+}
+
+/** Filters live in the address bar too, so a reload or a shared link keeps them. */
+function readFiltersFromUrl() {
+  const params = new URLSearchParams(window.location.search);
+  for (const name of Object.keys(list.filters)) list.filters[name] = params.get(name) || "";
+  const form = $("filter-form");
+  for (const name of Object.keys(list.filters)) form.elements[name].value = list.filters[name];
+}
+
+function writeFiltersToUrl() {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(list.filters)) if (value) params.set(name, value);
+  const query = params.toString();
+  window.history.replaceState(null, "", `${window.location.pathname}${query ? `?${query}` : ""}`);
+}
+
+// --- writes --------------------------------------------------------------------------------
+
+/** A key per intended creation: a retry after a lost response cannot create a duplicate. */
+let pendingCreation = null;
+
+function newKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function createTask(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const body = formValues(form);
+  const signature = JSON.stringify(body);
+  if (!pendingCreation || pendingCreation.signature !== signature) pendingCreation = { signature, key: newKey() };
+  const submit = form.querySelector("button[type=submit]");
+  submit.disabled = true;
+  try {
+    const { data: task, etag } = await api("POST", "/tasks", { body, headers: { "Idempotency-Key": pendingCreation.key } });
+    pendingCreation = null;
+    clearErrors(form);
+    form.reset();
+    rememberEtag(task, etag);
+    if (matchesFilters(task) && !list.tasks.has(task.id)) {
+      list.tasks.set(task.id, task);
+      $("task-list").prepend(renderTask(task));
+    }
+    updateListStatus();
+    announce(`Added “${task.title}”.`);
+    form.elements.title.focus();
+  } catch (error) {
+    if (!(error instanceof SignInRequired)) showErrors(form, error);
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+/** PATCH with If-Match: a change made by someone else meanwhile is a 412, never lost. */
+async function patchTask(id, changes, etag) {
+  return api("PATCH", `/tasks/${encodeURIComponent(id)}`, {
+    body: changes,
+    contentType: "application/merge-patch+json",
+    headers: { "If-Match": etag },
+  });
+}
+
+async function reloadTask(id) {
+  const { data: task, etag } = await api("GET", `/tasks/${encodeURIComponent(id)}`);
+  updateTask(task, etag);
+  return task;
+}
+
+function taskMessage(id, text, ...actions) {
+  const box = taskItem(id)?.querySelector(".task-message");
+  if (!box) return showBanner(text, ...actions);
+  box.replaceChildren(h("p", {}, text), ...actions);
+}
+
+function conflictInList(id, error) {
+  if (error instanceof ChangedElsewhere) {
+    taskMessage(id, "Someone else changed this task since it was loaded; it now shows the current version. Nothing was changed.");
+    return;
+  }
+  if (error.status === 404) {
+    removeTask(id);
+    showBanner("That task no longer exists; it was deleted elsewhere.");
+    return;
+  }
+  if (error.status === 412) {
+    const reload = h("button", { type: "button", className: "button button-small", onclick: () => reloadTask(id).then(() => announce("Task reloaded.")).catch(handleBackgroundError) }, "Reload task");
+    taskMessage(id, "Someone else changed this task since it was loaded; nothing was changed.", reload);
+    return;
+  }
+  handleBackgroundError(error, id);
+}
+
+function handleBackgroundError(error, id = null) {
+  if (error instanceof SignInRequired) return;
+  if (id) taskMessage(id, describeError(error));
+  else showBanner(describeError(error));
+}
+
+async function setStatus(id, status) {
+  try {
+    const { data: task, etag } = await patchTask(id, { status }, await shownEtag(id));
+    updateTask(task, etag);
+    if (!focusTask(id, "reopen", "complete", "edit")) $("tasks-heading").focus();
+    announce(`“${task.title}” is now ${humanize(status).toLowerCase()}.`);
+  } catch (error) {
+    conflictInList(id, error);
+  }
+}
+
+async function confirmDelete(id) {
+  const task = list.tasks.get(id);
+  const dialog = $("confirm-dialog");
+  $("confirm-text").textContent = `“${task.title}” will be deleted. This cannot be undone.`;
+  dialog.returnValue = "";
+  const opener = document.activeElement;
+  dialog.showModal();
+  dialog.addEventListener(
+    "close",
+    async () => {
+      if (dialog.returnValue !== "delete") return opener?.focus();
+      try {
+        const etag = await shownEtag(id);
+        await api("DELETE", `/tasks/${encodeURIComponent(id)}`, { headers: { "If-Match": etag } });
+        removeTask(id);
+        announce(`Deleted “${task.title}”.`);
+        $("tasks-heading").focus();
+      } catch (error) {
+        conflictInList(id, error);
+      }
+    },
+    { once: true },
+  );
+}
+
+// --- the edit dialog -------------------------------------------------------------------------
+
+const editing = { id: null, original: null, etag: null, opener: null };
+
+/** The editor starts from the version the list shows; if that is no longer current, it
+ * starts from the current one and says so. */
+async function openEditor(id) {
+  const form = $("edit-form");
+  editing.opener = document.activeElement;
+  let changed = false;
+  let task = list.tasks.get(id);
+  try {
+    editing.etag = await shownEtag(id);
+  } catch (error) {
+    if (!(error instanceof ChangedElsewhere)) return conflictInList(id, error);
+    changed = true;
+    task = error.task;
+    editing.etag = list.etags.get(id).etag;
+  }
+  editing.id = id;
+  editing.original = formValues(fillAndRead(form, task));
+  clearErrors(form);
+  $("conflict").hidden = true;
+  const general = form.querySelector(".form-error");
+  if (changed) {
+    general.textContent = "Someone else changed this task since the list loaded; this is the current version.";
+    general.hidden = false;
+  }
+  $("edit-dialog").showModal();
+  form.elements.title.focus();
+}
+
+function fillAndRead(form, task) {
+  fillForm(form, task);
+  return form;
+}
+
+/** Only the fields the user changed, so an edit never rewrites what it did not touch. */
+function changedFields(before, after) {
+  const changes = {};
+  for (const name of FIELD_NAMES) {
+    if (!(name in after)) continue;
+    if (JSON.stringify(before[name]) !== JSON.stringify(after[name])) changes[name] = after[name];
+  }
+  return changes;
+}
+
+async function saveEdit(event) {
+  event.preventDefault();
+  const form = $("edit-form");
+  const changes = changedFields(editing.original, formValues(form));
+  if (!Object.keys(changes).length) {
+    $("edit-dialog").close();
+    return;
+  }
+  const submit = form.querySelector("button[type=submit]");
+  submit.disabled = true;
+  try {
+    const { data: task, etag } = await patchTask(editing.id, changes, editing.etag);
+    updateTask(task, etag);
+    $("edit-dialog").close();
+    announce(`Saved “${task.title}”.`);
+  } catch (error) {
+    if (error instanceof SignInRequired) return;
+    if (error.status === 412) {
+      clearErrors(form);
+      $("conflict").hidden = false;
+      $("conflict-reload").focus();
+    } else if (error.status === 404) {
+      $("edit-dialog").close();
+      removeTask(editing.id);
+      showBanner("That task no longer exists; it was deleted elsewhere.");
+    } else {
+      showErrors(form, error);
+    }
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+async function reloadEdited() {
+  const form = $("edit-form");
+  try {
+    const task = await reloadTask(editing.id);
+    editing.etag = list.etags.get(task.id).etag;
+    editing.original = formValues(fillAndRead(form, task));
+    clearErrors(form);
+    $("conflict").hidden = true;
+    announce("Reloaded the current version.");
+    form.elements.title.focus();
+  } catch (error) {
+    if (error instanceof SignInRequired) return;
+    if (error.status === 404) {
+      $("edit-dialog").close();
+      removeTask(editing.id);
+      showBanner("That task no longer exists; it was deleted elsewhere.");
+    } else {
+      showErrors(form, error);
+    }
+  }
+}
+
+// --- sign-in ---------------------------------------------------------------------------------
+
+const SIGN_IN_MESSAGES = {
+  NotAuthorizedException: "Incorrect email or password.",
+  UserNotFoundException: "Incorrect email or password.",
+  UserNotConfirmedException: "This account is not confirmed yet. Confirm it from the email Cognito sent, then sign in.",
+  PasswordResetRequiredException: "This account needs a password reset before it can sign in.",
+  InvalidPasswordException: null, // Cognito's message names the rule that failed
+  CodeMismatchException: "That code is not right. Try the current one.",
+  ExpiredCodeException: "That code has expired. Try the current one.",
+  TooManyRequestsException: "Too many attempts. Wait a moment and try again.",
+  LimitExceededException: "Too many attempts. Wait a moment and try again.",
+};
+
+const pendingChallenge = { name: null, session: null, username: null };
+
+function showSignInForm(id) {
+  for (const form of ["password-form", "new-password-form", "mfa-form", "token-form"]) $(form).hidden = form !== id;
+  const form = $(id);
+  form.reset();
+  form.querySelector("input, textarea")?.focus();
+}
+
+function showSignIn(message = "") {
+  $("workspace").hidden = true;
+  $("account").hidden = true;
+  $("sign-in").hidden = false;
+  const box = $("sign-in-message");
+  box.textContent = message;
+  box.hidden = !message;
+  showSignInForm(signIn.clientId ? "password-form" : "token-form");
+}
+
+function signInFailed(error) {
+  const box = $("sign-in-message");
+  if (error instanceof CognitoError) box.textContent = SIGN_IN_MESSAGES[error.type] || error.message;
+  else if (error instanceof TypeError) box.textContent = "Cognito could not be reached. Check your connection and try again.";
+  else box.textContent = error.message || "Sign-in failed.";
+  box.hidden = false;
+}
+
+async function afterAuthentication(data, username) {
+  if (data.AuthenticationResult) {
+    startSession(data.AuthenticationResult.IdToken, data.AuthenticationResult.RefreshToken);
+    $("sign-in-message").hidden = true;
+    enterWorkspace();
+    return;
+  }
+  Object.assign(pendingChallenge, { name: data.ChallengeName, session: data.Session, username });
+  if (data.ChallengeName === "NEW_PASSWORD_REQUIRED") {
+    showSignInForm("new-password-form");
+    $("new-password-form").elements.username.value = username; // for password managers
+  }
+  else if (data.ChallengeName === "SOFTWARE_TOKEN_MFA") showSignInForm("mfa-form");
+  else signInFailed(new Error(`This page cannot complete the ${data.ChallengeName} step. Use another client to sign in.`));
+}
+
+async function submitWithBusy(form, work) {
+  const submit = form.querySelector("button[type=submit]");
+  submit.disabled = true;
+  try {
+    await work();
+  } catch (error) {
+    signInFailed(error);
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+function wireSignIn() {
+  $("password-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const username = form.elements.email.value.trim();
+    const password = form.elements.password.value;
+    submitWithBusy(form, async () => {
+      const data = await cognito("InitiateAuth", { AuthFlow: "USER_PASSWORD_AUTH", AuthParameters: { USERNAME: username, PASSWORD: password } });
+      await afterAuthentication(data, username);
+    });
+  });
+  $("new-password-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    submitWithBusy(form, async () => {
+      const data = await cognito("RespondToAuthChallenge", {
+        ChallengeName: "NEW_PASSWORD_REQUIRED",
+        Session: pendingChallenge.session,
+        ChallengeResponses: { USERNAME: pendingChallenge.username, NEW_PASSWORD: form.elements.newPassword.value },
+      });
+      await afterAuthentication(data, pendingChallenge.username);
+    });
+  });
+  $("mfa-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    submitWithBusy(form, async () => {
+      const data = await cognito("RespondToAuthChallenge", {
+        ChallengeName: "SOFTWARE_TOKEN_MFA",
+        Session: pendingChallenge.session,
+        ChallengeResponses: { USERNAME: pendingChallenge.username, SOFTWARE_TOKEN_MFA_CODE: form.elements.code.value.trim() },
+      });
+      await afterAuthentication(data, pendingChallenge.username);
+    });
+  });
+  $("token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const token = event.currentTarget.elements.token.value.trim();
+    const payload = claims(token);
+    if (!payload) {
+      const box = $("sign-in-message");
+      box.textContent = "That is not an ID token: expected three base64url parts separated by dots.";
+      box.hidden = false;
+      return;
+    }
+    startSession(token);
+    $("sign-in-message").hidden = true;
+    enterWorkspace();
+  });
+  $("sign-out").addEventListener("click", async () => {
+    const refreshToken = session.refreshToken;
+    endSession();
+    $("task-list").replaceChildren();
+    list.tasks.clear();
+    list.etags.clear();
+    showSignIn("You are signed out.");
+    if (refreshToken && signIn.clientId) cognito("RevokeToken", { Token: refreshToken }).catch(() => {});
+  });
+}
+
+// --- start -----------------------------------------------------------------------------------
+
+function enterWorkspace() {
+  $("sign-in").hidden = true;
+  $("workspace").hidden = false;
+  if (signIn) {
+    $("account-name").textContent = session.name;
+    $("account").hidden = false;
+  }
+  if (signIn) $("create-form").elements.title.focus(); // the sign-in form just went away
+  loadPage();
+}
+
+function wireWorkspace() {
+  buildTaskFields($("create-form"), { withStatus: false });
+  buildTaskFields($("edit-form"), { withStatus: true });
+  $("filter-status").append(...options(config.statuses, null));
+  $("filter-priority").append(...options(config.priorities, null));
+  for (const select of [$("filter-status"), $("filter-priority")]) select.value = "";
+  readFiltersFromUrl();
+
+  $("create-form").addEventListener("submit", createTask);
+  $("filter-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const filters = { status: form.elements.status.value, priority: form.elements.priority.value, tag: form.elements.tag.value.trim() };
+    loadPage({ filters });
+  });
+  $("clear-filters").addEventListener("click", () => {
+    $("filter-form").reset();
+    clearFilterErrors($("filter-form"));
+    loadPage({ filters: { status: "", priority: "", tag: "" } });
+  });
+  $("load-more").addEventListener("click", () => loadPage({ more: true }));
+  $("task-list").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-action]");
+    if (!button) return;
+    const id = button.closest("li[data-id]").dataset.id;
+    const action = button.dataset.action;
+    if (action === "edit") openEditor(id);
+    else if (action === "complete") setStatus(id, "completed");
+    else if (action === "cancel") setStatus(id, "cancelled");
+    else if (action === "reopen") setStatus(id, config.defaults.status);
+    else if (action === "delete") confirmDelete(id);
+  });
+  $("edit-form").addEventListener("submit", saveEdit);
+  $("edit-form").querySelector("[data-close]").addEventListener("click", () => $("edit-dialog").close());
+  $("edit-dialog").addEventListener("close", () => {
+    if (!focusTask(editing.id, "edit")) (editing.opener?.isConnected ? editing.opener : $("tasks-heading")).focus();
+  });
+  $("conflict-reload").addEventListener("click", reloadEdited);
+}
+
+wireWorkspace();
+if (signIn) {
+  wireSignIn();
+  showSignIn();
+} else {
+  enterWorkspace();
+}

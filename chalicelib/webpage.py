@@ -1,0 +1,191 @@
+"""The web page: a task manager in the browser, served by the app itself (``GET /``).
+
+The files live in ``chalicelib/static`` because Chalice packages everything under
+``chalicelib``. There is no build step: ``index.html`` names its assets as
+``{{app.js}}``; they are served under a fingerprint of their content
+(``/ui/app.<hash>.js``), so browsers may cache them for a year and still never run a
+stale script. The page is served with a strict Content-Security-Policy: scripts and
+styles only from this origin, no inline code, Trusted Types required (no HTML string can
+reach the DOM), and network access only to this API and, where the stage signs users in,
+Cognito's regional endpoint.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chalice import Response
+from chalice.app import Request
+
+from chalicelib import identity, schema
+from chalicelib.headers import weakly_matches
+from chalicelib.web import base_path, problem
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+#: Assets by suffix; anything else in the folder is not served.
+CONTENT_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml; charset=utf-8",
+}
+HTML = "text/html; charset=utf-8"
+#: Where assets are served: ``/ui/<name>.<fingerprint><suffix>``.
+ASSET_ROUTE = "/ui"
+#: Set by the deployment (``make support``, SAM or Terraform): the user pool's public app
+#: client that the page signs users in with.
+CLIENT_ID_ENV = "COGNITO_USER_POOL_CLIENT_ID"
+_CLIENT_ID = re.compile(r"[\w+]{1,128}")  # Cognito's pattern for a client id
+_ARN_REGION = re.compile(r"arn:aws[a-z-]*:cognito-idp:([a-z0-9-]{1,32}):")
+_PLACEHOLDER = re.compile(r"\{\{([A-Za-z0-9_.-]+)\}\}")
+
+#: Fingerprinted assets never change under the same name.
+IMMUTABLE = "public, max-age=31536000, immutable"
+#: The page embeds its stage's settings: revalidate each time (a 304 is cheap).
+REVALIDATE = "no-cache"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+}
+
+
+@dataclass(frozen=True)
+class Asset:
+    url_name: str  # e.g. app.3f9c2a1b0d4e.js
+    body: str
+    content_type: str
+    etag: str
+
+
+def _fingerprint(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+@functools.cache
+def assets() -> dict[str, Asset]:
+    """The servable files by their source name (``app.js``), read once per container."""
+    found = {}
+    for path in sorted(STATIC_DIR.iterdir()):
+        if path.suffix in CONTENT_TYPES:
+            body = path.read_text(encoding="utf-8")
+            digest = _fingerprint(body)
+            url_name = f"{path.stem}.{digest}{path.suffix}"
+            found[path.name] = Asset(url_name, body, CONTENT_TYPES[path.suffix], f'"{digest}"')
+    return found
+
+
+@functools.cache
+def _by_url_name() -> dict[str, Asset]:
+    return {asset.url_name: asset for asset in assets().values()}
+
+
+def sign_in(environ: Mapping[str, str] | None = None) -> dict[str, str] | None:
+    """How the page signs users in on this stage: None when requests without a token are
+    served (the local stage); otherwise Cognito's region and the public client id, or
+    only the region when no client is configured (the page then asks for an ID token)."""
+    environ = os.environ if environ is None else environ
+    if identity.anonymous_allowed(environ):
+        return None
+    arns = identity.user_pool_arns(environ)
+    region = _ARN_REGION.match(arns[0])
+    settings = {"region": region.group(1) if region else ""}
+    client_id = environ.get(CLIENT_ID_ENV, "").strip()
+    if _CLIENT_ID.fullmatch(client_id) and region:
+        settings["clientId"] = client_id
+    return settings
+
+
+def cognito_endpoint(region: str) -> str:
+    return f"https://cognito-idp.{region}.amazonaws.com/"
+
+
+def page_config(api_base: str, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """What the page's script needs: where the API is, how to sign in, and the choices
+    the task schema allows (so the page restates no rule of its own)."""
+    return {
+        "apiBase": api_base,
+        "signIn": sign_in(environ),
+        "statuses": list(schema.STATUSES),
+        "priorities": list(schema.PRIORITIES),
+        "defaults": {"status": schema.DEFAULTS["status"], "priority": schema.DEFAULTS["priority"]},
+        "limits": {
+            "title": schema.FIELDS["title"]["maxLength"],
+            "description": schema.FIELDS["description"]["maxLength"],
+            "tags": schema.FIELDS["tags"]["maxItems"],
+            "tag": schema.FIELDS["tags"]["items"]["maxLength"],
+        },
+    }
+
+
+def content_security_policy(config: Mapping[str, Any]) -> str:
+    connect = ["'self'"]
+    if config["signIn"] and config["signIn"].get("clientId"):
+        connect.append(cognito_endpoint(config["signIn"]["region"]))
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self'",
+            f"connect-src {' '.join(connect)}",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+            "require-trusted-types-for 'script'",
+            "trusted-types 'none'",
+        ]
+    )
+
+
+def _script_json(value: Any) -> str:
+    """JSON that cannot end the ``<script type="application/json">`` element it sits in."""
+    text = json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+@functools.cache
+def _render(api_base: str, config_json: str) -> str:
+    template = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    urls = {name: f"{api_base}{ASSET_ROUTE}/{a.url_name}" for name, a in assets().items()}
+    values = {**urls, "config": config_json}
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+
+
+def _cached_response(
+    request: Request, body: str, content_type: str, etag: str, cache_control: str, **extra: str
+) -> Response:
+    headers = {"ETag": etag, "Cache-Control": cache_control, **SECURITY_HEADERS, **extra}
+    if weakly_matches(request.headers.get("If-None-Match"), etag.strip('"')):
+        return Response(body="", status_code=304, headers=headers)
+    return Response(body=body, status_code=200, headers={**headers, "Content-Type": content_type})
+
+
+def page(request: Request) -> Response:
+    """The HTML page, its asset URLs and settings for this stage and base path."""
+    api_base = base_path(request)
+    config = page_config(api_base)
+    html = _render(api_base, _script_json(config))
+    csp = content_security_policy(config)
+    etag = f'"{_fingerprint(html + csp)}"'
+    return _cached_response(
+        request, html, HTML, etag, REVALIDATE, **{"Content-Security-Policy": csp}
+    )
+
+
+def asset(request: Request, url_name: str) -> Response:
+    """A fingerprinted asset; 404 for any other name (old fingerprints included)."""
+    found = _by_url_name().get(url_name)
+    if found is None:
+        return problem(404, "No such asset; the page names its assets with a fingerprint.")
+    return _cached_response(request, found.body, found.content_type, found.etag, IMMUTABLE)
