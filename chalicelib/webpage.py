@@ -42,8 +42,10 @@ ASSET_ROUTE = "/ui"
 #: Set by the deployment (``make support``, SAM or Terraform): the user pool's public app
 #: client that the page signs users in with.
 CLIENT_ID_ENV = "COGNITO_USER_POOL_CLIENT_ID"
-_CLIENT_ID = re.compile(r"[\w+]{1,128}")  # Cognito's pattern for a client id
-_ARN_REGION = re.compile(r"arn:aws[a-z-]*:cognito-idp:([a-z0-9-]{1,32}):")
+_CLIENT_ID = re.compile(r"[\w+]{1,128}", re.ASCII)  # Cognito's pattern for a client id
+_POOL_ARN = re.compile(r"arn:(aws[a-z-]*):cognito-idp:([a-z0-9-]{1,32}):")
+#: The DNS suffix of AWS endpoints by partition (aws, aws-us-gov: amazonaws.com).
+_DNS_SUFFIX = {"aws-cn": "amazonaws.com.cn"}
 _PLACEHOLDER = re.compile(r"\{\{([A-Za-z0-9_.-]+)\}\}")
 
 #: Fingerprinted assets never change under the same name.
@@ -92,22 +94,22 @@ def _by_url_name() -> dict[str, Asset]:
 
 def sign_in(environ: Mapping[str, str] | None = None) -> dict[str, str] | None:
     """How the page signs users in on this stage: None when requests without a token are
-    served (the local stage); otherwise Cognito's region and the public client id, or
-    only the region when no client is configured (the page then asks for an ID token)."""
+    served (the local stage); otherwise the user pool's Cognito endpoint and its public
+    client id, or nothing when no client is configured (the page then asks for a token)."""
     environ = os.environ if environ is None else environ
     if identity.anonymous_allowed(environ):
         return None
-    arns = identity.user_pool_arns(environ)
-    region = _ARN_REGION.match(arns[0])
-    settings = {"region": region.group(1) if region else ""}
+    pool = _POOL_ARN.match(identity.user_pool_arns(environ)[0])
     client_id = environ.get(CLIENT_ID_ENV, "").strip()
-    if _CLIENT_ID.fullmatch(client_id) and region:
-        settings["clientId"] = client_id
-    return settings
+    if pool is None or not _CLIENT_ID.fullmatch(client_id):
+        return {}
+    partition, region = pool.groups()
+    return {"endpoint": cognito_endpoint(region, partition), "clientId": client_id}
 
 
-def cognito_endpoint(region: str) -> str:
-    return f"https://cognito-idp.{region}.amazonaws.com/"
+def cognito_endpoint(region: str, partition: str = "aws") -> str:
+    """Cognito user pools' API in a region (the page calls it directly, unsigned)."""
+    return f"https://cognito-idp.{region}.{_DNS_SUFFIX.get(partition, 'amazonaws.com')}/"
 
 
 def page_config(api_base: str, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -129,9 +131,7 @@ def page_config(api_base: str, environ: Mapping[str, str] | None = None) -> dict
 
 
 def content_security_policy(config: Mapping[str, Any]) -> str:
-    connect = ["'self'"]
-    if config["signIn"] and config["signIn"].get("clientId"):
-        connect.append(cognito_endpoint(config["signIn"]["region"]))
+    connect = ["'self'", *([config["signIn"]["endpoint"]] if config["signIn"] else [])]
     return "; ".join(
         [
             "default-src 'none'",

@@ -157,6 +157,31 @@ def api(request: pytest.FixtureRequest) -> Iterator[Api]:
         yield api
 
 
+BROWSER_SKIPPED = (
+    "Browser tests did NOT run: no Chromium (apt-get install -y chromium, set TASKS_CHROMIUM, "
+    "or run playwright install chromium)"
+)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict, browser_type: Any) -> dict:
+    """pytest-playwright's launch settings, with a system Chromium and its arguments. CI
+    must run the browser tests (it installs Chromium); elsewhere a machine without one
+    skips them, and the summary says so plainly."""
+    from tests import browser
+
+    settings = browser.launch_args()
+    if "executable_path" not in settings and not Path(browser_type.executable_path).exists():
+        if _in_ci():
+            pytest.fail(BROWSER_SKIPPED + " and CI must run them")
+        pytest.skip(BROWSER_SKIPPED)
+    return {**browser_type_launch_args, **settings}
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
 DYNAMODB_LOCAL_SKIPPED = "DynamoDB Local part did NOT run: Java (11+, 17 tested) is needed on PATH"
 
 
@@ -165,7 +190,7 @@ def require_dynamodb_local() -> None:
     machine without Java skips those tests, and the summary says so plainly."""
     if dynamodb_local.java_available():
         return
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+    if _in_ci():
         pytest.fail(DYNAMODB_LOCAL_SKIPPED + " and CI must run it")
     pytest.skip(DYNAMODB_LOCAL_SKIPPED)
 

@@ -19,7 +19,6 @@ from tests.browser import (
     all_tasks,
     create_task,
     delete_all_tasks,
-    launch_args,
     new_task_form,
     open_page,
     screenshot,
@@ -30,12 +29,6 @@ from tests.browser import (
 from tests.local_server import LocalServer, running_local_server
 
 XSS_TITLE = "<img src=x onerror=alert(1)>"
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
-    """pytest-playwright's launch settings, with our Chromium and its arguments."""
-    return {**browser_type_launch_args, **launch_args()}
 
 
 @pytest.fixture(scope="module")
@@ -197,6 +190,28 @@ def test_acting_on_a_task_changed_elsewhere_shows_the_current_version_first(
     dialog = page.get_by_role("dialog", name="Edit task")
     expect(dialog.get_by_label("Description")).to_have_value("Added elsewhere")
     expect(dialog).to_contain_text("this is the current version")
+
+
+def test_a_task_created_while_the_list_loads_stays_listed(page: Page, server: LocalServer) -> None:
+    """The first page is answered before the task exists but arrives after it was added."""
+    create_task(server, title="Older")
+    late: list[tuple[Any, Any]] = []
+
+    def answer_late(route: Any) -> None:
+        if route.request.method != "GET" or late:
+            route.continue_()
+            return
+        late.append((route, route.fetch()))  # the server's answer now, delivered later
+
+    page.route(re.compile(r"/tasks(\?.*)?$"), answer_late)
+    page.goto(server.base_url)
+    expect(page.locator("#list-status")).to_have_text("Loading…")
+    add_task(page, "Added meanwhile")
+    route, response = late[0]
+    assert [t["title"] for t in response.json()["items"]] == ["Older"]
+    route.fulfill(response=response)
+    wait_for_list(page)
+    expect(task_titles(page)).to_have_text(["Added meanwhile", "Older"])
 
 
 def _etag_of(task: dict) -> str:

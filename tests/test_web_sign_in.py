@@ -17,7 +17,7 @@ from moto.server import ThreadedMotoServer
 from playwright.sync_api import Browser, BrowserContext, Page, Request, Route, expect
 
 from chalicelib.table import create_table
-from tests.browser import add_task, launch_args, new_task_form, task_item, task_titles
+from tests.browser import add_task, new_task_form, task_item, task_titles
 from tests.local_server import LocalServer, free_port, running_local_server
 from tools import dev_token
 
@@ -27,11 +27,6 @@ TEMPORARY_PASSWORD = "Temporary-Passw0rd"
 ANN = ("ann@example.com", "Ann-S3cure-Passw0rd")
 BOB = ("bob@example.com", "Bob-S3cure-Passw0rd")
 CY = ("cy@example.com", "Cy-S3cure-Passw0rd")
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
-    return {**browser_type_launch_args, **launch_args()}
 
 
 @dataclass

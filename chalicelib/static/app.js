@@ -85,7 +85,7 @@ class CognitoError extends Error {
 
 /** One call to Cognito's user pool API: public client, no AWS credentials. */
 async function cognito(action, body) {
-  const response = await fetch(`https://cognito-idp.${signIn.region}.amazonaws.com/`, {
+  const response = await fetch(signIn.endpoint, {
     method: "POST",
     headers: {
       "Content-Type": "application/x-amz-json-1.1",
@@ -311,7 +311,15 @@ function showErrors(form, error) {
 
 // tasks: what the page shows, by id. etags: the ETag of a version the page fetched (from
 // GET, POST or PATCH; a list page carries none), kept with that version.
-const list = { filters: { status: "", priority: "", tag: "" }, tasks: new Map(), etags: new Map(), nextCursor: null, loading: false };
+const list = {
+  filters: { status: "", priority: "", tag: "" },
+  tasks: new Map(),
+  etags: new Map(),
+  nextCursor: null,
+  loading: false,
+  loads: 0, // numbers each load, so that only the latest one is shown
+  createdDuringLoad: [],
+};
 
 const sameVersion = (a, b) => Boolean(a && b) && a.version === b.version && a.createdAt === b.createdAt;
 
@@ -458,32 +466,43 @@ function listQuery(filters, cursor) {
 }
 
 /** The first page for ``filters`` (replacing the list), or the next page ("load more").
- * Filters the API refuses leave the list and the address bar as they were. */
+ * Filters the API refuses leave the list and the address bar as they were. Only the
+ * latest load counts: an older response that arrives late is dropped, and a task
+ * created while the first page was on its way is kept. */
 async function loadPage({ more = false, filters = list.filters } = {}) {
   const form = $("filter-form");
+  const load = ++list.loads;
+  if (!more) list.createdDuringLoad = [];
   list.loading = true;
   updateListStatus();
   try {
     const { data } = await api("GET", listQuery(filters, more ? list.nextCursor : null));
+    if (load !== list.loads) return;
     clearFilterErrors(form);
+    let items = data.items;
     if (!more) {
       $("task-list").replaceChildren();
       list.tasks.clear();
       list.filters = filters;
       writeFiltersToUrl();
+      const listed = new Set(items.map((task) => task.id));
+      const created = list.createdDuringLoad.filter((task) => !listed.has(task.id) && matchesFilters(task));
+      items = [...created.reverse(), ...items];
     }
     list.nextCursor = data.nextCursor;
-    const fresh = data.items.filter((task) => !list.tasks.has(task.id));
+    const fresh = items.filter((task) => !list.tasks.has(task.id));
     for (const task of fresh) list.tasks.set(task.id, task);
     $("task-list").append(...fresh.map(renderTask));
     if (more && fresh.length) announce(`Loaded ${fresh.length} more task${fresh.length === 1 ? "" : "s"}.`);
   } catch (error) {
-    if (error instanceof SignInRequired) return;
+    if (error instanceof SignInRequired || load !== list.loads) return;
     if (error.status === 400) showFilterErrors(form, error);
     else showBanner(`Could not load tasks. ${describeError(error)}`, h("button", { type: "button", className: "button", onclick: () => { hideBanner(); loadPage(); } }, "Try again"));
   } finally {
-    list.loading = false;
-    updateListStatus();
+    if (load === list.loads) {
+      list.loading = false;
+      updateListStatus();
+    }
   }
 }
 
@@ -549,6 +568,7 @@ async function createTask(event) {
     clearErrors(form);
     form.reset();
     rememberEtag(task, etag);
+    list.createdDuringLoad.push(task);
     if (matchesFilters(task) && !list.tasks.has(task.id)) {
       list.tasks.set(task.id, task);
       $("task-list").prepend(renderTask(task));
