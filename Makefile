@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 STAGE  ?= dev
 
-.PHONY: venv run run-persistent test lint format token openapi smoke contract list-cost cold-start package support deploy teardown dynamodb-local clean
+.PHONY: venv run run-persistent test lint format token openapi smoke contract bench list-cost cold-start package support deploy teardown dynamodb-local clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ smoke: venv ## the full task flow against URL (default: make run's), TOKEN for a
 
 contract: venv ## schemathesis against chalice local, deeper: EXAMPLES per operation (default 200)
 	CONTRACT_MAX_EXAMPLES=$(or $(EXAMPLES),200) $(BIN)/python -m pytest tests/test_contract.py
+
+bench: venv ## benchmarks on DynamoDB Local: BENCHMARKS.md and its plot; QUICK=1 (CI) into build/bench/
+	$(BIN)/python -m bench.suite $(if $(QUICK),--quick --command "make bench QUICK=1")
 
 list-cost: venv ## list-page cost vs table size on AWS's DynamoDB Local (needs Java, npm)
 	$(BIN)/python -m bench.list_cost --sizes $(or $(SIZES),100,1000,10000)

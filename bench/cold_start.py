@@ -24,6 +24,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from tools import dynamodb_local
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STAGE = "dev"
+WARM_UP_SECONDS = 3
 
 _FLOOR = """
 import os, time
@@ -145,6 +147,34 @@ def report(label: str, samples: dict[str, list[float]]) -> None:
             f"{label} {name}: median {statistics.median(values):.1f} ms "
             f"(min {min(values):.1f}, max {max(values):.1f}, runs {len(values)})"
         )
+
+
+def compare(runs: int) -> dict[str, Any]:
+    """Floor and app, ``runs`` fresh interpreters each, alternating (the machine's noise
+    then hits both alike); medians in milliseconds."""
+    floor: dict[str, list[float]] = {}
+    app: dict[str, list[float]] = {}
+    with dynamodb_local.running() as engine:
+        environment = stage_environment(engine.endpoint_url)
+        create_table(engine.client(), environment["TASKS_TABLE_NAME"])
+        # Java is still compiling DynamoDB Local's hot paths on the machine's cores just
+        # after it starts: one pair first, not counted, and a pause.
+        measure(_FLOOR, environment, 1)
+        measure(_APP, environment, 1)
+        time.sleep(WARM_UP_SECONDS)
+        for _ in range(runs):
+            for samples, script in ((floor, _FLOOR), (app, _APP)):
+                for name, values in measure(script, environment, 1).items():
+                    samples.setdefault(name, []).extend(values)
+    medians = {
+        "floor_ms": statistics.median(floor["total"]),
+        "app_ms": statistics.median(app["total"]),
+        "app_import_ms": statistics.median(app["import"]),
+        "app_first_request_ms": statistics.median(app["first request"]),
+        "runs": runs,
+    }
+    medians["gap_ms"] = medians["app_ms"] - medians["floor_ms"]
+    return {k: round(v, 1) if isinstance(v, float) else v for k, v in medians.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,16 +14,14 @@ import argparse
 import json
 import random
 import sys
-import threading
 import time
 import uuid
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.meter import Meter
 from chalicelib.cursor import CursorCodec
 from chalicelib.schema import PRIORITIES, STATUSES
 from chalicelib.store import ListFilters, TaskStore
@@ -38,6 +36,13 @@ LOAD_THREADS = 8
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 TAGS = ("work", "home", "errand", "finance", "health", "travel", "reading", "garden")
 WORDS = ("lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit", "sed")
+#: Description lengths in characters, with their weights. "long": every task has 300
+#: characters (a heavy case: items of about 750 bytes). "typical": half have none, the
+#: rest short or a paragraph (mean about 95 characters).
+DESCRIPTIONS: dict[str, tuple[tuple[int, int], ...]] = {
+    "long": ((300, 1),),
+    "typical": ((0, 50), (80, 30), (350, 20)),
+}
 #: The queries measured for the measured owner, each on its first page and on page 2.
 QUERIES: dict[str, ListFilters] = {
     "no filter": ListFilters(),
@@ -48,71 +53,56 @@ QUERIES: dict[str, ListFilters] = {
 }
 
 
-@dataclass
-class Meter:
-    """Counts DynamoDB calls and sums ConsumedCapacity through the client's event hooks."""
+def make_tasks(
+    size: int, seed: int, measured_owner: str = MEASURED_OWNER, descriptions: str = "long"
+) -> list[tuple[str, dict[str, Any]]]:
+    """(owner, task) pairs: the measured owner's tasks interleaved in time with the rest.
 
-    operations: Counter[str] = field(default_factory=Counter)
-    capacity: float = 0.0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def attach(self, client: Any) -> None:
-        client.meta.events.register("provide-client-params.dynamodb.*", self._before)
-        client.meta.events.register("after-call.dynamodb.*", self._after)
-
-    def reset(self) -> None:
-        with self.lock:
-            self.operations.clear()
-            self.capacity = 0.0
-
-    def _before(self, params: dict[str, Any], model: Any, **_: Any) -> None:
-        if model.name == "Scan":
-            raise AssertionError(f"a Scan was sent: {params}")
-        if "ReturnConsumedCapacity" in model.input_shape.members:
-            params["ReturnConsumedCapacity"] = "TOTAL"
-        with self.lock:
-            self.operations[model.name] += 1
-
-    def _after(self, parsed: dict[str, Any], **_: Any) -> None:
-        consumed = parsed.get("ConsumedCapacity")
-        entries = consumed if isinstance(consumed, list) else [consumed] if consumed else []
-        with self.lock:
-            self.capacity += sum(float(e.get("CapacityUnits", 0)) for e in entries)
-
-
-def make_tasks(size: int, seed: int) -> list[tuple[str, dict[str, Any]]]:
-    """(owner, task) pairs: the measured owner's tasks are interleaved in time with the rest."""
-    rng = random.Random(seed)
+    The measured owner's newest tasks are the same at every size (same content, same
+    times): only the other owners' tasks grow with the table, so pages compare across
+    sizes. ``descriptions``: a key of ``DESCRIPTIONS``, how long descriptions are.
+    """
     measured = min(MEASURED_TASKS, size // 2)
-    owners = [MEASURED_OWNER] * measured
     others = size - measured
-    owners += [f"owner-{i // TASKS_PER_OTHER_OWNER:05d}" for i in range(others)]
-    rng.shuffle(owners)
-    start = datetime(2024, 1, 1, tzinfo=UTC)
-    pairs = []
-    for i, owner in enumerate(owners):
-        stamp = start + timedelta(seconds=37 * i, microseconds=rng.randrange(1_000_000))
-        created = stamp.strftime(TIMESTAMP_FORMAT)
-        words = []
-        while sum(len(w) + 1 for w in words) < 300:
-            words.append(rng.choice(WORDS))
-        task = {
-            "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            "title": f"Task {i} " + " ".join(rng.choices(WORDS, k=4)),
-            "description": " ".join(words),
-            "status": rng.choices(STATUSES, weights=(40, 30, 25, 5))[0],
-            "priority": rng.choices(PRIORITIES, weights=(30, 40, 20, 10))[0],
-            "dueDate": (stamp + timedelta(days=rng.randrange(1, 60))).date().isoformat()
-            if rng.random() < 0.5
-            else None,
-            "tags": rng.sample(TAGS, k=rng.choice((0, 1, 1, 2, 3))),
-            "expireAt": None,
-            "createdAt": created,
-            "updatedAt": created,
-            "version": 1,
-        }
-        pairs.append((owner, task))
+    spacing = timedelta(seconds=37)
+    end = datetime(2025, 1, 1, tzinfo=UTC)
+    # The measured owner's k-th newest task, from its own random stream.
+    pairs = [
+        (measured_owner, _task(random.Random(f"{seed}-m{k}"), end - k * spacing, k, descriptions))
+        for k in range(measured)
+    ]
+    rng = random.Random(f"{seed}-others-{size}")
+    span = max(measured, 1) * spacing.total_seconds()
+    for i in range(others):
+        stamp = end - timedelta(seconds=rng.uniform(0, span))
+        owner = f"owner-{i // TASKS_PER_OTHER_OWNER:05d}"
+        pairs.append((owner, _task(rng, stamp, measured + i, descriptions)))
+    random.Random(seed).shuffle(pairs)  # load order: not by owner, not by time
     return pairs
+
+
+def _task(rng: random.Random, stamp: datetime, number: int, descriptions: str) -> dict[str, Any]:
+    stamp += timedelta(microseconds=rng.randrange(1_000_000))
+    created = stamp.strftime(TIMESTAMP_FORMAT)
+    words: list[str] = []
+    target = rng.choices(*zip(*DESCRIPTIONS[descriptions], strict=True))[0]
+    while sum(len(w) + 1 for w in words) < target:
+        words.append(rng.choice(WORDS))
+    return {
+        "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "title": f"Task {number} " + " ".join(rng.choices(WORDS, k=4)),
+        "description": " ".join(words),
+        "status": rng.choices(STATUSES, weights=(40, 30, 25, 5))[0],
+        "priority": rng.choices(PRIORITIES, weights=(30, 40, 20, 10))[0],
+        "dueDate": (stamp + timedelta(days=rng.randrange(1, 60))).date().isoformat()
+        if rng.random() < 0.5
+        else None,
+        "tags": rng.sample(TAGS, k=rng.choice((0, 1, 1, 2, 3))),
+        "expireAt": None,
+        "createdAt": created,
+        "updatedAt": created,
+        "version": 1,
+    }
 
 
 def _matches(task: dict[str, Any], filters: ListFilters) -> bool:
@@ -123,57 +113,76 @@ def _matches(task: dict[str, Any], filters: ListFilters) -> bool:
     )
 
 
-def _expected(pairs: list[tuple[str, dict[str, Any]]], filters: ListFilters) -> list[str]:
+def _expected(
+    pairs: list[tuple[str, dict[str, Any]]], filters: ListFilters, measured: str = MEASURED_OWNER
+) -> list[str]:
     """Ids of the measured owner's matching tasks, newest first (ties: id, descending)."""
-    tasks = [t for owner, t in pairs if owner == MEASURED_OWNER and _matches(t, filters)]
+    tasks = [t for owner, t in pairs if owner == measured and _matches(t, filters)]
     tasks.sort(key=lambda t: (t["createdAt"], t["id"]), reverse=True)
     return [t["id"] for t in tasks]
+
+
+def load(store: TaskStore, pairs: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Write every task through the store (conditional puts, as the API does)."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(LOAD_THREADS) as pool:
+        created = list(pool.map(lambda pair: store.create(*pair), pairs))
+    seconds = time.perf_counter() - started
+    if not all(created):
+        raise AssertionError(f"{created.count(False)} tasks were not created")
+    return {"size": len(pairs), "seconds": round(seconds, 2), "threads": LOAD_THREADS}
+
+
+def measure_pages(
+    store: TaskStore,
+    meter: Meter,
+    pairs: list[tuple[str, dict[str, Any]]],
+    limit: int,
+    now: int,
+    owner: str = MEASURED_OWNER,
+) -> list[dict[str, Any]]:
+    """Pages 1 and 2 of each query, each checked task by task against the loaded data."""
+    rows = []
+    for name, filters in QUERIES.items():
+        expected = _expected(pairs, filters, owner)
+        cursor: str | None = None
+        for page_number in (1, 2):
+            meter.reset()
+            page = store.list_page(owner, filters, limit, cursor, now)
+            got = [t["id"] for t in page.items]
+            offset = (page_number - 1) * limit
+            if got != expected[offset : offset + limit]:
+                raise AssertionError(f"{len(pairs)} {name} page {page_number}: wrong tasks")
+            rows.append(
+                {
+                    "size": len(pairs),
+                    "query": name,
+                    "page": page_number,
+                    "requests": meter.requests,
+                    "operations": dict(meter.operations),
+                    "capacity_units": round(meter.capacity, 2),
+                    "items": len(page.items),
+                    "matching": len(expected),
+                }
+            )
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    return rows
 
 
 def measure_size(size: int, limit: int, seed: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Load a fresh in-memory DynamoDB Local with ``size`` tasks and measure list pages."""
     pairs = make_tasks(size, seed)
-    now = int(time.time())
     with dynamodb_local.running() as server:
         client = server.client()
-        meter = Meter()
+        meter = Meter(forbidden=frozenset({"Scan"}))
         meter.attach(client)
         create_table(client, TABLE)
         store = TaskStore(client, TABLE, CursorCodec([b"x" * 32]))
-        started = time.perf_counter()
-        with ThreadPoolExecutor(LOAD_THREADS) as pool:
-            created = list(pool.map(lambda pair: store.create(*pair), pairs))
-        load_seconds = time.perf_counter() - started
-        if not all(created):
-            raise AssertionError(f"{created.count(False)} tasks were not created")
-        load = {"size": size, "seconds": round(load_seconds, 2), "threads": LOAD_THREADS}
-        rows = []
-        for name, filters in QUERIES.items():
-            expected = _expected(pairs, filters)
-            cursor: str | None = None
-            for page_number in (1, 2):
-                meter.reset()
-                page = store.list_page(MEASURED_OWNER, filters, limit, cursor, now)
-                got = [t["id"] for t in page.items]
-                offset = (page_number - 1) * limit
-                if got != expected[offset : offset + limit]:
-                    raise AssertionError(f"{size} {name} page {page_number}: wrong tasks")
-                rows.append(
-                    {
-                        "size": size,
-                        "query": name,
-                        "page": page_number,
-                        "requests": sum(meter.operations.values()),
-                        "operations": dict(meter.operations),
-                        "capacity_units": round(meter.capacity, 2),
-                        "items": len(page.items),
-                        "matching": len(expected),
-                    }
-                )
-                cursor = page.next_cursor
-                if cursor is None:
-                    break
-    return load, rows
+        loaded = load(store, pairs)
+        rows = measure_pages(store, meter, pairs, limit, int(time.time()))
+    return loaded, rows
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:

@@ -1,0 +1,242 @@
+"""What each API operation costs: DynamoDB requests, consumed capacity, in-process latency.
+
+The app is called through ``chalice.test.Client`` on the ``dev`` stage (JSON logs and EMF
+metrics on, written to /dev/null), against a table on AWS's DynamoDB Local that already
+holds the benchmark's tasks. A ``Meter`` on the app's own DynamoDB client counts every
+request and the capacity DynamoDB reports for it; a Scan would fail the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import statistics
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from chalice.test import Client
+
+from bench.meter import Meter, percentile
+from chalicelib import runtime, telemetry
+from tools import dev_token
+
+STAGE = "dev"
+#: The single-item operations write as this owner, so the measured owner's list pages
+#: hold exactly the loaded tasks.
+WRITER = "bench-writer"
+MERGE_PATCH = "application/merge-patch+json"
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DESCRIPTION = "Call the supplier about the delivery window and confirm the new address."
+
+
+def stage_table() -> str:
+    """The table the dev stage's app uses (its TASKS_TABLE_NAME)."""
+    config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
+    return config["stages"][STAGE]["environment_variables"]["TASKS_TABLE_NAME"]
+
+
+@dataclass
+class Call:
+    status: int
+    headers: dict[str, str]
+    body: Any
+    milliseconds: float
+    cost: dict[str, Any]
+
+
+class Bench:
+    """The app on one DynamoDB endpoint, with a meter on its client."""
+
+    def __init__(self, client: Client, meter: Meter) -> None:
+        self._client = client
+        self.meter = meter
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        owner: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> Call:
+        sent = {"Authorization": dev_token.mint("bench", sub=owner), **(headers or {})}
+        payload = b""
+        if body is not None:
+            sent["Content-Type"] = content_type
+            payload = json.dumps(body).encode()
+        self.meter.reset()
+        started = time.perf_counter()
+        response = self._client.http.request(method, path, headers=sent, body=payload)
+        elapsed = (time.perf_counter() - started) * 1000
+        cost = self.meter.snapshot()
+        parsed = json.loads(response.body) if response.body else None
+        return Call(response.status_code, dict(response.headers), parsed, elapsed, cost)
+
+
+@contextlib.contextmanager
+def app_on(endpoint_url: str) -> Iterator[Bench]:
+    """The app, as the dev stage runs it, on ``endpoint_url``; its output discarded."""
+    meter = Meter(forbidden=frozenset({"Scan"}))
+    make_client = runtime.dynamodb_client
+    environment = {
+        "DYNAMODB_ENDPOINT_URL": endpoint_url,
+        "TASKS_CURSOR_SECRETS": uuid.uuid4().hex * 2,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    with (
+        mock.patch.dict(os.environ, environment),
+        mock.patch.object(
+            runtime, "dynamodb_client", lambda *a, **k: meter.attach(make_client(*a, **k))
+        ),
+        open(os.devnull, "w") as sink,
+        contextlib.redirect_stdout(sink),
+        warnings.catch_warnings(),
+    ):
+        # chalice's test client admits Cognito routes without verifying tokens (as
+        # chalice local does); that is expected here, not news on every run.
+        warnings.filterwarnings("ignore", "CognitoUserPoolAuthorizer", UserWarning)
+        runtime.reset()
+        telemetry.reset()
+        try:
+            from app import app
+
+            with Client(app, stage_name=STAGE) as client:
+                yield Bench(client, meter)
+        finally:
+            runtime.reset()
+            telemetry.reset()
+
+
+def summary(calls: list[Call], expected_status: int) -> dict[str, Any]:
+    """Requests and capacity per call (every call must cost the same number of
+    requests), and latency percentiles over the calls."""
+    wrong = [c for c in calls if c.status != expected_status]
+    if wrong:
+        raise AssertionError(f"expected {expected_status}, got {wrong[0].status}: {wrong[0].body}")
+    requests = {c.cost["requests"] for c in calls}
+    if len(requests) != 1:
+        raise AssertionError(f"calls of one operation sent different request counts: {requests}")
+    times = sorted(c.milliseconds for c in calls)
+    return {
+        "requests": requests.pop(),
+        "operations": calls[-1].cost["operations"],
+        "read_units": statistics.mean(c.cost["read_units"] for c in calls),
+        "write_units": statistics.mean(c.cost["write_units"] for c in calls),
+        "latency_ms": {
+            "p50": round(percentile(times, 0.5), 2),
+            "p99": round(percentile(times, 0.99), 2),
+            "runs": len(times),
+        },
+    }
+
+
+def task_body(number: int) -> dict[str, Any]:
+    return {
+        "title": f"Bench task {number}",
+        "description": DESCRIPTION,
+        "priority": "high",
+        "dueDate": "2030-01-31",
+        "tags": ["bench", "supplier"],
+    }
+
+
+def measure(bench: Bench, measured_owner: str, runs: int) -> dict[str, dict[str, Any]]:
+    """Every operation, ``runs`` times each, in an order that leaves each its data."""
+    results: dict[str, dict[str, Any]] = {}
+    etags: dict[str, str] = {}
+
+    def record(name: str, status: int, calls: list[Call]) -> list[Call]:
+        results[name] = summary(calls, status)
+        if name.startswith("list page"):
+            results[name]["items"] = len(calls[0].body["items"])
+        for call in calls:
+            if call.body and "id" in call.body and "ETag" in call.headers:
+                etags[call.body["id"]] = call.headers["ETag"]
+        return calls
+
+    def repeat(make: Callable[[int], Call]) -> list[Call]:
+        return [make(i) for i in range(runs)]
+
+    created = record(
+        "create", 201, repeat(lambda i: bench.call("POST", "/tasks", WRITER, task_body(i)))
+    )
+    ids = [c.body["id"] for c in created]
+    record(
+        "create with Idempotency-Key",
+        201,
+        repeat(
+            lambda i: bench.call(
+                "POST", "/tasks", WRITER, task_body(i), {"Idempotency-Key": uuid.uuid4().hex}
+            )
+        ),
+    )
+    record("get", 200, repeat(lambda i: bench.call("GET", f"/tasks/{ids[i]}", WRITER)))
+    record(
+        "conditional get (304)",
+        304,
+        repeat(
+            lambda i: bench.call(
+                "GET", f"/tasks/{ids[i]}", WRITER, headers={"If-None-Match": etags[ids[i]]}
+            )
+        ),
+    )
+    record(
+        "replace",
+        200,
+        repeat(lambda i: bench.call("PUT", f"/tasks/{ids[i]}", WRITER, task_body(i + runs))),
+    )
+    record(
+        "patch",
+        200,
+        repeat(
+            lambda i: bench.call(
+                "PATCH", f"/tasks/{ids[i]}", WRITER, {"priority": "low"}, content_type=MERGE_PATCH
+            )
+        ),
+    )
+    record(
+        "patch with If-Match",
+        200,
+        repeat(
+            lambda i: bench.call(
+                "PATCH",
+                f"/tasks/{ids[i]}",
+                WRITER,
+                {"status": "in_progress"},
+                {"If-Match": etags[ids[i]]},
+                content_type=MERGE_PATCH,
+            )
+        ),
+    )
+    record("delete", 204, repeat(lambda i: bench.call("DELETE", f"/tasks/{ids[i]}", WRITER)))
+
+    first = record("list page", 200, repeat(lambda i: bench.call("GET", "/tasks", measured_owner)))
+    cursor = first[0].body["nextCursor"]
+    if len(first[0].body["items"]) != 25 or cursor is None:
+        raise AssertionError("the measured owner needs more than one full page of tasks")
+    record(
+        "list page 2 (cursor)",
+        200,
+        repeat(lambda i: bench.call("GET", f"/tasks?cursor={cursor}", measured_owner)),
+    )
+    record(
+        "list page, status filter",
+        200,
+        repeat(lambda i: bench.call("GET", "/tasks?status=in_progress", measured_owner)),
+    )
+    record(
+        "list page, tag filter",
+        200,
+        repeat(lambda i: bench.call("GET", "/tasks?tag=finance", measured_owner)),
+    )
+    return results

@@ -1,0 +1,298 @@
+"""BENCHMARKS.md and its plot, from the suite's results (``bench/results.json``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+#: This API's operations beside the typical implementation's equivalent, where it has one.
+TYPICAL_EQUIVALENT = {
+    "create": "create",
+    "get": "get",
+    "replace": "replace",
+    "patch": "patch",
+    "delete": "delete",
+    "list page": "list",
+}
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in _read("/proc/cpuinfo").splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
+    memory_kib = next(
+        (int(row.split()[1]) for row in _read("/proc/meminfo").splitlines() if "MemTotal" in row),
+        0,
+    )
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory_kib / 1024 / 1024, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "packages": {name: metadata.version(name) for name in ("chalice", "boto3", "botocore")},
+        "java": java.splitlines()[0] if java else "unknown",
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    """List-page read capacity against table size: this API and the typical Scan."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot, ticker
+
+    sizes = [s["size"] for s in results["sizes"]]
+    ours = [s["ours"]["list page"]["read_units"] for s in results["sizes"]]
+    status = [s["ours"]["list page, status filter"]["read_units"] for s in results["sizes"]]
+    typical = [s["typical"]["list"]["read_units"] for s in results["sizes"]]
+    figure, axes = pyplot.subplots(figsize=(7.5, 4.5), dpi=120)
+    axes.plot(sizes, typical, "o-", color="#b42318", label="typical: one Scan (bench/baseline.py)")
+    axes.plot(sizes, ours, "o-", color="#0a58ca", label="this API: list page (25 tasks)")
+    axes.plot(sizes, status, "s--", color="#14632b", label="this API: status-filtered page")
+    for size, units, s in zip(sizes, typical, results["sizes"], strict=True):
+        dropped = s["typical"]["list"]["dropped"]
+        note = f"{units:g} RCU" + (f"\n{dropped:,} tasks dropped" if dropped else "")
+        axes.annotate(note, (size, units), textcoords="offset points", xytext=(6, -4), fontsize=8)
+    for size, units in zip(sizes, ours, strict=True):
+        axes.annotate(
+            f"{units:g}", (size, units), textcoords="offset points", xytext=(6, 4), fontsize=8
+        )
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    plain = ticker.FuncFormatter(lambda value, _: f"{value:,.0f}" if value >= 1 else f"{value:g}")
+    axes.xaxis.set_major_formatter(plain)
+    axes.set_xticks(sizes)
+    axes.set_xlim(sizes[0] / 1.6, sizes[-1] * 4)  # room for the notes on the right
+    axes.xaxis.set_minor_formatter(ticker.NullFormatter())
+    axes.yaxis.set_major_formatter(plain)
+    axes.yaxis.set_minor_formatter(ticker.NullFormatter())
+    axes.set_xlabel("tasks in the table (all owners)")
+    axes.set_ylabel("read capacity units per list request")
+    axes.set_title("Cost of one list request as the table grows (DynamoDB Local)")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(loc="upper left", fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    pyplot.close(figure)
+
+
+def _units(cost: dict[str, Any]) -> str:
+    parts = []
+    if cost["read_units"]:
+        parts.append(f"{cost['read_units']:g} RCU")
+    if cost["write_units"]:
+        parts.append(f"{cost['write_units']:g} WCU")
+    return " + ".join(parts) or "0"
+
+
+def _operations(cost: dict[str, Any]) -> str:
+    """ "GetItem, PutItem": this API's results name them ``operations``, the typical
+    implementation's ``requests``."""
+    names = cost["operations"] if "operations" in cost else cost["requests"]
+    return ", ".join(
+        f"{name}" if count == 1 else f"{name} x{count}" for name, count in names.items()
+    )
+
+
+def _ratio(numerator: float, denominator: float) -> str:
+    return f"{numerator / denominator:.1f}x" if denominator else "n/a"
+
+
+def markdown(results: dict[str, Any], plot_path: str) -> str:
+    sizes = results["sizes"]
+    largest = sizes[-1]
+    lines: list[str] = []
+    add = lines.append
+    m = results["machine"]
+    add("# Benchmarks\n")
+    add(
+        "Measured by the benchmark suite (`bench/suite.py`) on AWS's DynamoDB Local, this API "
+        "beside the typical implementation of a task API "
+        "([`bench/baseline.py`](bench/baseline.py): one handler, a single Scan to list, a read "
+        "before each update and delete), on the same engine in the same run. Generated: do not "
+        "edit; run the command again.\n"
+    )
+    add(f"- **Command:** `{results['command']}` ({results['seconds']:.0f} s)")
+    add(f"- **Date:** {m['date']}")
+    add(
+        f"- **Machine:** {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; {m['os']}; "
+        f"Python {m['python']}; "
+        + ", ".join(f"{k} {v}" for k, v in m["packages"].items())
+        + f"; {m['java']}"
+    )
+    add(
+        "- **Data:** at each size, a fresh in-memory DynamoDB Local holding that many tasks: "
+        "the measured owner's (50 in a table of 100, 200 from 1,000 on; the newest 50 are "
+        "the same at every size), the rest spread over other owners, 50 each. Descriptions "
+        "as in typical use: half empty, 30 % short (80 characters), 20 % a paragraph (350 "
+        f"characters). Each operation was called {results['runs']} times at each size.\n"
+    )
+
+    add("## Budgets\n")
+    add("| Budget | Measured | Holds |")
+    add("|---|---|---|")
+    for check in results["budgets"]:
+        add(f"| {check['budget']} | {check['measured']} | {'yes' if check['ok'] else '**NO**'} |")
+    add("")
+
+    typical_list = largest["typical"]["list"]
+    our_page = largest["ours"]["list page"]
+    cold = results["cold_start"]
+    add("## Where we stand (ratios from this run)\n")
+    add(
+        f"- **Listing at {largest['size']:,} tasks:** a page costs this API "
+        f"{our_page['read_units']:g} RCU in {our_page['requests']} request. The typical Scan "
+        f"costs {typical_list['read_units']:g} RCU "
+        f"({_ratio(typical_list['read_units'], our_page['read_units'])} as much) and returns "
+        f"{typical_list['returned']:,} of the {typical_list['stored']:,} tasks stored: "
+        f"{typical_list['dropped']:,} are silently dropped, and those it returns belong to "
+        f"every owner. p50 latency: {our_page['latency_ms']['p50']:g} ms against "
+        f"{largest['typical']['operations']['list']['latency_ms']['p50']:g} ms."
+    )
+    for ours_name, typical_name in TYPICAL_EQUIVALENT.items():
+        if ours_name == "list page":
+            continue
+        ours = largest["ours"][ours_name]
+        typical = largest["typical"]["operations"][typical_name]
+        add(
+            f"- **{ours_name}:** {ours['requests']} request ({_operations(ours)}, "
+            f"{_units(ours)}) against {typical['request_count']} ({_operations(typical)}, "
+            f"{_units(typical)}); p50 latency {ours['latency_ms']['p50']:g} ms against "
+            f"{typical['latency_ms']['p50']:g} ms "
+            f"({_ratio(ours['latency_ms']['p50'], typical['latency_ms']['p50'])} as long)."
+        )
+    add(
+        f"- **Cold start:** {cold['app_ms']:g} ms against the floor's {cold['floor_ms']:g} ms "
+        f"(a fresh interpreter that imports boto3 and creates a DynamoDB client): "
+        f"+{cold['gap_ms']:g} ms, {_ratio(cold['app_ms'], cold['floor_ms'])} the floor "
+        f"(medians of {cold['runs']} runs each, alternating).\n"
+    )
+
+    add("## DynamoDB requests and capacity per operation\n")
+    add(
+        "Counted by a botocore event hook on the app's own client; capacity is what DynamoDB "
+        "Local reports with `ReturnConsumedCapacity=TOTAL`. Reads of an item up to 4 KB cost "
+        "0.5 RCU eventually consistent and 1 strongly consistent: this API reads single tasks "
+        "strongly consistent (a read right after a write sees it), the typical one does not. "
+        "Writes cost 1 WCU per KB for the table and for each index the item is in (this API "
+        "keeps two, for newest-first and status-filtered pages; the typical table has none, "
+        "which is why it cannot list without a Scan), twice inside a transaction (create with "
+        "`Idempotency-Key` writes the task and the key's record together).\n"
+    )
+    header = "| Operation | Requests | " + " | ".join(f"{s['size']:,} tasks" for s in sizes)
+    add(header + " | Typical: requests | Typical: capacity |")
+    add("|---|---|" + "---|" * len(sizes) + "---|---|")
+    for name in largest["ours"]:
+        ours = largest["ours"][name]
+        typical_name = TYPICAL_EQUIVALENT.get(name)
+        typical = largest["typical"]["operations"].get(typical_name) if typical_name else None
+        by_size = " | ".join(_units(s["ours"][name]) for s in sizes)
+        typical_cells = (
+            f"{typical['request_count']} ({_operations(typical)}) | {_units(typical)}"
+            if typical
+            else "— | —"
+        )
+        add(f"| {name} | {ours['requests']} ({_operations(ours)}) | {by_size} | {typical_cells} |")
+    add("")
+
+    add("## List cost against table size\n")
+    add(f"![List request cost against table size]({plot_path})\n")
+    add(
+        "| Tasks | This API: page 1 | page 2 | status filter | tag filter | "
+        "Typical: Scan | Typical: returned | Typical: dropped |"
+    )
+    add("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for s in sizes:
+        o, t = s["ours"], s["typical"]["list"]
+        tag = o["list page, tag filter"]
+        add(
+            f"| {s['size']:,} | {o['list page']['read_units']:g} RCU "
+            f"| {o['list page 2 (cursor)']['read_units']:g} RCU "
+            f"| {o['list page, status filter']['read_units']:g} RCU "
+            f"| {tag['read_units']:g} RCU in {tag['requests']} requests "
+            f"| {t['read_units']:g} RCU | {t['returned']:,} of {t['stored']:,} "
+            f"| {t['dropped']:,} |"
+        )
+    heavy = results["heavy_page"]
+    add(
+        f"\nEvery page above holds 25 tasks. A page's cost follows the size of its items: with "
+        f"a 300-character description on every task (items of about 750 bytes), the first "
+        f"page costs {heavy['capacity_units']:g} RCU ({heavy['size']:,} tasks, one "
+        f"{_operations({'operations': heavy['operations']})}). Tag and priority filters are "
+        "filter expressions: their pages read until 25 tasks match, so their cost depends on "
+        "how many of the owner's tasks match, never on other owners' tasks.\n"
+    )
+
+    add(f"## Latency in process ({largest['size']:,} tasks)\n")
+    add(
+        "`chalice.test.Client` calling the app (the `dev` stage: JSON logs and EMF metrics "
+        "written to /dev/null) on DynamoDB Local on the same machine; the typical handler "
+        "called directly. Milliseconds; nearest-rank percentiles.\n"
+    )
+    add("| Operation | p50 | p99 | Runs | Typical p50 | Typical p99 |")
+    add("|---|---:|---:|---:|---:|---:|")
+    for name, ours in largest["ours"].items():
+        typical_name = TYPICAL_EQUIVALENT.get(name)
+        typical = largest["typical"]["operations"].get(typical_name) if typical_name else None
+        latency = ours["latency_ms"]
+        typical_cells = (
+            f"{typical['latency_ms']['p50']:g} | {typical['latency_ms']['p99']:g}"
+            if typical
+            else "— | —"
+        )
+        cells = f"{latency['p50']:g} | {latency['p99']:g} | {latency['runs']}"
+        add(f"| {name} | {cells} | {typical_cells} |")
+    add("")
+
+    add("## Cold start\n")
+    add(
+        "A fresh interpreter with the `dev` stage's settings, as Lambda starts one (the "
+        "Tracer built, botocore patched), imports `app` and serves `GET /tasks/{id}` (a read "
+        "on DynamoDB Local). The floor: a fresh interpreter that imports boto3 and creates a "
+        "DynamoDB client.\n"
+    )
+    add("| | Median (ms) |")
+    add("|---|---:|")
+    add(f"| Floor | {cold['floor_ms']:g} |")
+    add(f"| App: import | {cold['app_import_ms']:g} |")
+    add(f"| App: first request | {cold['app_first_request_ms']:g} |")
+    add(f"| App: total | {cold['app_ms']:g} |")
+    add(f"| App minus floor | {cold['gap_ms']:g} |")
+    add(f"\n{cold['runs']} runs of each, alternating.\n")
+
+    package = results["package"]
+    add("## Deployment package\n")
+    add(
+        "`chalice package` for the `dev` stage (`make package STAGE=dev`): "
+        + ", ".join(f"{fmt} {size:,} bytes" for fmt, size in package["by_format"].items())
+        + ". Powertools comes from AWS's Lambda layer and boto3 from the runtime, so neither "
+        "is in the zip.\n"
+    )
+    add("## Reproduce\n")
+    add("```sh")
+    add("make bench          # this file, bench/list-page-cost.png and bench/results.json")
+    add("make bench QUICK=1  # what CI runs: 100 and 1,000 tasks, fewer runs, into build/bench/")
+    add("```")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,206 @@
+"""The benchmark suite: `make bench` writes BENCHMARKS.md and its plot, and fails when a
+budget is broken.
+
+At each table size, one fresh in-memory DynamoDB Local holds the benchmark's tasks, spread
+over many owners, twice: in this API's table and in the typical implementation's
+(``bench/baseline.py``). On it, in the same run:
+
+1. this API's list pages are checked task by task (``bench.list_cost``);
+2. every API operation is called through ``chalice.test.Client`` (``bench.operations``):
+   DynamoDB requests, consumed capacity and in-process latency;
+3. the typical implementation does the same work (``bench.baseline_cost``): its
+   requests, its capacity, and the tasks its one-Scan list drops.
+
+Then the cold start against the floor (``bench.cold_start``) and the size of the
+deployment package (``chalice package`` through ``infra.package``).
+
+    .venv/bin/python -m bench.suite                 # the published run: BENCHMARKS.md
+    .venv/bin/python -m bench.suite --quick         # CI: smaller, into build/bench/
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import baseline_cost, cold_start, list_cost, operations, report
+from bench.meter import Meter
+from chalicelib.cursor import CursorCodec
+from chalicelib.store import TaskStore
+from chalicelib.table import create_table
+from tools import dynamodb_local
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+SEED = 1
+PAGE = 25
+#: Operations that must cost exactly one DynamoDB request.
+ONE_REQUEST = (
+    "create",
+    "create with Idempotency-Key",
+    "get",
+    "conditional get (304)",
+    "replace",
+    "patch",
+    "patch with If-Match",
+    "delete",
+    "list page",
+    "list page 2 (cursor)",
+    "list page, status filter",
+)
+MAX_PAGE_READ_UNITS = 2.0
+MAX_PAGE_GROWTH = 0.10
+MAX_COLD_START_GAP_MS = 150.0
+MAX_PACKAGE_BYTES = 2 * 1024 * 1024
+
+
+def measure_size(size: int, runs: int) -> dict[str, Any]:
+    """Both implementations on one engine holding ``size`` tasks."""
+    pairs = list_cost.make_tasks(size, SEED, descriptions="typical")
+    with dynamodb_local.running() as server:
+        client = server.client()
+        table = operations.stage_table()
+        create_table(client, table)
+        meter = Meter(forbidden=frozenset({"Scan"}))
+        meter.attach(client)
+        store = TaskStore(client, table, CursorCodec([b"bench" * 8]))
+        loaded = list_cost.load(store, pairs)
+        pages = list_cost.measure_pages(store, meter, pairs, PAGE, int(time.time()))
+        with operations.app_on(server.endpoint_url) as bench:
+            bench.call("GET", "/tasks/warm-up", operations.WRITER)  # builds the client
+            ours = operations.measure(bench, list_cost.MEASURED_OWNER, runs)
+        typical = baseline_cost.measure(server.endpoint_url, pairs, runs)
+    print(f"size {size:,}: measured", file=sys.stderr, flush=True)
+    return {"size": size, "load": loaded, "pages": pages, "ours": ours, "typical": typical}
+
+
+def heavy_page(size: int) -> dict[str, Any]:
+    """A list page when every task has a 300-character description (items of about
+    750 bytes): what the page costs when items are larger than typical."""
+    pairs = list_cost.make_tasks(size, SEED, descriptions="long")
+    with dynamodb_local.running() as server:
+        client = server.client()
+        create_table(client, list_cost.TABLE)
+        meter = Meter(forbidden=frozenset({"Scan"}))
+        meter.attach(client)
+        store = TaskStore(client, list_cost.TABLE, CursorCodec([b"bench" * 8]))
+        list_cost.load(store, pairs)
+        rows = list_cost.measure_pages(store, meter, pairs, PAGE, int(time.time()))
+    return next(r for r in rows if r["query"] == "no filter" and r["page"] == 1)
+
+
+def package_size() -> dict[str, Any]:
+    """`chalice package` for the dev stage, as `make package` runs it."""
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "infra.package", "--stage", "dev"],
+        cwd=PROJECT_DIR,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    sizes = {
+        fmt: (PROJECT_DIR / "build" / "dev" / fmt / "deployment.zip").stat().st_size
+        for fmt in ("cloudformation", "terraform")
+    }
+    seconds = round(time.perf_counter() - started, 1)
+    return {"bytes": max(sizes.values()), "by_format": sizes, "seconds": seconds}
+
+
+def budgets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each budget with what was measured and whether it holds."""
+    checks = []
+    sizes = results["sizes"]
+    for name in ONE_REQUEST:
+        counts = {s["size"]: s["ours"][name]["requests"] for s in sizes}
+        checks.append(
+            {
+                "budget": f"{name}: exactly 1 DynamoDB request",
+                "measured": ", ".join(f"{n} at {size:,}" for size, n in counts.items()),
+                "ok": all(n == 1 for n in counts.values()),
+            }
+        )
+    units = {s["size"]: s["ours"]["list page"]["read_units"] for s in sizes}
+    checks.append(
+        {
+            "budget": f"{PAGE}-item list page: at most {MAX_PAGE_READ_UNITS:g} RCU at every size",
+            "measured": ", ".join(f"{u:g} at {size:,}" for size, u in units.items()),
+            "ok": all(u <= MAX_PAGE_READ_UNITS for u in units.values()),
+        }
+    )
+    smallest, largest = min(units), max(units)
+    growth = units[largest] / units[smallest] - 1
+    checks.append(
+        {
+            "budget": f"list page at {largest:,} within {MAX_PAGE_GROWTH:.0%} of {smallest:,}",
+            "measured": f"{units[largest]:g} vs {units[smallest]:g} RCU ({growth:+.0%})",
+            "ok": abs(growth) <= MAX_PAGE_GROWTH,
+        }
+    )
+    cold = results["cold_start"]
+    checks.append(
+        {
+            "budget": f"cold start at most the boto3 floor + {MAX_COLD_START_GAP_MS:g} ms",
+            "measured": f"floor + {cold['gap_ms']:g} ms (medians of {cold['runs']})",
+            "ok": cold["gap_ms"] <= MAX_COLD_START_GAP_MS,
+        }
+    )
+    package = results["package"]
+    checks.append(
+        {
+            "budget": f"deployment package at most {MAX_PACKAGE_BYTES / 1024 / 1024:g} MB",
+            "measured": f"{package['bytes']:,} bytes",
+            "ok": package["bytes"] <= MAX_PACKAGE_BYTES,
+        }
+    )
+    return checks
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.suite", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="CI: smaller sizes, fewer runs")
+    parser.add_argument("--sizes", help="table sizes (default 100,1000,10000; quick 100,1000)")
+    parser.add_argument("--runs", type=int, help="requests per operation (200; quick 20)")
+    parser.add_argument("--cold-start-runs", type=int, help="interpreters each (15; quick 7)")
+    parser.add_argument("--out", type=Path, help="the report (BENCHMARKS.md; quick build/bench)")
+    parser.add_argument("--command", default="make bench", help="the command, for the report")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    sizes = [int(s) for s in (args.sizes or ("100,1000" if quick else "100,1000,10000")).split(",")]
+    runs = args.runs or (20 if quick else 200)
+    cold_runs = args.cold_start_runs or (7 if quick else 15)
+    folder = PROJECT_DIR / "build" / "bench" if quick else PROJECT_DIR / "bench"
+    out = args.out or (folder / "BENCHMARKS.md" if quick else PROJECT_DIR / "BENCHMARKS.md")
+    started = time.perf_counter()
+
+    results: dict[str, Any] = {
+        "command": args.command,
+        "machine": report.machine(),
+        "runs": runs,
+        "page": PAGE,
+        "sizes": [measure_size(size, runs) for size in sizes],
+        "heavy_page": heavy_page(sizes[0]),
+        "cold_start": cold_start.compare(cold_runs),
+        "package": package_size(),
+    }
+    results["budgets"] = budgets(results)
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    folder.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    plot = folder / "list-page-cost.png"
+    report.plot(results, plot)
+    out.write_text(report.markdown(results, os.path.relpath(plot, out.parent)))
+    (folder / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    failed = [check for check in results["budgets"] if not check["ok"]]
+    for check in results["budgets"]:
+        print(f"{'ok  ' if check['ok'] else 'FAIL'} {check['budget']}: {check['measured']}")
+    print(f"wrote {out} and {plot} in {results['seconds']:.0f} s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
