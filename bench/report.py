@@ -116,6 +116,12 @@ def _operations(cost: dict[str, Any]) -> str:
     )
 
 
+def _page(cost: dict[str, Any]) -> str:
+    """ "2 RCU", or "1.5 RCU (15 tasks)" for a page that is not full."""
+    items = cost.get("items", 25)
+    return f"{cost['read_units']:g} RCU" + ("" if items == 25 else f" ({items} tasks)")
+
+
 def _ratio(numerator: float, denominator: float) -> str:
     return f"{numerator / denominator:.1f}x" if denominator else "n/a"
 
@@ -199,7 +205,10 @@ def markdown(results: dict[str, Any], plot_path: str) -> str:
         "Writes cost 1 WCU per KB for the table and for each index the item is in (this API "
         "keeps two, for newest-first and status-filtered pages; the typical table has none, "
         "which is why it cannot list without a Scan), twice inside a transaction (create with "
-        "`Idempotency-Key` writes the task and the key's record together).\n"
+        "`Idempotency-Key` writes the task and the key's record together). Each operation was "
+        f"called {results['runs']} times at each size; every call of an operation sent the "
+        "same requests, and the capacity shown is their mean (the typical implementation's: "
+        "its first call).\n"
     )
     header = "| Operation | Requests | " + " | ".join(f"{s['size']:,} tasks" for s in sizes)
     add(header + " | Typical: requests | Typical: capacity |")
@@ -228,16 +237,16 @@ def markdown(results: dict[str, Any], plot_path: str) -> str:
         o, t = s["ours"], s["typical"]["list"]
         tag = o["list page, tag filter"]
         add(
-            f"| {s['size']:,} | {o['list page']['read_units']:g} RCU "
-            f"| {o['list page 2 (cursor)']['read_units']:g} RCU "
-            f"| {o['list page, status filter']['read_units']:g} RCU "
-            f"| {tag['read_units']:g} RCU in {tag['requests']} requests "
+            f"| {s['size']:,} | {_page(o['list page'])} | {_page(o['list page 2 (cursor)'])} "
+            f"| {_page(o['list page, status filter'])} "
+            f"| {_page(tag)} in {tag['requests']} requests "
             f"| {t['read_units']:g} RCU | {t['returned']:,} of {t['stored']:,} "
             f"| {t['dropped']:,} |"
         )
     heavy = results["heavy_page"]
     add(
-        f"\nEvery page above holds 25 tasks. A page's cost follows the size of its items: with "
+        "\nA page holds 25 tasks unless the table shows how many. A page's cost follows the "
+        "size of its items: with "
         f"a 300-character description on every task (items of about 750 bytes), the first "
         f"page costs {heavy['capacity_units']:g} RCU ({heavy['size']:,} tasks, one "
         f"{_operations({'operations': heavy['operations']})}). Tag and priority filters are "
