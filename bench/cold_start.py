@@ -149,9 +149,9 @@ def report(label: str, samples: dict[str, list[float]]) -> None:
         )
 
 
-def compare(runs: int) -> dict[str, Any]:
+def samples(runs: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """Floor and app, ``runs`` fresh interpreters each, alternating (the machine's noise
-    then hits both alike); medians in milliseconds."""
+    then hits both alike): each one's figures in milliseconds."""
     floor: dict[str, list[float]] = {}
     app: dict[str, list[float]] = {}
     with dynamodb_local.running() as engine:
@@ -163,29 +163,29 @@ def compare(runs: int) -> dict[str, Any]:
         measure(_APP, environment, 1)
         time.sleep(WARM_UP_SECONDS)
         for _ in range(runs):
-            for samples, script in ((floor, _FLOOR), (app, _APP)):
+            for figures, script in ((floor, _FLOOR), (app, _APP)):
                 for name, values in measure(script, environment, 1).items():
-                    samples.setdefault(name, []).extend(values)
+                    figures.setdefault(name, []).extend(values)
+    return floor, app
+
+
+def compare(runs: int) -> dict[str, Any]:
+    """Medians of ``samples``, and the app's total minus the floor's."""
+    floor, app = samples(runs)
     medians = {
         "floor_ms": statistics.median(floor["total"]),
         "app_ms": statistics.median(app["total"]),
         "app_import_ms": statistics.median(app["import"]),
         "app_first_request_ms": statistics.median(app["first request"]),
-        "runs": runs,
     }
     medians["gap_ms"] = medians["app_ms"] - medians["floor_ms"]
-    return {k: round(v, 1) if isinstance(v, float) else v for k, v in medians.items()}
+    return {**{k: round(v, 1) for k, v in medians.items()}, "runs": runs}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
-    runs = parser.parse_args(argv).runs
-    with dynamodb_local.running() as engine:
-        environment = stage_environment(engine.endpoint_url)
-        create_table(engine.client(), environment["TASKS_TABLE_NAME"])
-        floor = measure(_FLOOR, environment, runs)
-        app = measure(_APP, environment, runs)
+    floor, app = samples(parser.parse_args(argv).runs)
     report("floor (import boto3, create a DynamoDB client)", floor)
     report("app", app)
     gap = statistics.median(app["total"]) - statistics.median(floor["total"])

@@ -171,18 +171,23 @@ def measure_pages(
     return rows
 
 
+def load_and_measure(
+    client: Any, table: str, pairs: list[tuple[str, dict[str, Any]]], limit: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Create ``table``, load the tasks through the store and measure its pages; a
+    Scan fails the run."""
+    meter = Meter(forbidden=frozenset({"Scan"}))
+    meter.attach(client)
+    create_table(client, table)
+    store = TaskStore(client, table, CursorCodec([b"x" * 32]))
+    return load(store, pairs), measure_pages(store, meter, pairs, limit, int(time.time()))
+
+
 def measure_size(size: int, limit: int, seed: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Load a fresh in-memory DynamoDB Local with ``size`` tasks and measure list pages."""
     pairs = make_tasks(size, seed)
     with dynamodb_local.running() as server:
-        client = server.client()
-        meter = Meter(forbidden=frozenset({"Scan"}))
-        meter.attach(client)
-        create_table(client, TABLE)
-        store = TaskStore(client, TABLE, CursorCodec([b"x" * 32]))
-        loaded = load(store, pairs)
-        rows = measure_pages(store, meter, pairs, limit, int(time.time()))
-    return loaded, rows
+        return load_and_measure(server.client(), TABLE, pairs, limit)
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:

@@ -17,7 +17,6 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -25,6 +24,7 @@ from chalice.test import Client
 
 from bench.meter import Meter, percentile
 from chalicelib import runtime, telemetry
+from infra import stages
 from tools import dev_token
 
 STAGE = "dev"
@@ -32,14 +32,12 @@ STAGE = "dev"
 #: hold exactly the loaded tasks.
 WRITER = "bench-writer"
 MERGE_PATCH = "application/merge-patch+json"
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 DESCRIPTION = "Call the supplier about the delivery window and confirm the new address."
 
 
 def stage_table() -> str:
     """The table the dev stage's app uses (its TASKS_TABLE_NAME)."""
-    config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
-    return config["stages"][STAGE]["environment_variables"]["TASKS_TABLE_NAME"]
+    return stages.stage(STAGE).table_name
 
 
 @dataclass

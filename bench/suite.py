@@ -30,10 +30,6 @@ from pathlib import Path
 from typing import Any
 
 from bench import baseline_cost, cold_start, list_cost, operations, report
-from bench.meter import Meter
-from chalicelib.cursor import CursorCodec
-from chalicelib.store import TaskStore
-from chalicelib.table import create_table
 from tools import dynamodb_local
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -63,14 +59,8 @@ def measure_size(size: int, runs: int) -> dict[str, Any]:
     """Both implementations on one engine holding ``size`` tasks."""
     pairs = list_cost.make_tasks(size, SEED, descriptions="typical")
     with dynamodb_local.running() as server:
-        client = server.client()
-        table = operations.stage_table()
-        create_table(client, table)
-        meter = Meter(forbidden=frozenset({"Scan"}))
-        meter.attach(client)
-        store = TaskStore(client, table, CursorCodec([b"bench" * 8]))
-        loaded = list_cost.load(store, pairs)
-        pages = list_cost.measure_pages(store, meter, pairs, PAGE, int(time.time()))
+        table = operations.stage_table()  # where the app under test reads and writes
+        loaded, pages = list_cost.load_and_measure(server.client(), table, pairs, PAGE)
         with operations.app_on(server.endpoint_url) as bench:
             bench.call("GET", "/tasks/warm-up", operations.WRITER)  # builds the client
             ours = operations.measure(bench, list_cost.MEASURED_OWNER, runs)
@@ -84,13 +74,7 @@ def heavy_page(size: int) -> dict[str, Any]:
     750 bytes): what the page costs when items are larger than typical."""
     pairs = list_cost.make_tasks(size, SEED, descriptions="long")
     with dynamodb_local.running() as server:
-        client = server.client()
-        create_table(client, list_cost.TABLE)
-        meter = Meter(forbidden=frozenset({"Scan"}))
-        meter.attach(client)
-        store = TaskStore(client, list_cost.TABLE, CursorCodec([b"bench" * 8]))
-        list_cost.load(store, pairs)
-        rows = list_cost.measure_pages(store, meter, pairs, PAGE, int(time.time()))
+        _, rows = list_cost.load_and_measure(server.client(), list_cost.TABLE, pairs, PAGE)
     return next(r for r in rows if r["query"] == "no filter" and r["page"] == 1)
 
 

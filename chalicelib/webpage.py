@@ -155,11 +155,14 @@ def _script_json(value: Any) -> str:
 
 
 @functools.cache
-def _render(api_base: str, config_json: str) -> str:
+def _render(api_base: str, config_json: str, csp: str) -> tuple[str, str]:
+    """The page for one base path and stage settings, and its ETag (built once: both
+    change only with the deployment)."""
     template = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
     urls = {name: f"{api_base}{ASSET_ROUTE}/{a.url_name}" for name, a in assets().items()}
     values = {**urls, "config": config_json}
-    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+    html = _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+    return html, f'"{_fingerprint(html + csp)}"'
 
 
 def _cached_response(
@@ -175,9 +178,8 @@ def page(request: Request) -> Response:
     """The HTML page, its asset URLs and settings for this stage and base path."""
     api_base = base_path(request)
     config = page_config(api_base)
-    html = _render(api_base, _script_json(config))
     csp = content_security_policy(config)
-    etag = f'"{_fingerprint(html + csp)}"'
+    html, etag = _render(api_base, _script_json(config), csp)
     return _cached_response(
         request, html, HTML, etag, REVALIDATE, **{"Content-Security-Policy": csp}
     )

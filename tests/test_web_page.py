@@ -14,6 +14,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, Request, expect
 
+from chalicelib.headers import etag
 from tests.browser import (
     add_task,
     all_tasks,
@@ -108,7 +109,7 @@ def test_create_edit_complete_filter_and_delete(page: Page, server: LocalServer)
         "priority": "urgent",
     }
     assert sent.headers["content-type"] == "application/merge-patch+json"
-    assert sent.headers["if-match"] == _etag_of(report)  # the version listed (1)
+    assert sent.headers["if-match"] == etag(report)  # the version listed (1)
     assert server.request("GET", f"/tasks/{report['id']}")[2]["version"] == 2
     item = task_item(page, "Write the annual report")
     expect(item).to_contain_text("Urgent priority")
@@ -212,12 +213,6 @@ def test_a_task_created_while_the_list_loads_stays_listed(page: Page, server: Lo
     route.fulfill(response=response)
     wait_for_list(page)
     expect(task_titles(page)).to_have_text(["Added meanwhile", "Older"])
-
-
-def _etag_of(task: dict) -> str:
-    from chalicelib.headers import etag
-
-    return etag(task)
 
 
 def test_load_more_pages_through_next_cursor_with_the_filters(

@@ -684,7 +684,8 @@ async function openEditor(id) {
     editing.etag = list.etags.get(id).etag;
   }
   editing.id = id;
-  editing.original = formValues(fillAndRead(form, task));
+  fillForm(form, task);
+  editing.original = formValues(form);
   clearErrors(form);
   $("conflict").hidden = true;
   const general = form.querySelector(".form-error");
@@ -694,11 +695,6 @@ async function openEditor(id) {
   }
   $("edit-dialog").showModal();
   form.elements.title.focus();
-}
-
-function fillAndRead(form, task) {
-  fillForm(form, task);
-  return form;
 }
 
 /** Only the fields the user changed, so an edit never rewrites what it did not touch. */
@@ -749,7 +745,8 @@ async function reloadEdited() {
   try {
     const task = await reloadTask(editing.id);
     editing.etag = list.etags.get(task.id).etag;
-    editing.original = formValues(fillAndRead(form, task));
+    fillForm(form, task);
+    editing.original = formValues(form);
     clearErrors(form);
     $("conflict").hidden = true;
     announce("Reloaded the current version.");
@@ -846,30 +843,22 @@ function wireSignIn() {
       await afterAuthentication(data, username);
     });
   });
-  $("new-password-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    const form = event.currentTarget;
-    submitWithBusy(form, async () => {
-      const data = await cognito("RespondToAuthChallenge", {
-        ChallengeName: "NEW_PASSWORD_REQUIRED",
-        Session: pendingChallenge.session,
-        ChallengeResponses: { USERNAME: pendingChallenge.username, NEW_PASSWORD: form.elements.newPassword.value },
+  /** A form that answers Cognito's pending challenge with what ``answer`` reads from it. */
+  const answersChallenge = (id, challenge, answer) =>
+    $(id).addEventListener("submit", (event) => {
+      event.preventDefault();
+      const form = event.currentTarget;
+      submitWithBusy(form, async () => {
+        const data = await cognito("RespondToAuthChallenge", {
+          ChallengeName: challenge,
+          Session: pendingChallenge.session,
+          ChallengeResponses: { USERNAME: pendingChallenge.username, ...answer(form.elements) },
+        });
+        await afterAuthentication(data, pendingChallenge.username);
       });
-      await afterAuthentication(data, pendingChallenge.username);
     });
-  });
-  $("mfa-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    const form = event.currentTarget;
-    submitWithBusy(form, async () => {
-      const data = await cognito("RespondToAuthChallenge", {
-        ChallengeName: "SOFTWARE_TOKEN_MFA",
-        Session: pendingChallenge.session,
-        ChallengeResponses: { USERNAME: pendingChallenge.username, SOFTWARE_TOKEN_MFA_CODE: form.elements.code.value.trim() },
-      });
-      await afterAuthentication(data, pendingChallenge.username);
-    });
-  });
+  answersChallenge("new-password-form", "NEW_PASSWORD_REQUIRED", (fields) => ({ NEW_PASSWORD: fields.newPassword.value }));
+  answersChallenge("mfa-form", "SOFTWARE_TOKEN_MFA", (fields) => ({ SOFTWARE_TOKEN_MFA_CODE: fields.code.value.trim() }));
   $("token-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const token = event.currentTarget.elements.token.value.trim();
