@@ -421,6 +421,14 @@ function focusTask(id, ...actions) {
   return Boolean(button);
 }
 
+/** The browser returns focus to a dialog's opener as it closes, before the "close" event
+ * runs; a quick keyboard user may already have moved on by then. So a close handler only
+ * places focus that was lost (the opener was re-rendered), never takes it back. */
+function focusWasLost(dialog) {
+  const active = document.activeElement;
+  return !active || active === document.body || dialog.contains(active);
+}
+
 function taskItem(id) {
   return [...$("task-list").children].find((item) => item.dataset.id === id) || null;
 }
@@ -649,7 +657,10 @@ async function confirmDelete(id) {
   dialog.addEventListener(
     "close",
     async () => {
-      if (dialog.returnValue !== "delete") return opener?.focus();
+      if (dialog.returnValue !== "delete") {
+        if (focusWasLost(dialog)) (opener?.isConnected ? opener : $("tasks-heading")).focus();
+        return;
+      }
       try {
         const etag = await shownEtag(id);
         await api("DELETE", `/tasks/${encodeURIComponent(id)}`, { headers: { "If-Match": etag } });
@@ -932,6 +943,7 @@ function wireWorkspace() {
   $("edit-form").addEventListener("submit", saveEdit);
   $("edit-form").querySelector("[data-close]").addEventListener("click", () => $("edit-dialog").close());
   $("edit-dialog").addEventListener("close", () => {
+    if (!focusWasLost($("edit-dialog"))) return;
     if (!focusTask(editing.id, "edit")) (editing.opener?.isConnected ? editing.opener : $("tasks-heading")).focus();
   });
   $("conflict-reload").addEventListener("click", reloadEdited);
