@@ -149,14 +149,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="CI: smaller sizes, fewer runs")
     parser.add_argument("--sizes", help="table sizes (default 100,1000,10000; quick 100,1000)")
     parser.add_argument("--runs", type=int, help="requests per operation (200; quick 20)")
-    parser.add_argument("--cold-start-runs", type=int, help="interpreters each (15; quick 7)")
+    parser.add_argument("--cold-start-runs", type=int, help="interpreters each (15, quick too: a median over fewer is too noisy for a budget)")
     parser.add_argument("--out", type=Path, help="the report (BENCHMARKS.md; quick build/bench)")
     parser.add_argument("--command", default="make bench", help="the command, for the report")
     args = parser.parse_args(argv)
     quick = args.quick
     sizes = [int(s) for s in (args.sizes or ("100,1000" if quick else "100,1000,10000")).split(",")]
     runs = args.runs or (20 if quick else 200)
-    cold_runs = args.cold_start_runs or (7 if quick else 15)
+    cold_runs = args.cold_start_runs or 15
     folder = PROJECT_DIR / "build" / "bench" if quick else PROJECT_DIR / "bench"
     out = args.out or (folder / "BENCHMARKS.md" if quick else PROJECT_DIR / "BENCHMARKS.md")
     started = time.perf_counter()
