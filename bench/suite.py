@@ -149,7 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="CI: smaller sizes, fewer runs")
     parser.add_argument("--sizes", help="table sizes (default 100,1000,10000; quick 100,1000)")
     parser.add_argument("--runs", type=int, help="requests per operation (200; quick 20)")
-    parser.add_argument("--cold-start-runs", type=int, help="interpreters each (15, quick too: a median over fewer is too noisy for a budget)")
+    parser.add_argument(
+        "--cold-start-runs",
+        type=int,
+        help="interpreters each (15, quick too: a median of fewer is too noisy for a budget)",
+    )
     parser.add_argument("--out", type=Path, help="the report (BENCHMARKS.md; quick build/bench)")
     parser.add_argument("--command", default="make bench", help="the command, for the report")
     args = parser.parse_args(argv)
