@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 STAGE  ?= dev
 
-.PHONY: venv run run-persistent test lint format token openapi smoke contract bench list-cost cold-start package support deploy teardown dynamodb-local clean
+.PHONY: venv run run-persistent test lint format token openapi smoke contract bench list-cost cold-start package support deploy teardown dynamodb-local clean terraform-validate spectral
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,11 +31,17 @@ format: venv ## apply ruff's fixes and formatting
 scan: venv ## checkov on both stages' CloudFormation and Terraform
 	$(BIN)/python -m infra.scan
 
+terraform-validate: venv ## terraform init (offline, local provider mirror) + validate on make package's output
+	$(BIN)/python -m infra.tfvalidate
+
 token: venv ## print a development ID token for user NAME (default alice), for chalice local
 	@$(BIN)/python -m tools.dev_token $(if $(filter command line,$(origin NAME)),$(NAME),alice)
 
 openapi: venv ## rewrite openapi.json from the app (a test fails while it differs)
 	$(BIN)/python -m tools.openapi
+
+spectral: venv ## Spectral's OpenAPI and OWASP rules on openapi.json (.spectral.yaml; npm, pinned)
+	$(BIN)/python -m pytest tests/test_spectral.py
 
 smoke: venv ## the full task flow against URL (default: make run's), TOKEN for a deployed stage
 	$(BIN)/python -m tools.smoke $(or $(URL),http://127.0.0.1:$(PORT)) $(if $(TOKEN),--token "$(TOKEN)")

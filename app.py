@@ -16,10 +16,12 @@ if "chalice.local" in sys.modules:  # chalice local and tests; never inside Lamb
 
 app = Chalice(app_name=telemetry.SERVICE, configure_logs=False)  # Powertools logs
 app.debug = False  # never return stack traces, in any stage
-# Outermost first: Lambda context in the logs, the X-Ray segment, then per request
-# X-Request-Id, the log line and the metrics; innermost, Chalice's errors as problems.
+# Outermost first: Lambda context in the logs, the X-Ray segment, the security headers and
+# the body as UTF-8 JSON, then per request X-Request-Id, the log line and the metrics;
+# innermost, Chalice's errors as problems.
 app.register_middleware(ConvertToMiddleware(telemetry.inject_lambda_context), "http")
 app.register_middleware(ConvertToMiddleware(telemetry.capture_lambda_handler), "http")
+app.register_middleware(web.finish_response, "http")
 app.register_middleware(telemetry.observe_request, "http")
 app.register_middleware(web.problem_middleware, "http")
 app.api.cors = web.cors()  # per stage; must be set before the routes below

@@ -72,6 +72,9 @@ class Context:
 """
 
 
+BENCH_CLIENT_ID = "bench-web-client"
+
+
 def stage_environment(endpoint_url: str) -> dict[str, str]:
     """The dev stage's variables, pointed at DynamoDB Local, as Lambda would set them."""
     config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
@@ -88,6 +91,8 @@ def stage_environment(endpoint_url: str) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_LAMBDA_FUNCTION_NAME": "task-api-dev",
+        # Written by every deploy path: the app client whose ID tokens the stage accepts.
+        "COGNITO_USER_POOL_CLIENT_ID": BENCH_CLIENT_ID,
         # As in Lambda with active tracing: the Tracer is built and patches botocore; its
         # segments go to a UDP port where nothing listens.
         "LAMBDA_TASK_ROOT": str(PROJECT_DIR),
@@ -116,7 +121,9 @@ def api_gateway_event() -> dict[str, Any]:
             "stage": "api",
             "requestId": str(uuid.uuid4()),
             "identity": {"sourceIp": "203.0.113.9"},
-            "authorizer": {"claims": {"sub": str(uuid.uuid4())}},
+            "authorizer": {
+                "claims": {"sub": str(uuid.uuid4()), "token_use": "id", "aud": BENCH_CLIENT_ID}
+            },
         },
         "body": None,
         "isBase64Encoded": False,

@@ -47,6 +47,8 @@ class Call:
     body: Any
     milliseconds: float
     cost: dict[str, Any]
+    #: The response body as it left the app (its bytes on the wire).
+    raw: bytes = b""
 
 
 class Bench:
@@ -65,18 +67,32 @@ class Bench:
         headers: dict[str, str] | None = None,
         content_type: str = "application/json",
     ) -> Call:
+        payload = None if body is None else json.dumps(body).encode()
+        return self.send(method, path, owner, payload, headers, content_type)
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        owner: str,
+        payload: bytes | None,
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> Call:
+        """``call`` with the body's bytes as given: JSON that ``json.dumps`` cannot
+        write (``1e400``, a number of 4,000 digits) or that fills the body limit exactly."""
         sent = {"Authorization": dev_token.mint("bench", sub=owner), **(headers or {})}
-        payload = b""
-        if body is not None:
+        if payload is not None:
             sent["Content-Type"] = content_type
-            payload = json.dumps(body).encode()
         self.meter.reset()
         started = time.perf_counter()
-        response = self._client.http.request(method, path, headers=sent, body=payload)
+        response = self._client.http.request(method, path, headers=sent, body=payload or b"")
         elapsed = (time.perf_counter() - started) * 1000
         cost = self.meter.snapshot()
         parsed = json.loads(response.body) if response.body else None
-        return Call(response.status_code, dict(response.headers), parsed, elapsed, cost)
+        return Call(
+            response.status_code, dict(response.headers), parsed, elapsed, cost, response.body
+        )
 
 
 @contextlib.contextmanager

@@ -10,6 +10,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench import filter_cost, rejection_cost
+
 #: This API's operations beside the typical implementation's equivalent, where it has one.
 TYPICAL_EQUIVALENT = {
     "create": "create",
@@ -124,6 +126,57 @@ def _page(cost: dict[str, Any]) -> str:
 
 def _ratio(numerator: float, denominator: float) -> str:
     return f"{numerator / denominator:.1f}x" if denominator else "n/a"
+
+
+def _hostile(hostile: dict[str, Any]) -> list[str]:
+    """The hostile requests' section: rejections, filters that match nothing, the
+    largest page."""
+    rejections = hostile["rejections"]
+    slowest, largest = rejections["slowest"], rejections["largest_problem"]
+    lines = [
+        "## Hostile requests\n",
+        f"On one more fresh DynamoDB Local, through `chalice.test.Client` as above "
+        f"({hostile['seconds']:g} s).\n",
+        "### Rejecting the worst bodies\n",
+        f"Each body is the worst of its kind that fits in the body limit "
+        f"({rejections['body_limit']:,} bytes; `bench/rejection_cost.py`), sent "
+        f"{rejections['rounds']} times with each method, each time right after a normal "
+        f"create. A normal create took {rejections['create_ms']:g} ms (median of "
+        f"{rejections['creates']}). The slowest rejection: {slowest['method']} "
+        f"{slowest['body']}, {slowest['median_ms']:g} ms, {slowest['ratio']:g}x a create. "
+        f"The largest problem document: {largest['problem_bytes']:,} bytes "
+        f"({largest['method']} {largest['body']}). Cells: status, median; in bold, what "
+        f"is not a 4xx problem document, or was stopped after "
+        f"{rejections['cutoff_seconds']:g} s.\n",
+        rejection_cost.markdown(rejections) + "\n",
+        "### Filters that match nothing\n",
+        "Tasks of one owner, loaded with BatchWriteItem, every one of the same size, none "
+        "matching the filter (`bench/filter_cost.py`). A list request's read budget: at most "
+        f"{hostile['filtered'][0]['max_queries']} Queries evaluating at most "
+        f"{hostile['filtered'][0]['max_items_read']} items. Each query at each page size is "
+        "walked with its cursors (whole walks, or their first requests where the table "
+        "says so); the row shows the walk's most expensive request, and the whole walk's "
+        "capacity. The last rows walk a tag that one task in "
+        f"{filter_cost.RARE_EVERY} has, checked task by task against the data.\n",
+    ]
+    for filtered in hostile["filtered"]:
+        lines.append(filter_cost.markdown(filtered) + "\n")
+    page = hostile["page_bytes"]
+    biggest, pages = page["largest"], page["pages"]
+    lines += [
+        "### The largest list page\n",
+        f"{page['tasks']} tasks at every maximum of the schema, every character an emoji "
+        f"({page['task_request_bytes']:,} bytes each as a request body), listed with "
+        f"`limit={page['tasks']}` (`bench/page_bytes.py`): {len(pages)} pages, every "
+        f"task once. The largest page holds {biggest['tasks']} tasks: "
+        f"{biggest['wire_bytes']:,} bytes on the wire (UTF-8) and "
+        f"{biggest['lambda_bytes']:,} bytes in Lambda's result, where the python3.11 "
+        f"runtime escapes each emoji as 12 bytes. Lambda's limit is "
+        f"{page['limit_bytes']:,} bytes; the app ends a page before its tasks weigh "
+        f"{page['page_budget_bytes']:,}. A page read {biggest['read_units']:g} RCU in "
+        f"{biggest['requests']} request(s).\n",
+    ]
+    return lines
 
 
 def markdown(results: dict[str, Any], plot_path: str) -> str:
@@ -254,6 +307,8 @@ def markdown(results: dict[str, Any], plot_path: str) -> str:
         "how many of the owner's tasks match, never on other owners' tasks.\n"
     )
 
+    lines += _hostile(results["hostile"])
+
     add(f"## Latency in process ({largest['size']:,} tasks)\n")
     add(
         "`chalice.test.Client` calling the app (the `dev` stage: JSON logs and EMF metrics "
@@ -303,5 +358,6 @@ def markdown(results: dict[str, Any], plot_path: str) -> str:
     add("```sh")
     add("make bench          # this file, bench/list-page-cost.png and bench/results.json")
     add("make bench QUICK=1  # what CI runs: 100 and 1,000 tasks, fewer runs, into build/bench/")
+    add(".venv/bin/python -m bench.rejection_cost  # one case alone: also filter_cost, page_bytes")
     add("```")
     return "\n".join(lines) + "\n"

@@ -11,8 +11,11 @@ over many owners, twice: in this API's table and in the typical implementation's
 3. the typical implementation does the same work (``bench.baseline_cost``): its
    requests, its capacity, and the tasks its one-Scan list drops.
 
-Then the cold start against the floor (``bench.cold_start``) and the size of the
-deployment package (``chalice package`` through ``infra.package``).
+Then, on one more fresh DynamoDB Local, the hostile requests: the worst bodies the body
+limit allows, rejected against a normal create (``bench.rejection_cost``); filters that
+match none of one owner's many tasks (``bench.filter_cost``); the largest list page
+(``bench.page_bytes``). Then the cold start against the floor (``bench.cold_start``) and
+the size of the deployment package (``chalice package`` through ``infra.package``).
 
     .venv/bin/python -m bench.suite                 # the published run: BENCHMARKS.md
     .venv/bin/python -m bench.suite --quick         # CI: smaller, into build/bench/
@@ -29,7 +32,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import baseline_cost, cold_start, list_cost, operations, report
+from bench import (
+    baseline_cost,
+    cold_start,
+    filter_cost,
+    list_cost,
+    operations,
+    page_bytes,
+    rejection_cost,
+    report,
+)
+from chalicelib.table import create_table
 from tools import dynamodb_local
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -53,6 +66,12 @@ MAX_PAGE_READ_UNITS = 2.0
 MAX_PAGE_GROWTH = 0.10
 MAX_COLD_START_GAP_MS = 150.0
 MAX_PACKAGE_BYTES = 2 * 1024 * 1024
+#: The slowest rejection of a hostile body, at most this many times a normal create
+#: (medians in the same run): rejecting costs time linear in the body's size.
+MAX_REJECTION_RATIO = 20.0
+#: Hostile requests, full run and quick: (rounds of the rejections, the owner's small
+#: tasks, the owner's large tasks, requests walked per filter: None for whole walks).
+HOSTILE = {"full": (9, 10_000, 2_000, None), "quick": (3, 2_000, 500, 3)}
 
 
 def measure_size(size: int, runs: int) -> dict[str, Any]:
@@ -76,6 +95,33 @@ def heavy_page(size: int) -> dict[str, Any]:
     with dynamodb_local.running() as server:
         _, rows = list_cost.load_and_measure(server.client(), list_cost.TABLE, pairs, PAGE)
     return next(r for r in rows if r["query"] == "no filter" and r["page"] == 1)
+
+
+def hostile(quick: bool) -> dict[str, Any]:
+    """The hostile requests, on one fresh DynamoDB Local: each case has its own owner."""
+    rounds, small, large, pages = HOSTILE["quick" if quick else "full"]
+    started = time.perf_counter()
+    with dynamodb_local.running() as server:
+        table = operations.stage_table()
+        create_table(server.client(), table)
+        with operations.app_on(server.endpoint_url) as bench:
+            rejections = rejection_cost.measure(bench, rounds)
+            filtered = [
+                filter_cost.measure(bench, server.client(), table, owner, count, chars, pages)
+                for owner, count, chars in (
+                    ("owner-small-tasks", small, filter_cost.SMALL_DESCRIPTION),
+                    ("owner-large-tasks", large, filter_cost.LARGE_DESCRIPTION),
+                )
+            ]
+            largest_page = page_bytes.measure(bench)
+    seconds = round(time.perf_counter() - started, 1)
+    print(f"hostile requests: measured in {seconds:g} s", file=sys.stderr, flush=True)
+    return {
+        "rejections": rejections,
+        "filtered": filtered,
+        "page_bytes": largest_page,
+        "seconds": seconds,
+    }
 
 
 def package_size() -> dict[str, Any]:
@@ -141,6 +187,67 @@ def budgets(results: dict[str, Any]) -> list[dict[str, Any]]:
             "ok": package["bytes"] <= MAX_PACKAGE_BYTES,
         }
     )
+    return checks + hostile_budgets(results["hostile"])
+
+
+def hostile_budgets(hostile: dict[str, Any]) -> list[dict[str, Any]]:
+    """The hostile requests' budgets: rejections, filtered lists, the largest page."""
+    rejections = hostile["rejections"]
+    cases = rejections["cases"]
+    wrong = [f"{c['method']} {c['body']} ({c['status']})" for c in cases if not c["rejected"]]
+    slowest, largest = rejections["slowest"], rejections["largest_problem"]
+    checks = [
+        {
+            "budget": "every hostile body, as POST, PUT and PATCH, rejected with a 4xx problem",
+            "measured": f"{rejections['rejected']} of {len(cases)}"
+            + "".join(f"; not {case}" for case in wrong[:3])
+            + (" ..." if len(wrong) > 3 else ""),
+            "ok": not wrong,
+        },
+        {
+            "budget": f"slowest rejection at most {MAX_REJECTION_RATIO:g}x a normal create",
+            "measured": f"{slowest['ratio']:g}x: {slowest['method']} {slowest['body']}, "
+            f"{slowest['median_ms']:g} ms against {rejections['create_ms']:g} ms (medians)",
+            "ok": slowest["ratio"] <= MAX_REJECTION_RATIO and not slowest["stopped"],
+        },
+        {
+            "budget": f"every problem document at most {rejection_cost.MAX_PROBLEM_BYTES:,} bytes",
+            "measured": f"largest {largest['problem_bytes']:,} bytes "
+            f"({largest['method']} {largest['body']})",
+            "ok": largest["problem_bytes"] <= rejection_cost.MAX_PROBLEM_BYTES,
+        },
+    ]
+    for filtered in hostile["filtered"]:
+        data = filter_cost.describe(filtered)
+        worst, yardstick = filtered["worst"], filtered["yardstick"]
+        ceiling = yardstick["read_units"] + filtered["allowance"]
+        checks += [
+            {
+                "budget": f"no-match filter, {data}: at most {filtered['max_queries']} "
+                "Queries per request",
+                "measured": f"at most {filtered['most_requests']}",
+                "ok": filtered["most_requests"] <= filtered["max_queries"],
+            },
+            {
+                "budget": f"no-match filter, {data}: at most the unfiltered "
+                f"{filter_cost.LIMITS[-1]}-task page's RCU + {filtered['allowance']:g}",
+                "measured": f"worst {worst['read_units']:g} RCU ({worst['query']}, limit "
+                f"{worst['limit']}) against {yardstick['read_units']:g} + "
+                f"{filtered['allowance']:g}",
+                "ok": worst["read_units"] <= ceiling,
+            },
+        ]
+    page = hostile["page_bytes"]
+    largest_page = page["largest"]
+    checks.append(
+        {
+            "budget": f"largest list page within Lambda's result limit "
+            f"({page['limit_bytes']:,} bytes)",
+            "measured": f"{largest_page['lambda_bytes']:,} bytes in Lambda's result, "
+            f"{largest_page['wire_bytes']:,} on the wire ({largest_page['tasks']} tasks)",
+            "ok": largest_page["lambda_bytes"] <= page["limit_bytes"],
+        }
+    )
     return checks
 
 
@@ -172,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         "page": PAGE,
         "sizes": [measure_size(size, runs) for size in sizes],
         "heavy_page": heavy_page(sizes[0]),
+        "hostile": hostile(quick),
         "cold_start": cold_start.compare(cold_runs),
         "package": package_size(),
     }

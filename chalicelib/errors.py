@@ -23,14 +23,22 @@ class TaskApiError(Exception):
     """Base class of every error the service reports to the caller."""
 
 
-class ValidationFailed(TaskApiError):
-    """The request is well-formed JSON but breaks the task schema or a rule."""
+#: A validation error lists at most this many invalid values, and counts the rest: what the
+#: caller is told never grows with the request (20,000 unknown keys are 20,000 errors).
+MAX_FIELD_ERRORS = 50
 
-    def __init__(self, errors: list[FieldError]) -> None:
+
+class ValidationFailed(TaskApiError):
+    """The request is well-formed JSON but breaks the task schema or a rule. ``errors``
+    holds at most MAX_FIELD_ERRORS of them; ``total`` counts them all."""
+
+    def __init__(self, errors: list[FieldError], total: int | None = None) -> None:
+        listed = errors[:MAX_FIELD_ERRORS]
         super().__init__(
-            "; ".join(f"{e.pointer or e.parameter or e.header}: {e.detail}" for e in errors)
+            "; ".join(f"{e.pointer or e.parameter or e.header}: {e.detail}" for e in listed)
         )
-        self.errors = errors
+        self.errors = listed
+        self.total = max(total or 0, len(errors))
 
 
 class TaskNotFound(TaskApiError):
@@ -71,8 +79,26 @@ class Unauthenticated(TaskApiError):
     """The request carries no verified identity, and this stage requires one."""
 
 
-class AnonymousModeRefused(TaskApiError):
+class StageMisconfigured(TaskApiError):
+    """Inside Lambda, the stage's configuration would serve callers unsafely: refuse."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class AnonymousModeRefused(StageMisconfigured):
     """Anonymous (local development) mode was configured inside Lambda."""
+
+    def __init__(self) -> None:
+        super().__init__("TASKS_ALLOW_ANONYMOUS is set inside Lambda")
+
+
+class AudienceUnconfigured(StageMisconfigured):
+    """Inside Lambda, the stage names no app client whose ID tokens it accepts."""
+
+    def __init__(self) -> None:
+        super().__init__("COGNITO_USER_POOL_CLIENT_ID is not set inside Lambda")
 
 
 class StoreUnavailable(TaskApiError):

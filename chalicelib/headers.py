@@ -44,6 +44,11 @@ def _version(opaque_tag: str) -> TaskVersion | None:
     return TaskVersion(int(found.group(1)), created_at)
 
 
+#: Entity tags one If-Match or If-None-Match may list. Each becomes a comparison in a
+#: DynamoDB condition expression, which allows 300 operators: 75 tags were a 500.
+MAX_ENTITY_TAGS = 20
+
+
 def _match(request: Request, header: str, weak: bool) -> Match | None:
     """If-Match (strong comparison: weak tags never match) or If-None-Match (weak)."""
     value = request.headers.get(header)
@@ -54,12 +59,12 @@ def _match(request: Request, header: str, weak: bool) -> Match | None:
         raise ValidationFailed([FieldError(header=header, detail=detail)])
     if value.strip(" \t") == "*":
         return ANY
-    versions = (
-        _version(opaque)
-        for weak_prefix, opaque in _ENTITY_TAG_ITEM.findall(value)
-        if weak or not weak_prefix
-    )
-    return tuple(v for v in versions if v is not None)
+    tags = _ENTITY_TAG_ITEM.findall(value)
+    if len(tags) > MAX_ENTITY_TAGS:
+        detail = f"must list at most {MAX_ENTITY_TAGS} entity tags"
+        raise ValidationFailed([FieldError(header=header, detail=detail)])
+    versions = (_version(opaque) for weak_prefix, opaque in tags if weak or not weak_prefix)
+    return tuple(dict.fromkeys(v for v in versions if v is not None))
 
 
 def weakly_matches(value: str | None, opaque_tag: str) -> bool:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.errors import AnonymousModeRefused, Unauthenticated
+from chalicelib.errors import AnonymousModeRefused, AudienceUnconfigured, Unauthenticated
 
 #: The owner of every request without a token, in the local stage only.
 LOCAL_OWNER = "local"
@@ -51,9 +51,40 @@ def owner(
     environ = os.environ if environ is None else environ
     subject = (claims or {}).get("sub")
     if isinstance(subject, str) and _SUB.fullmatch(subject):
+        _require_own_id_token(claims or {}, environ)
         return subject
     if claims or sent_credentials or not anonymous_allowed(environ):
         raise Unauthenticated()
-    if environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+    if _in_lambda(environ):
         raise AnonymousModeRefused()
     return LOCAL_OWNER
+
+
+def token_audiences(environ: Mapping[str, str] | None = None) -> frozenset[str]:
+    """The app clients whose ID tokens the stage accepts: its own (the web client), as
+    each deploy path writes it into ``COGNITO_USER_POOL_CLIENT_ID``."""
+    environ = os.environ if environ is None else environ
+    return frozenset(
+        a.strip() for a in environ.get("COGNITO_USER_POOL_CLIENT_ID", "").split(",") if a.strip()
+    )
+
+
+def _require_own_id_token(claims: Mapping[str, Any], environ: Mapping[str, str]) -> None:
+    """API Gateway's Cognito authorizer admits ID tokens of every app client of the pool
+    (and access tokens, where scopes allow): accept only ID tokens issued to this stage's
+    own clients. A stage that names none accepts any token locally (development tokens)
+    and refuses to serve inside Lambda."""
+    audiences = token_audiences(environ)
+    if not audiences:
+        if _in_lambda(environ):
+            raise AudienceUnconfigured()
+        return
+    audience = claims.get("aud")
+    if claims.get("token_use") != "id" or not isinstance(audience, str):
+        raise Unauthenticated()
+    if audience not in audiences:
+        raise Unauthenticated()
+
+
+def _in_lambda(environ: Mapping[str, str]) -> bool:
+    return bool(environ.get("AWS_LAMBDA_FUNCTION_NAME"))

@@ -41,6 +41,9 @@ class Operation:
 _TASK_ERRORS = {"400": "BadRequest", "401": "Unauthorized", "429": "TooManyRequests"}
 _SERVER_ERROR = {"500": "InternalError", "503": "ServiceUnavailable"}
 _BODY_ERRORS = {"413": "ContentTooLarge", "415": "UnsupportedMediaType"}
+#: Responses the routes without a token can give too: the stage's throttling covers every
+#: route, and any route can fail unexpectedly.
+_PUBLIC_ERRORS = {"429": "TooManyRequests", "500": "InternalError"}
 
 #: One entry per view function of app.py, keyed by its name.
 OPERATIONS: dict[str, Operation] = {
@@ -48,13 +51,13 @@ OPERATIONS: dict[str, Operation] = {
         summary="Health check",
         description="Answers without a token and without touching DynamoDB.",
         tag="service",
-        responses={"200": "Health"},
+        responses={"200": "Health", **_PUBLIC_ERRORS},
     ),
     "openapi_document": Operation(
         summary="This API document",
         description="The OpenAPI 3.1 document of this API, served without a token.",
         tag="service",
-        responses={"200": "OpenApiDocument"},
+        responses={"200": "OpenApiDocument", **_PUBLIC_ERRORS},
     ),
     "web_page": Operation(
         summary="The web page",
@@ -65,7 +68,7 @@ OPERATIONS: dict[str, Operation] = {
         ),
         tag="web",
         parameters=("ContentIfNoneMatch",),
-        responses={"200": "WebPage", "304": "ContentNotModified"},
+        responses={"200": "WebPage", "304": "ContentNotModified", **_PUBLIC_ERRORS},
     ),
     "web_asset": Operation(
         summary="A file of the web page",
@@ -75,7 +78,12 @@ OPERATIONS: dict[str, Operation] = {
         ),
         tag="web",
         parameters=("name", "ContentIfNoneMatch"),
-        responses={"200": "WebAsset", "304": "ContentNotModified", "404": "AssetNotFound"},
+        responses={
+            "200": "WebAsset",
+            "304": "ContentNotModified",
+            "404": "AssetNotFound",
+            **_PUBLIC_ERRORS,
+        },
     ),
     "list_tasks": Operation(
         summary="List tasks",
@@ -188,7 +196,11 @@ def _schemas() -> dict[str, Any]:
         "minProperties": 2,
         "maxProperties": 2,
         "properties": {
-            "pointer": {"type": "string", "description": "JSON Pointer into the request body."},
+            "pointer": {
+                "type": "string",
+                "format": "json-pointer",
+                "description": "JSON Pointer into the request body.",
+            },
             "parameter": {"type": "string", "description": "Query or path parameter."},
             "header": {"type": "string", "description": "Request header."},
             "detail": {"type": "string", "description": "What is wrong; never the value."},
@@ -210,7 +222,7 @@ def _schemas() -> dict[str, Any]:
                 ),
             },
             "title": {"type": "string"},
-            "status": {"type": "integer", "minimum": 400, "maximum": 599},
+            "status": {"type": "integer", "format": "int32", "minimum": 400, "maximum": 599},
             "detail": {"type": "string"},
             "instance": {
                 "type": "string",
@@ -223,7 +235,15 @@ def _schemas() -> dict[str, Any]:
                 ),
             },
             "code": {"type": "string", "description": "API Gateway's error type, deployed."},
-            "errors": {"type": "array", "items": _ref(_SCHEMAS, "FieldError")},
+            "errors": {
+                "type": "array",
+                "items": _ref(_SCHEMAS, "FieldError"),
+                "maxItems": web.MAX_PROBLEM_ERRORS,
+                "description": (
+                    f"At most {web.MAX_PROBLEM_ERRORS}; when there were more, `detail` says "
+                    "how many."
+                ),
+            },
         },
     }
     validation_problem = {
@@ -236,15 +256,24 @@ def _schemas() -> dict[str, Any]:
             "errors": {"minItems": 1},
         },
     }
+    # A page holds at most `limit` tasks, and its cursor is one the `cursor` parameter takes.
+    page_size = schema.LIST_PARAMETERS["limit"]["maximum"]
     page = {
         "type": "object",
         "required": ["items", "count", "nextCursor"],
         "additionalProperties": False,
         "properties": {
-            "items": {"type": "array", "items": _ref(_SCHEMAS, "Task")},
-            "count": {"type": "integer", "minimum": 0, "description": "len(items)"},
+            "items": {"type": "array", "items": _ref(_SCHEMAS, "Task"), "maxItems": page_size},
+            "count": {
+                "type": "integer",
+                "format": "int32",
+                "minimum": 0,
+                "maximum": page_size,
+                "description": "len(items)",
+            },
             "nextCursor": {
                 "type": ["string", "null"],
+                "maxLength": schema.LIST_PARAMETERS["cursor"]["maxLength"],
                 "description": "Pass as `cursor`, with the same filters, for the next page.",
             },
         },
@@ -287,7 +316,10 @@ def _parameters() -> dict[str, Any]:
         }
         for name, spec in schema.LIST_PARAMETERS.items()
     }
-    conditions = 'An ETag from this API, a comma-separated list of them, or "*". '
+    conditions = (
+        f"An ETag from this API, a comma-separated list of at most {headers.MAX_ENTITY_TAGS} "
+        'of them, or "*". '
+    )
     return {
         "task_id": {
             "name": "task_id",
@@ -370,12 +402,33 @@ def _response_headers() -> dict[str, Any]:
             'RFC 8288 link to the next page: `<...>; rel="next"`; absent on the last page.',
             {"type": "string"},
         ),
-        "Retry-After": header("Seconds to wait before retrying.", {"type": "integer"}),
+        "Retry-After": {
+            **header(
+                "Seconds to wait before retrying.",
+                {
+                    "type": "integer",
+                    "format": "int32",
+                    "minimum": 0,
+                    "maximum": web.RETRY_AFTER_SECONDS,
+                },
+            ),
+            "required": True,
+        },
         "ContentETag": header(
             "A fingerprint of the page or file; send it back in If-None-Match.",
             {"type": "string", "pattern": '^"[0-9a-f]{12}"$'},
         ),
-        "Cache-Control": header("How long browsers may keep it.", {"type": "string"}),
+        "ContentCacheControl": {
+            **header(
+                f"How long browsers may keep it: `{webpage.REVALIDATE}` for the page (it "
+                f"embeds the stage's settings), `{webpage.IMMUTABLE}` for a file (its name "
+                "changes with its content).",
+                {"type": "string", "enum": [webpage.REVALIDATE, webpage.IMMUTABLE]},
+            ),
+            "required": True,
+        },
+        **_security_headers(),
+        **_cors_headers(),
         "Content-Security-Policy": header(
             "Scripts and styles from this origin only, no inline code, Trusted Types.",
             {"type": "string"},
@@ -391,6 +444,57 @@ def _response_headers() -> dict[str, Any]:
             "required": True,
         },
     }
+
+
+def _security_headers() -> dict[str, Any]:
+    """``web.SECURITY_HEADERS``, on every response (the page and its files set their own
+    Cache-Control, ``ContentCacheControl``)."""
+    why = {
+        "Cache-Control": "No cache, shared or private, stores an API response (per-user data).",
+        "X-Content-Type-Options": "Browsers never guess another content type than the one sent.",
+    }
+    return {
+        name: {
+            "description": f"`{value}`. {why[name]}",
+            "schema": {"type": "string", "const": value},
+            "required": True,
+        }
+        for name, value in web.SECURITY_HEADERS.items()
+    }
+
+
+_WHEN_CORS = (
+    "Present when the stage allows an origin (`TASKS_CORS_ALLOW_ORIGIN`) and, on the local "
+    "stage, when the request's Origin is a loopback one. "
+)
+
+
+def _cors_headers() -> dict[str, Any]:
+    """What a browser reads of the stage's CORS policy on an actual response (``web.cors``;
+    on the local stage, ``chalicelib.local_gateway``). Every route shares the policy."""
+    return {
+        "Access-Control-Allow-Origin": {
+            "description": _WHEN_CORS + "The origin whose pages may read the response.",
+            "schema": {"type": "string", "examples": ["https://tasks.example.com"]},
+        },
+        "Access-Control-Expose-Headers": {
+            "description": _WHEN_CORS + "The response headers those pages' scripts may read.",
+            "schema": {"type": "string", "const": ",".join(web.CORS_EXPOSE_HEADERS)},
+        },
+        "Vary": {
+            "description": (
+                "`Origin`, where the stage allows an origin and the response is the local "
+                "stage's (its CORS headers depend on the request's Origin) or API Gateway's "
+                "own error."
+            ),
+            "schema": {"type": "string", "examples": ["Origin"]},
+        },
+    }
+
+
+#: Response headers every response can carry, whichever route or layer (app or gateway)
+#: answers.
+_EVERY_RESPONSE = (headers.REQUEST_ID_HEADER, *_cors_headers(), "X-Content-Type-Options")
 
 
 def _response(
@@ -422,6 +526,7 @@ def _content_response(
         "content": {media_type: {"schema": {"type": "string"}} for media_type in media_types},
         "headers": {
             "ETag": _ref(_HEADERS, "ContentETag"),
+            "Cache-Control": _ref(_HEADERS, "ContentCacheControl"),
             **{name: _ref(_HEADERS, name) for name in header_names},
         },
     }
@@ -429,13 +534,15 @@ def _content_response(
 
 def _responses() -> dict[str, Any]:
     """Every response, success or problem, from the app or from the gateway, carries
-    X-Request-Id."""
+    X-Request-Id, the security headers and, where the stage allows an origin, its CORS
+    headers. Only the page and its files have a Cache-Control of their own."""
     responses = _response_bodies()
     for response in responses.values():
         response["headers"] = {
             **response.get("headers", {}),
-            headers.REQUEST_ID_HEADER: _ref(_HEADERS, headers.REQUEST_ID_HEADER),
+            **{name: _ref(_HEADERS, name) for name in _EVERY_RESPONSE},
         }
+        response["headers"].setdefault("Cache-Control", _ref(_HEADERS, "Cache-Control"))
     return responses
 
 
@@ -468,17 +575,16 @@ def _response_bodies() -> dict[str, Any]:
                 }
             },
         },
-        "WebPage": _content_response(
-            "The page.", ["text/html"], "Content-Security-Policy", "Cache-Control"
-        ),
+        "WebPage": _content_response("The page.", ["text/html"], "Content-Security-Policy"),
         "WebAsset": _content_response(
-            "The file.",
-            sorted({t.split(";")[0] for t in webpage.CONTENT_TYPES.values()}),
-            "Cache-Control",
+            "The file.", sorted({t.split(";")[0] for t in webpage.CONTENT_TYPES.values()})
         ),
         "ContentNotModified": {
             "description": "Unchanged since the ETag sent.",
-            "headers": {"ETag": _ref(_HEADERS, "ContentETag")},
+            "headers": {
+                "ETag": _ref(_HEADERS, "ContentETag"),
+                "Cache-Control": _ref(_HEADERS, "ContentCacheControl"),
+            },
         },
         "AssetNotFound": _problem_response("No file by this name (fingerprint included)."),
         "Task": _json_response("The task.", "Task", "ETag"),
@@ -511,7 +617,9 @@ def _response_bodies() -> dict[str, Any]:
             "This Idempotency-Key was already used with a different request body."
         ),
         "TooManyRequests": _problem_response(
-            "Deployed only: the stage's throttling limit was reached (API Gateway)."
+            "Deployed only: the stage's throttling limit was reached (API Gateway). Retry "
+            "after `Retry-After` seconds.",
+            "Retry-After",
         ),
         "InternalError": _problem_response("An unexpected error; quote the X-Request-Id."),
         "ServiceUnavailable": _problem_response(
@@ -606,6 +714,8 @@ def document(routes: dict[str, dict[str, Any]], anonymous: bool = False) -> dict
             {
                 "url": "{baseUrl}",
                 "description": "Local: `make run`. Deployed: the stack's EndpointURL output.",
+                # Public: the API serves callers on the internet (OWASP API9, inventory).
+                "x-internal": False,
                 "variables": {
                     "baseUrl": {
                         "default": "http://127.0.0.1:8000",

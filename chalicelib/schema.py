@@ -7,6 +7,7 @@ document all read this module; nothing else restates a field rule.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 STATUSES = ("new", "in_progress", "completed", "cancelled")
@@ -56,6 +57,7 @@ FIELDS: dict[str, dict[str, Any]] = {
     },
     "expireAt": {
         "type": ["integer", "null"],
+        "format": "int64",  # for generated clients: the maximum needs 64 bits
         "minimum": 1,
         "maximum": MAX_EPOCH_SECONDS,
         "default": None,
@@ -66,7 +68,7 @@ FIELDS: dict[str, dict[str, Any]] = {
     },
     "createdAt": _TIMESTAMP,
     "updatedAt": _TIMESTAMP,
-    "version": {"type": "integer", "minimum": 1, "readOnly": True},
+    "version": {"type": "integer", "format": "int64", "minimum": 1, "readOnly": True},
 }
 
 #: Fields the server sets; sent in a request body they are ignored (GET, edit, PUT works).
@@ -115,6 +117,25 @@ TASK_INPUT_SCHEMA: dict[str, Any] = {
         name: _IGNORED if name in SERVER_FIELDS else spec for name, spec in FIELDS.items()
     },
 }
+
+
+def _resettable(spec: dict[str, Any]) -> dict[str, Any]:
+    """A merge patch's optional field: its rule or null, and no ``default``. In a patch an
+    absent field stays unchanged, but generated clients send a property's ``default``
+    whenever the caller leaves it out (openapi-python-client does), so a ``default`` here
+    would reset the field on every patch. What null resets it to is said in words and in
+    ``x-null-resets-to``; validation ignores both."""
+    resets_to = copy.deepcopy(spec.get("default"))
+    reset = "null clears it" if resets_to is None else f"null resets it to {json.dumps(resets_to)}"
+    words = f"Left out, it stays unchanged; {reset}."
+    described = {
+        **spec,
+        "description": f"{spec['description']} {words}" if "description" in spec else words,
+    }
+    patched = {k: v for k, v in _nullable(described).items() if k != "default"}
+    return {**patched, "x-null-resets-to": resets_to}
+
+
 #: What PATCH accepts (JSON Merge Patch, RFC 7396): any subset; null resets an optional
 #: field to its default.
 TASK_PATCH_SCHEMA: dict[str, Any] = {
@@ -125,7 +146,7 @@ TASK_PATCH_SCHEMA: dict[str, Any] = {
     "properties": {
         name: _IGNORED
         if name in SERVER_FIELDS
-        else (spec if name in REQUIRED_FIELDS else _nullable(spec))
+        else (spec if name in REQUIRED_FIELDS else _resettable(spec))
         for name, spec in FIELDS.items()
     },
 }
@@ -140,6 +161,7 @@ def default_for(field: str) -> Any:
 LIST_PARAMETERS: dict[str, dict[str, Any]] = {
     "limit": {
         "type": "integer",
+        "format": "int32",
         "minimum": 1,
         "maximum": 100,
         "default": 25,

@@ -28,7 +28,7 @@ from chalicelib.errors import (
     StoreUnavailable,
     TaskNotFound,
 )
-from chalicelib.schema import FIELDS, default_for
+from chalicelib.schema import FIELDS, LIST_PARAMETERS, default_for
 from chalicelib.table import (
     BY_CREATED_INDEX,
     BY_STATUS_INDEX,
@@ -47,8 +47,11 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 _INTEGER_FIELDS = ("version", "expireAt")
 _TASK_FIELDS = tuple(FIELDS)
-#: Largest Limit of one Query while filling a filtered page; DynamoDB caps a response at 1 MB.
-_MAX_QUERY_LIMIT = 1000
+#: A list page's read budget, whatever the owner holds: at most this many items evaluated
+#: (the largest page and the one item that tells whether another follows) ...
+MAX_ITEMS_READ_PER_PAGE = LIST_PARAMETERS["limit"]["maximum"] + 1
+#: ... in at most this many Queries (DynamoDB caps each at 1 MB read).
+MAX_QUERIES_PER_PAGE = 2
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,35 @@ class ListFilters:
 class Page:
     items: list[Task]
     next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class PageBytes:
+    """A byte budget for a page's tasks, as the HTTP layer will encode them."""
+
+    budget: int
+    weigh: Callable[[Task], int]
+
+    def fitting(self, tasks: list[Task]) -> list[Task]:
+        """The longest prefix of ``tasks`` within the budget, and never less than one
+        task (the largest valid task is far below any budget), so a walk always moves."""
+        total = 0
+        for count, task in enumerate(tasks):
+            total += self.weigh(task)
+            if total > self.budget and count > 0:
+                return tasks[:count]
+        return tasks
+
+
+def _task_position(task: Task) -> dict[str, str]:
+    return {"createdAt": task["createdAt"], "id": task["id"]}
+
+
+def _key_position(key: dict[str, Any]) -> dict[str, str]:
+    """The list position of an item DynamoDB read last (a LastEvaluatedKey): its list
+    sort key is ``<createdAt>#<id>``, and neither part can hold a ``#``."""
+    created_at, _, task_id = key[LIST_SORT_KEY]["S"].partition("#")
+    return {"createdAt": created_at, "id": task_id}
 
 
 def _owner_key(owner: str) -> str:
@@ -289,7 +321,7 @@ class TaskStore:
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": self._task_item(owner, task),
+                            "Item": self.item(owner, task),
                             "ConditionExpression": new_condition,
                             **new.params(),
                         }
@@ -430,15 +462,28 @@ class TaskStore:
 
     @translating_errors
     def list_page(
-        self, owner: str, filters: ListFilters, limit: int, cursor: str | None, now: int
+        self,
+        owner: str,
+        filters: ListFilters,
+        limit: int,
+        cursor: str | None,
+        now: int,
+        page_bytes: PageBytes | None = None,
     ) -> Page:
         """One page of the owner's visible tasks, newest first (ties: id, descending).
 
-        Unfiltered and status-filtered pages are one Query (Limit = limit + 1, the extra
-        item only tells whether a next page exists). Priority and tag are filter
-        expressions; then Queries continue, with growing limits, until the page is full.
-        The cursor names the last task returned, not DynamoDB's LastEvaluatedKey, so it
-        reveals no key schema and every page but the last holds exactly ``limit`` tasks.
+        Every request has the same read budget, whatever the owner holds: at most
+        ``MAX_QUERIES_PER_PAGE`` Queries evaluating at most ``MAX_ITEMS_READ_PER_PAGE``
+        items. The first Query evaluates ``limit + 1`` items (the extra one only tells
+        whether a next page exists), which fills an unfiltered page. Expiry, priority and
+        tag are filter expressions, applied after DynamoDB has read the items: when they
+        leave the page short, a second Query reads the rest of the budget. A page that is
+        still short then holds what matched, possibly nothing, and a cursor at the last
+        item read, so the next page resumes exactly there.
+
+        ``page_bytes`` ends a page early, at a task boundary, when its tasks would weigh
+        more than its budget. The cursor names a list position, not DynamoDB's
+        LastEvaluatedKey, so it reveals no key schema.
         """
         binding = "\x00".join(
             [owner, filters.status or "", filters.priority or "", filters.tag or ""]
@@ -469,22 +514,29 @@ class TaskStore:
             "ScanIndexForward": False,
             **expression.params(),
         }
-        items: list[dict[str, Any]] = []
-        query_limit = limit + 1
-        while True:
+        matched: list[dict[str, Any]] = []
+        tasks: list[Task] = []
+        read, last_read = 0, None
+        query_limit = min(limit + 1, MAX_ITEMS_READ_PER_PAGE)
+        for _ in range(MAX_QUERIES_PER_PAGE):
             response = self._client.query(**request, Limit=query_limit)
-            items.extend(response.get("Items", []))
-            if len(items) > limit or "LastEvaluatedKey" not in response:
+            matched.extend(response.get("Items", []))
+            read += response.get("ScannedCount", query_limit)
+            last_read = response.get("LastEvaluatedKey")
+            query_limit = MAX_ITEMS_READ_PER_PAGE - read
+            candidates = [_to_task(item) for item in matched[:limit]]
+            tasks = page_bytes.fitting(candidates) if page_bytes else candidates
+            full = len(tasks) == limit or len(tasks) < len(candidates)  # in tasks or bytes
+            if full or last_read is None or query_limit <= 0:
                 break
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-            query_limit = min(query_limit * 2, _MAX_QUERY_LIMIT)
-        tasks = [_to_task(item) for item in items[:limit]]
-        next_cursor = None
-        if len(items) > limit:
-            last = tasks[-1]
-            position = {"createdAt": last["createdAt"], "id": last["id"]}
-            next_cursor = self._cursors.encode(position, binding, now)
-        return Page(tasks, next_cursor)
+            request["ExclusiveStartKey"] = last_read
+        if len(tasks) < len(matched):  # more matched than the page holds
+            position = _task_position(tasks[-1])
+        elif last_read is not None:  # the budget ran out before the end of the list
+            position = _key_position(last_read)
+        else:
+            return Page(tasks, None)
+        return Page(tasks, self._cursors.encode(position, binding, now))
 
     @staticmethod
     def _position(position: dict[str, Any]) -> str:
@@ -535,7 +587,9 @@ class TaskStore:
         return _to_task(response["Attributes"])
 
     @staticmethod
-    def _task_item(owner: str, task: Task) -> dict[str, Any]:
+    def item(owner: str, task: Task) -> dict[str, Any]:
+        """The DynamoDB item that stores a task (keys and index attributes included): the
+        store writes it, and bulk loaders outside the API (the benchmarks) may too."""
         item = {k: _serializer.serialize(v) for k, v in task.items() if v is not None}
         item.update(_key(owner, task["id"]))
         item[LIST_SORT_KEY] = {"S": _list_key(task["createdAt"], task["id"])}
@@ -546,7 +600,7 @@ class TaskStore:
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=self._task_item(owner, task),
+                Item=self.item(owner, task),
                 ConditionExpression=condition,
                 **expression.params(),
             )

@@ -14,13 +14,15 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib import schema, validation
+from chalicelib import encoding, schema, validation
 from chalicelib.conditions import NONE, Match, Preconditions, matches
 from chalicelib.errors import PreconditionFailed, TaskNotFound, ValidationFailed
-from chalicelib.store import ListFilters, Page, Task, TaskStore
+from chalicelib.store import ListFilters, Page, PageBytes, Task, TaskStore
 
 #: How long an Idempotency-Key is remembered: a retry within this window replays.
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 60 * 60
+#: A page ends early, with a cursor, before its tasks outweigh Lambda's result limit.
+_PAGE_BYTES = PageBytes(encoding.PAGE_BUDGET_BYTES, encoding.lambda_weight)
 
 
 def _utc_now() -> dt.datetime:
@@ -44,10 +46,22 @@ def _normalized(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _request_hash(stored: Task) -> str:
+    """Requests that would store the same task are the same request."""
+    canonical = json.dumps(stored, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
 def _with_defaults(body: dict[str, Any]) -> Task:
     return {
         name: body[name] if name in body else schema.default_for(name) for name in schema.DEFAULTS
     }
+
+
+def _stored(fields: dict[str, Any]) -> Task:
+    """Validated fields as the store keeps them. Only ever after validation: converting
+    first let ``expireAt: 1e400`` raise OverflowError (a 500)."""
+    return _with_defaults(_normalized(fields))
 
 
 class TaskService:
@@ -73,10 +87,6 @@ class TaskService:
         now = self._clock()
         epoch = self._epoch(now)
         fields = _writable(body)
-        stored = _with_defaults(_normalized(fields))
-        # Requests that would store the same task are the same request.
-        canonical = json.dumps(stored, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        request_hash = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
         try:
             validation.validate_task(fields, now)
         except ValidationFailed as invalid:
@@ -84,10 +94,13 @@ class TaskService:
             # passed since, still gets what the first one created.
             if idempotency_key is None or not validation.only_expired(invalid):
                 raise
+            request_hash = _request_hash(_stored(fields))
             replay = self._store.remembered(owner, idempotency_key, request_hash, epoch)
             if replay is None:
                 raise
             return replay
+        stored = _stored(fields)
+        request_hash = _request_hash(stored)
         stamp = utc_timestamp(now)
         while True:  # a random UUID collides only in theory; never overwrite if it does
             task = {
@@ -131,7 +144,7 @@ class TaskService:
         now = self._clock()
         fields = _writable(body)
         validation.validate_task(fields, now)
-        stored = _with_defaults(_normalized(fields))
+        stored = _stored(fields)
         return self._store.put(
             owner, task_id, stored, self._epoch(now), utc_timestamp(now), preconditions
         )
@@ -164,4 +177,6 @@ class TaskService:
         params = validation.validate_list_parameters(parameters)
         filters = ListFilters(params.get("status"), params.get("priority"), params.get("tag"))
         now = self._epoch(self._clock())
-        return self._store.list_page(owner, filters, params["limit"], params.get("cursor"), now)
+        return self._store.list_page(
+            owner, filters, params["limit"], params.get("cursor"), now, _PAGE_BYTES
+        )

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import heapq
 import re
 from typing import Any
 
-from chalicelib import schema
-from chalicelib.errors import FieldError, ValidationFailed
+from chalicelib import encoding, schema
+from chalicelib.errors import MAX_FIELD_ERRORS, FieldError, ValidationFailed
 
 _RFC3339_DATE_TIME = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
@@ -69,6 +70,74 @@ _SCHEMAS = {
 }
 
 
+def _canonical(value: Any) -> Any:
+    """A hashable stand-in with JSON Schema's equality: 1 equals 1.0, true is not 1, and
+    an object's key order does not matter. Bodies are at most ``MAX_BODY_DEPTH`` deep
+    (``chalicelib.web``), so the recursion is bounded."""
+    if isinstance(value, bool) or value is None:
+        return ("literal", value)
+    if isinstance(value, int | float):
+        return ("number", value)  # 1 == 1.0 and hash(1) == hash(1.0)
+    if isinstance(value, str):
+        return ("string", value)
+    if isinstance(value, list):
+        return ("array", tuple(_canonical(item) for item in value))
+    return ("object", frozenset((key, _canonical(item)) for key, item in value.items()))
+
+
+def _too_long(schema_: dict[str, Any], instance: Any) -> bool:
+    return isinstance(instance, list) and len(instance) > schema_.get("maxItems", len(instance))
+
+
+def _unique_items(validator: Any, unique: bool, instance: Any, schema_: dict[str, Any]) -> Any:
+    """uniqueItems in linear time. jsonschema's own is quadratic for items it cannot sort
+    (thousands of mixed items kept a core busy for seconds), and an array over maxItems
+    is rejected by maxItems alone."""
+    from jsonschema import ValidationError
+
+    if not unique or not isinstance(instance, list) or _too_long(schema_, instance):
+        return
+    seen: set[Any] = set()
+    for item in instance:
+        key = _canonical(item)
+        if key in seen:
+            yield ValidationError("has non-unique elements")
+            return
+        seen.add(key)
+
+
+def _items_within_bounds(items_keyword: Any) -> Any:
+    """Check the items of an array only when it is within maxItems: a rejected array of
+    thousands of items then costs one error, not one per item."""
+
+    def items(validator: Any, items_schema: Any, instance: Any, schema_: dict[str, Any]) -> Any:
+        if _too_long(schema_, instance):
+            return
+        yield from items_keyword(validator, items_schema, instance, schema_)
+
+    return items
+
+
+def _additional_properties(
+    validator: Any, allowed: Any, instance: Any, schema_: dict[str, Any]
+) -> Any:
+    """additionalProperties: false, as one error whatever the number of unknown names
+    (``_describe`` lists them). jsonschema's own sorts them all into its message."""
+    from jsonschema import ValidationError
+
+    known = schema_.get("properties", {})
+    if allowed is False and isinstance(instance, dict) and any(k not in known for k in instance):
+        yield ValidationError("has unknown properties")
+
+
+def _max_items(validator: Any, limit: int, instance: Any, schema_: dict[str, Any]) -> Any:
+    """maxItems, without jsonschema's message, which spells out the whole array."""
+    from jsonschema import ValidationError
+
+    if isinstance(instance, list) and len(instance) > limit:
+        yield ValidationError("is too long")
+
+
 @functools.cache
 def _validator(root: str) -> Any:
     """Build (once) the validator for a request body or the list parameters."""
@@ -77,24 +146,56 @@ def _validator(root: str) -> Any:
     checker = jsonschema.FormatChecker(formats=())
     checker.checks("date")(_is_full_date)
     checker.checks("date-time")(_is_date_time)
-    return jsonschema.Draft202012Validator(_SCHEMAS[root], format_checker=checker)
+    base = jsonschema.Draft202012Validator
+    bounded = jsonschema.validators.extend(
+        base,
+        {
+            "uniqueItems": _unique_items,
+            "items": _items_within_bounds(base.VALIDATORS["items"]),
+            "additionalProperties": _additional_properties,
+            "maxItems": _max_items,
+        },
+    )
+    return bounded(_SCHEMAS[root], format_checker=checker)
+
+
+def _token(name: object) -> str:
+    return str(name).replace("~", "~0").replace("/", "~1")
 
 
 def _pointer(path: Any) -> str:
-    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
+    return "".join("/" + _token(part) for part in path)
+
+
+#: An unknown field or parameter is named in a problem only when its name is this short (as
+#: written there, in UTF-8): the names are the caller's, and a problem stays a few KB.
+MAX_NAME_SHOWN_BYTES = 64
+_UNSHOWN_FIELD = "has an unknown field whose name is too long to show"
+
+
+def _shown(name: str) -> bool:
+    return len(encoding.dumps(name).encode("utf-8")) - 2 <= MAX_NAME_SHOWN_BYTES
+
+
+def _unknown_fields(error: Any) -> tuple[dict[str, str], int]:
+    """An object's unknown fields: the first MAX_FIELD_ERRORS by name, described (one
+    pointer stands for every name too long to show), and how many there are in all."""
+    pointer = _pointer(error.absolute_path)
+    known = error.schema.get("properties", {})
+    unknown = [name for name in error.instance if name not in known]
+    described = {
+        f"{pointer}/{_token(name)}" if _shown(name) else pointer: (
+            "is not a known field" if _shown(name) else _UNSHOWN_FIELD
+        )
+        for name in heapq.nsmallest(MAX_FIELD_ERRORS, unknown)
+    }
+    return described, len(unknown)
 
 
 def _describe(error: Any) -> list[tuple[str, str]]:
     """(pointer, message) pairs for one jsonschema error."""
     pointer = _pointer(error.absolute_path)
     kind, rule = error.validator, error.validator_value
-    if kind == "additionalProperties":
-        known = error.schema.get("properties", {})
-        return [
-            (f"{pointer}/{name}", "is not a known field")
-            for name in error.instance
-            if name not in known
-        ]
     if kind == "required":
         missing = [name for name in rule if name not in error.instance]
         return [(f"{pointer}/{name}", "is required") for name in missing]
@@ -124,13 +225,22 @@ def _describe(error: Any) -> list[tuple[str, str]]:
     return [(pointer, message)]
 
 
-def _check(root: str, document: Any) -> list[FieldError]:
+def _check(root: str, document: Any) -> tuple[list[FieldError], int]:
+    """The first MAX_FIELD_ERRORS errors by pointer, and how many there are in all."""
     found: dict[str, str] = {}
+    unknown: dict[str, str] = {}
+    unknown_count = 0
     errors = sorted(_validator(root).iter_errors(document), key=lambda e: list(e.absolute_path))
     for error in errors:
+        if error.validator == "additionalProperties":
+            described, count = _unknown_fields(error)
+            unknown |= described
+            unknown_count += count
+            continue
         for pointer, message in _describe(error):
             found.setdefault(pointer, message)  # one message per field is enough
-    return [FieldError(pointer=p, detail=m) for p, m in sorted(found.items())]
+    first = heapq.nsmallest(MAX_FIELD_ERRORS, (unknown | found).items())
+    return [FieldError(pointer=p, detail=m) for p, m in first], len(found) + unknown_count
 
 
 _EXPIRED = "must be in the future"
@@ -141,30 +251,27 @@ def only_expired(invalid: ValidationFailed) -> bool:
     return all(e.pointer == "/expireAt" and e.detail == _EXPIRED for e in invalid.errors)
 
 
-def _check_expiry(body: dict[str, Any], now: dt.datetime, errors: list[FieldError]) -> None:
-    """Runs after the schema check, so a valid expireAt is null or an integral number
-    (JSON Schema counts 4102444800.0 as an integer)."""
+def _validate(root: str, body: dict[str, Any], now: dt.datetime) -> None:
+    """The schema, then ``expireAt`` in the future. A schema-valid expireAt is null or an
+    integral number (JSON Schema counts 4102444800.0 as an integer)."""
+    errors, total = _check(root, body)
     expire_at = body.get("expireAt")
-    if expire_at is None or any(e.pointer == "/expireAt" for e in errors):
-        return
-    if expire_at <= now.timestamp():
+    schema_valid = not any(e.pointer == "/expireAt" for e in errors)
+    if expire_at is not None and schema_valid and expire_at <= now.timestamp():
         errors.append(FieldError(pointer="/expireAt", detail=_EXPIRED))
+        total += 1
+    if errors:
+        raise ValidationFailed(sorted(errors, key=lambda e: e.pointer or ""), total)
 
 
 def validate_task(body: dict[str, Any], now: dt.datetime) -> None:
     """A full task, as POST and PUT take it. Raises ValidationFailed listing every error."""
-    errors = _check("task", body)
-    _check_expiry(body, now, errors)
-    if errors:
-        raise ValidationFailed(errors)
+    _validate("task", body, now)
 
 
 def validate_patch(patch: dict[str, Any], now: dt.datetime) -> None:
     """A JSON Merge Patch: any subset of fields; null resets an optional field."""
-    errors = _check("patch", patch)
-    _check_expiry(patch, now, errors)
-    if errors:
-        raise ValidationFailed(errors)
+    _validate("patch", patch, now)
 
 
 def validate_task_id(task_id: str) -> None:
@@ -180,20 +287,27 @@ _LIMIT_DIGITS = re.compile(r"[0-9]{1,9}")
 def validate_list_parameters(raw: dict[str, str | list[str]]) -> dict[str, Any]:
     """GET /tasks query parameters (strings; a list when repeated) to typed values with
     defaults applied. Every bad parameter is reported at once."""
-    repeated = sorted(name for name, value in raw.items() if isinstance(value, list))
-    params: dict[str, Any] = {k: v for k, v in raw.items() if k not in repeated}
+    known = schema.LIST_PARAMETERS
+    repeated = {name for name, value in raw.items() if isinstance(value, list)}
+    unknown = {name for name in raw if name not in known}
+    params: dict[str, Any] = {k: v for k, v in raw.items() if k not in repeated | unknown}
     if isinstance(params.get("limit"), str) and _LIMIT_DIGITS.fullmatch(params["limit"]):
         params["limit"] = int(params["limit"])
-    errors = [FieldError(parameter=name, detail="must be given once") for name in repeated]
-    errors += [
-        FieldError(
-            parameter=error.pointer.lstrip("/").split("/")[0],
-            detail="is not a known parameter"
-            if error.detail == "is not a known field"
-            else error.detail,
-        )
-        for error in _check("list", params)
-    ]
-    if errors:
-        raise ValidationFailed(errors)
-    return {"limit": schema.LIST_PARAMETERS["limit"]["default"], **params}
+    first_unknown = heapq.nsmallest(MAX_FIELD_ERRORS, unknown)
+    found = {_parameter(name): "is not a known parameter" for name in first_unknown}
+    found |= {name: "must be given once" for name in repeated - unknown}
+    errors, total = _check("list", params)
+    found |= {e.pointer.removeprefix("/"): e.detail for e in errors}  # a known name's pointer
+    if found:
+        first = heapq.nsmallest(MAX_FIELD_ERRORS, found.items())
+        listed = [FieldError(parameter=name, detail=detail) for name, detail in first]
+        unlisted = len(unknown) - len(first_unknown) + total - len(errors)
+        raise ValidationFailed(listed, len(found) + unlisted)
+    return {"limit": known["limit"]["default"], **params}
+
+
+def _parameter(name: str) -> str:
+    """A parameter's name as a problem shows it: shortened when it is too long to show."""
+    if _shown(name):
+        return name
+    return name[: MAX_NAME_SHOWN_BYTES // 4] + "…"

@@ -9,7 +9,9 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import os
+import re
 import urllib.parse
 import uuid
 from collections.abc import Callable
@@ -20,15 +22,16 @@ from typing import Any
 from chalice import CORSConfig, Response
 from chalice.app import Request
 
-from chalicelib import identity
+from chalicelib import encoding, identity
 from chalicelib.conditions import Match, matches
 from chalicelib.errors import (
-    AnonymousModeRefused,
+    MAX_FIELD_ERRORS,
     FieldError,
     IdempotencyConflict,
     IdempotencyKeyReused,
     InvalidCursor,
     PreconditionFailed,
+    StageMisconfigured,
     StoreUnavailable,
     TaskApiError,
     TaskNotFound,
@@ -45,6 +48,13 @@ PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER_SECONDS = 1
 #: Room for the largest valid task even with every character \u-escaped (about 140 KB).
 MAX_BODY_BYTES = 256 * 1024
+#: Arrays and objects in a request body nest at most this deep (a task needs 2).
+MAX_BODY_DEPTH = 32
+#: A problem document lists at most this many invalid values; its detail counts the rest.
+MAX_PROBLEM_ERRORS = MAX_FIELD_ERRORS
+#: On every API response: per-user data is never stored by caches, and never sniffed.
+#: (The web page and its assets set their own Cache-Control; nosniff is theirs too.)
+SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 VALIDATION_PROBLEM = "urn:task-api:problem:validation-error"
 MALFORMED_BODY_PROBLEM = "urn:task-api:problem:malformed-body"
@@ -89,19 +99,29 @@ _TITLES = {
 #: Request headers browsers may send, and response headers their scripts may read.
 CORS_ALLOW_HEADERS = ["If-Match", "If-None-Match", "Idempotency-Key", "X-Request-Id"]
 CORS_EXPOSE_HEADERS = ["ETag", "Location", "Link", "Retry-After", "X-Request-Id"]
+#: Seconds a browser may reuse a preflight's answer.
+CORS_MAX_AGE = 600
+#: The stage setting: the one origin browsers may call the API from.
+CORS_ORIGIN_VARIABLE = "TASKS_CORS_ALLOW_ORIGIN"
+#: Its value for "any page served from this machine" (http(s)://localhost, 127.0.0.1 or
+#: [::1], any port): the local stage's. Only ``chalice local`` and the test client honour
+#: it (``chalicelib/local_gateway.py`` echoes such an Origin); anywhere else it allows no
+#: origin at all, so a deployed stage configured with it is same-origin only.
+LOOPBACK_ORIGINS = "loopback"
 
 
 def cors(environ: Any = None) -> CORSConfig | bool:
     """The stage's CORS policy, read when Chalice imports the app (it sets the stage's
-    variables first). One allowed origin per stage; unset means same-origin only."""
-    origin = (os.environ if environ is None else environ).get("TASKS_CORS_ALLOW_ORIGIN", "")
-    if not origin.strip():
+    variables first). One allowed origin per stage; unset means same-origin only, and so
+    does ``loopback``, whose origins the local gateway alone allows, request by request."""
+    origin = (os.environ if environ is None else environ).get(CORS_ORIGIN_VARIABLE, "").strip()
+    if not origin or origin.lower() == LOOPBACK_ORIGINS:
         return False
     return CORSConfig(
-        allow_origin=origin.strip(),
+        allow_origin=origin,
         allow_headers=CORS_ALLOW_HEADERS,
         expose_headers=CORS_EXPOSE_HEADERS,
-        max_age=600,
+        max_age=CORS_MAX_AGE,
     )
 
 
@@ -150,22 +170,68 @@ def caller(request: Request) -> str | None:
         return None
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_NOT_JSON = "The request body is not valid JSON (UTF-8, no NaN, no lone surrogates)."
+_TOO_DEEP = f"The request body nests arrays and objects more than {MAX_BODY_DEPTH} deep."
+
+
+class _NumberOutOfRange(ValueError):
+    """A JSON number beyond a 64-bit float (1e400): Python would make it infinity."""
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise _NumberOutOfRange(text)
+    return number
+
+
+def _nests_deeper_than(document: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than ``limit`` deep (a scalar is 0 deep). Level
+    by level, keeping only containers: linear, and no recursion."""
+    level = [document] if isinstance(document, dict | list) else []
+    for _ in range(limit):
+        level = [
+            child
+            for node in level
+            for child in (node.values() if type(node) is dict else node)
+            if type(child) is dict or type(child) is list
+        ]
+        if not level:
+            return False
+    return bool(level)
+
+
 def json_object(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object, or an HttpProblem saying why not."""
+    """The request body as a JSON object, or an HttpProblem saying why not. Every check
+    here, and every later one, costs time linear in the body's size."""
     raw = request.raw_body or b""
     if len(raw) > MAX_BODY_BYTES:
         raise HttpProblem(413, f"The request body must be at most {MAX_BODY_BYTES} bytes.")
     try:
-        body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-        # "\ud800" parses to a lone surrogate, which no store can encode as UTF-8.
-        json.dumps(body, ensure_ascii=False).encode("utf-8")
-    except (UnicodeError, ValueError, RecursionError):
-        detail = "The request body is not valid JSON (UTF-8, no NaN, no lone surrogates)."
+        body = json.loads(
+            raw.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float
+        )
+    except RecursionError:
+        raise HttpProblem(400, _TOO_DEEP, MALFORMED_BODY_PROBLEM) from None
+    except _NumberOutOfRange:
+        detail = "The request body has a number beyond the range of a 64-bit float."
         raise HttpProblem(400, detail, MALFORMED_BODY_PROBLEM) from None
+    except (UnicodeError, ValueError):
+        raise HttpProblem(400, _NOT_JSON, MALFORMED_BODY_PROBLEM) from None
+    if _nests_deeper_than(body, MAX_BODY_DEPTH):
+        raise HttpProblem(400, _TOO_DEEP, MALFORMED_BODY_PROBLEM)
+    try:
+        # "\ud800" parses to a lone surrogate, which no store can encode as UTF-8. Only a
+        # \u escape can make one (UTF-8 cannot encode surrogates), so look for one first.
+        if _SURROGATE_ESCAPE.search(raw):
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeError:
+        raise HttpProblem(400, _NOT_JSON, MALFORMED_BODY_PROBLEM) from None
     if not isinstance(body, dict):
         raise HttpProblem(400, "The request body must be a JSON object.", MALFORMED_BODY_PROBLEM)
     return body
@@ -220,11 +286,23 @@ def no_content() -> Response:
     return Response(body="", status_code=204)
 
 
+def _validation_problem(invalid: ValidationFailed) -> Response:
+    """A 400 listing at most MAX_PROBLEM_ERRORS of the invalid values, and counting the rest,
+    so that no problem document grows with the request."""
+    listed, total = invalid.errors, invalid.total
+    if total > len(listed):
+        detail = (
+            f"{total} invalid values; errors lists the first {len(listed)} "
+            f"({total - len(listed)} more not listed)."
+        )
+    else:
+        detail = f"{total} invalid value(s): see errors."
+    return problem(400, detail, VALIDATION_PROBLEM, errors=[e.to_dict() for e in listed])
+
+
 def _problem_for(error: TaskApiError) -> Response:
     if isinstance(error, ValidationFailed):
-        detail = f"{len(error.errors)} invalid value(s): see errors."
-        errors = [e.to_dict() for e in error.errors]
-        return problem(400, detail, VALIDATION_PROBLEM, errors=errors)
+        return _validation_problem(error)
     if isinstance(error, InvalidCursor):
         errors = [FieldError(parameter="cursor", detail=error.reason).to_dict()]
         return problem(400, str(error), VALIDATION_PROBLEM, errors=errors)
@@ -233,8 +311,8 @@ def _problem_for(error: TaskApiError) -> Response:
     if isinstance(error, Unauthenticated):
         detail = "Send a Cognito ID token of this API's user pool in the Authorization header."
         return problem(401, detail, headers={"WWW-Authenticate": 'Bearer realm="tasks"'})
-    if isinstance(error, AnonymousModeRefused):
-        log.error("TASKS_ALLOW_ANONYMOUS is set inside Lambda: refusing to serve")
+    if isinstance(error, StageMisconfigured):
+        log.error("%s: refusing to serve", error.reason)
         return problem(500, "This deployment is misconfigured; it refuses to serve.")
     if isinstance(error, PreconditionFailed):
         detail = f"{error} GET the task for its current ETag."
@@ -280,6 +358,21 @@ def api_view(app: Any) -> Callable[[Callable[..., Response]], Callable[..., Resp
         return wrapper
 
     return decorate
+
+
+def finish_response(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Every response, the last step: the security headers, and a JSON body written as
+    UTF-8 (Chalice would escape each non-ASCII character, an emoji as 12 bytes)."""
+    response = get_response(event)
+    headers = dict(response.headers or {})
+    names = {name.lower() for name in headers}
+    headers.update(
+        {name: value for name, value in SECURITY_HEADERS.items() if name.lower() not in names}
+    )
+    response.headers = headers
+    if isinstance(response.body, dict | list):
+        response.body = encoding.dumps(response.body)
+    return response
 
 
 def problem_middleware(event: Request, get_response: Callable[[Request], Response]) -> Response:

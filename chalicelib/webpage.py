@@ -126,6 +126,7 @@ def page_config(api_base: str, environ: Mapping[str, str] | None = None) -> dict
             "description": schema.FIELDS["description"]["maxLength"],
             "tags": schema.FIELDS["tags"]["maxItems"],
             "tag": schema.FIELDS["tags"]["items"]["maxLength"],
+            "page": schema.LIST_PARAMETERS["limit"]["default"],
         },
     }
 

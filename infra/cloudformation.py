@@ -21,6 +21,14 @@ Template = dict[str, Any]
 
 #: The support stack's parameter and output that carry the Powertools layer's ARN.
 POWERTOOLS_LAYER = "PowertoolsLayerArn"
+#: Chalice's body is Swagger 2.0. Any ``OpenApiVersion`` stops SAM from adding a second,
+#: unconfigured stage named ``Stage``; "2.0" is the one that describes the body as it is.
+OPEN_API_VERSION = "2.0"
+#: On protected stages, what a stack deletion keeps. ``RetainExceptOnCreate``: kept, except
+#: when the stack operation that created it fails and rolls back, so a failed first create
+#: leaves nothing behind to block the next one (UpdateReplacePolicy has no such value).
+RETAINED = {"DeletionPolicy": "RetainExceptOnCreate", "UpdateReplacePolicy": "Retain"}
+DELETED = {"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -37,8 +45,7 @@ def _tags(stage: Stage) -> list[dict[str, str]]:
 
 def _kept(stage: Stage, resource: Template) -> Template:
     """Data a user stored survives the stack on protected stages."""
-    policy = "Retain" if stage.tuning.protect_data else "Delete"
-    return {**resource, "DeletionPolicy": policy, "UpdateReplacePolicy": policy}
+    return {**resource, **(RETAINED if stage.tuning.protect_data else DELETED)}
 
 
 def tasks_table(stage: Stage) -> Template:
@@ -64,17 +71,20 @@ def user_pool(stage: Stage) -> Template:
                 "UsernameAttributes": ["email"],
                 "AutoVerifiedAttributes": ["email"],
                 "UsernameConfiguration": {"CaseSensitive": False},
+                "AdminCreateUserConfig": {
+                    "AllowAdminCreateUserOnly": not stage.tuning.allow_self_sign_up
+                },
                 "Policies": {
                     "PasswordPolicy": {
                         "MinimumLength": d.PASSWORD_MIN_LENGTH,
-                        "RequireLowercase": True,
-                        "RequireUppercase": True,
-                        "RequireNumbers": True,
-                        "RequireSymbols": False,
+                        "RequireLowercase": d.PASSWORD_REQUIRES_CHARACTER_CLASSES,
+                        "RequireUppercase": d.PASSWORD_REQUIRES_CHARACTER_CLASSES,
+                        "RequireNumbers": d.PASSWORD_REQUIRES_CHARACTER_CLASSES,
+                        "RequireSymbols": d.PASSWORD_REQUIRES_CHARACTER_CLASSES,
                         "TemporaryPasswordValidityDays": d.TEMPORARY_PASSWORD_DAYS,
                     }
                 },
-                "MfaConfiguration": "OPTIONAL",
+                "MfaConfiguration": d.MFA_CONFIGURATION,
                 "EnabledMfas": ["SOFTWARE_TOKEN_MFA"],
                 "AccountRecoverySetting": {
                     "RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}]
@@ -139,6 +149,30 @@ def log_group(stage: Stage, name: str) -> Template:
             },
         },
     )
+
+
+def topic_key(stage: Stage) -> dict[str, Template]:
+    """The alarm topic's customer-managed key, whose policy lets the publishers use it."""
+    account_root = {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+    return {
+        "AlarmTopicKey": {
+            "Type": "AWS::KMS::Key",
+            "Properties": {
+                "Description": f"{stage.prefix}: encrypts the alarm topic",
+                "EnableKeyRotation": True,
+                "PendingWindowInDays": d.TOPIC_KEY_DELETION_DAYS,
+                "KeyPolicy": d.topic_key_policy(account_root, _ref("AWS::AccountId")),
+                "Tags": _tags(stage),
+            },
+        },
+        "AlarmTopicKeyAlias": {
+            "Type": "AWS::KMS::Alias",
+            "Properties": {
+                "AliasName": stage.alarm_topic_key_alias,
+                "TargetKeyId": _ref("AlarmTopicKey"),
+            },
+        },
+    }
 
 
 def api_gateway_account() -> dict[str, Template]:
@@ -244,11 +278,12 @@ def _supporting(stage: Stage, *, function: Any) -> Template:
             "DependsOn": ["ApiGatewayAccount"],  # so the stage that logs here comes after
         },
         **api_gateway_account(),
+        **topic_key(stage),
         "AlarmTopic": {
             "Type": "AWS::SNS::Topic",
             "Properties": {
                 "TopicName": stage.alarm_topic_name,
-                "KmsMasterKeyId": "alias/aws/sns",
+                "KmsMasterKeyId": _arn("AlarmTopicKey"),
                 "Tags": _tags(stage),
             },
         },
@@ -286,6 +321,7 @@ def _supporting(stage: Stage, *, function: Any) -> Template:
             "UserPoolClientId": {"Value": _ref("TasksUserPoolClient")},
             "CursorSecretArn": {"Value": _ref("CursorSecret")},
             "AlarmTopicArn": {"Value": _ref("AlarmTopic")},
+            "AlarmTopicKeyArn": {"Value": _arn("AlarmTopicKey")},
             "AccessLogGroupArn": {"Value": _arn("ApiAccessLogGroup")},
         },
     }
@@ -293,7 +329,7 @@ def _supporting(stage: Stage, *, function: Any) -> Template:
 
 def _accept_findings(stage: Stage, resources: Template) -> None:
     for name, group in d.FINDING_GROUPS_CLOUDFORMATION.items():
-        findings = d.accepted_findings(group, stage.tuning.reserved_concurrency)
+        findings = d.accepted_findings(group, stage.reserved_concurrency)
         if name in resources and findings:
             skips = [{"id": check, "comment": reason} for check, reason in findings.items()]
             resources[name]["Metadata"] = {"checkov": {"skip": skips}}
@@ -319,15 +355,20 @@ def sam_merge_template(stage: Stage) -> Template:
             }
         },
     }
-    if stage.tuning.reserved_concurrency:
-        function["ReservedConcurrentExecutions"] = stage.tuning.reserved_concurrency
+    # Reserved concurrency: Chalice writes the stage's reserved_concurrency itself.
     resources["APIHandler"] = {"Properties": function}
-    gateway_response = {
-        "ResponseParameters": {"Headers": d.gateway_response_headers(stage.cors_origin)},
-        "ResponseTemplates": {"application/json": d.GATEWAY_PROBLEM_TEMPLATE},
+    gateway_responses = {
+        response_type: {
+            "ResponseParameters": {
+                "Headers": d.gateway_response_headers(stage.cors_origin, response_type)
+            },
+            "ResponseTemplates": {"application/json": d.GATEWAY_PROBLEM_TEMPLATE},
+        }
+        for response_type in d.GATEWAY_RESPONSE_TYPES
     }
     resources["RestAPI"] = {
         "Properties": {
+            "OpenApiVersion": OPEN_API_VERSION,
             "TracingEnabled": True,
             "AccessLogSetting": {
                 "DestinationArn": _arn("ApiAccessLogGroup"),
@@ -346,7 +387,7 @@ def sam_merge_template(stage: Stage) -> Template:
                     "LoggingLevel": "OFF",
                 }
             ],
-            "GatewayResponses": {name: gateway_response for name in d.GATEWAY_RESPONSE_TYPES},
+            "GatewayResponses": gateway_responses,
             "DefinitionBody": {
                 "info": {"title": stage.prefix},
                 "securityDefinitions": {
@@ -380,3 +421,43 @@ def support_template(stage: Stage) -> Template:
         "Powertools layer's ARN for chalice deploy",
         **template,
     }
+
+
+#: How CloudFormation identifies each type of retained resource for an import.
+IMPORT_IDENTIFIERS = {
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::Cognito::UserPool": "UserPoolId",
+}
+#: The user pool's id is AWS's, not ours: the README shows how to fill it in.
+USER_POOL_ID_PLACEHOLDER = "USER_POOL_ID"
+
+
+def adoption(stage: Stage) -> tuple[Template, list[dict[str, Any]]]:
+    """What a protected stage's stack deletion retains, as a template and the
+    ``--resources-to-import`` list of a CloudFormation IMPORT change set: the first step of
+    creating the stage again with its data (README, "Creating prod again"). The same for the
+    SAM stack and the support stack, which define these resources alike."""
+    resources = _supporting(stage, function=stage.function_name)["Resources"]
+    kept = {
+        name: {key: value for key, value in resource.items() if key != "DependsOn"}
+        for name, resource in resources.items()
+        if resource.get("DeletionPolicy") == RETAINED["DeletionPolicy"]
+    }
+    to_import = []
+    for name, resource in kept.items():
+        key = IMPORT_IDENTIFIERS[resource["Type"]]
+        identifier = resource["Properties"].get(key, USER_POOL_ID_PLACEHOLDER)
+        to_import.append(
+            {
+                "ResourceType": resource["Type"],
+                "LogicalResourceId": name,
+                "ResourceIdentifier": {key: identifier},
+            }
+        )
+    template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": f"{stage.prefix}: the resources a deleted stack retained, to import",
+        "Resources": kept,
+    }
+    return template, to_import

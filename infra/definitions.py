@@ -21,13 +21,23 @@ from chalicelib.web import (
     GATEWAY_PROBLEM_TITLE,
     INSTANCE_PREFIX,
     PROBLEM_JSON,
+    RETRY_AFTER_SECONDS,
+    SECURITY_HEADERS,
 )
 
 # --- identity -----------------------------------------------------------------------------
 
 #: Sign-in by e-mail; Cognito's ``sub`` (a UUID) is the task owner, never the e-mail.
-PASSWORD_MIN_LENGTH = 12
+#: NIST SP 800-63B-4, section 3.1.1.2: a password that is the only factor (MFA is optional
+#: here) has at least 15 characters, and no composition rules (upper case, digits...): they
+#: make passwords predictable, not strong. Cognito accepts up to 256 characters.
+PASSWORD_MIN_LENGTH = 15
+PASSWORD_REQUIRES_CHARACTER_CLASSES = False
 TEMPORARY_PASSWORD_DAYS = 7
+#: Users may add TOTP (an authenticator app); the web page answers its challenge. Not SMS:
+#: NIST restricts it (SIM swaps), and it needs an SNS role and a spending limit. Not
+#: required: the page cannot walk a user through MFA setup (MFA_SETUP).
+MFA_CONFIGURATION = "OPTIONAL"
 #: The web client is public (a browser or a CLI): no secret, SRP or password sign-in,
 #: one-hour ID tokens (the API accepts ID tokens) and 30-day refresh tokens.
 CLIENT_AUTH_FLOWS = ("ALLOW_USER_SRP_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH")
@@ -73,13 +83,21 @@ GATEWAY_PROBLEM_TEMPLATE = (
     '"code":"$context.error.responseType",'
     '"instance":"' + INSTANCE_PREFIX + '$context.requestId"}'
 )
-GATEWAY_RESPONSE_TYPES = ("DEFAULT_4XX", "DEFAULT_5XX")
+#: THROTTLED (429: stage throttling) has a response of its own, so that it can say when to
+#: retry; it would otherwise get DEFAULT_4XX's. QUOTA_EXCEEDED needs none: it comes only from
+#: usage plans, and the API has none (no API keys).
+GATEWAY_RESPONSE_TYPES = ("DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED")
+#: The responses that send ``Retry-After``, as the app's own 429 and 503 do.
+RETRY_AFTER_RESPONSE_TYPES = ("THROTTLED",)
 
 
-def gateway_response_headers(cors_origin: str) -> dict[str, str]:
+def gateway_response_headers(cors_origin: str, response_type: str) -> dict[str, str]:
     """Header values as API Gateway wants them: static values in single quotes, context
-    variables bare. Every gateway error carries its request id, as the app's responses do."""
-    headers = {"Content-Type": PROBLEM_JSON}
+    variables bare. Every gateway error carries the app's security headers and its request
+    id, as the app's responses do."""
+    headers = {"Content-Type": PROBLEM_JSON, **SECURITY_HEADERS}
+    if response_type in RETRY_AFTER_RESPONSE_TYPES:
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     if cors_origin:
         headers |= {
             "Access-Control-Allow-Origin": cors_origin,
@@ -88,6 +106,22 @@ def gateway_response_headers(cors_origin: str) -> dict[str, str]:
         }
     return {name: f"'{value}'" for name, value in headers.items()} | {
         REQUEST_ID_HEADER: "context.requestId"
+    }
+
+
+def gateway_responses_extension(cors_origin: str) -> dict[str, Any]:
+    """The gateway responses as the API definition's own
+    ``x-amazon-apigateway-gateway-responses``: part of the body, so that importing the body
+    can never drop them (SAM renders its ``GatewayResponses`` into the same extension)."""
+    return {
+        response_type: {
+            "responseParameters": {
+                f"gatewayresponse.header.{name}": value
+                for name, value in gateway_response_headers(cors_origin, response_type).items()
+            },
+            "responseTemplates": {"application/json": GATEWAY_PROBLEM_TEMPLATE},
+        }
+        for response_type in GATEWAY_RESPONSE_TYPES
     }
 
 
@@ -117,6 +151,58 @@ def require_runtime(runtime: str) -> None:
             f"{LAMBDA_RUNTIME}: run with Python {LAMBDA_RUNTIME.removeprefix('python')}, or change "
             "LAMBDA_RUNTIME in infra/definitions.py"
         )
+
+
+# --- the alarm topic's key ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TopicPublisher:
+    """An AWS service that publishes to the encrypted alarm topic. SNS uses the topic's key
+    on the publisher's behalf, so the key policy must grant the service
+    ``TOPIC_KEY_PUBLISH_ACTIONS``; an AWS-managed key (``alias/aws/sns``) cannot."""
+
+    service: str
+    #: Scope the grant to this account with ``aws:SourceAccount`` (confused-deputy
+    #: protection). Only for a service whose KMS requests carry the key, as AWS documents
+    #: for CloudWatch; a service that sends none would be refused, silently.
+    source_account_condition: bool = True
+
+
+#: Every service that publishes to the alarm topic: CloudWatch, for the alarms. Another
+#: publisher (EventBridge, CodeDeploy) is one more line here.
+TOPIC_PUBLISHERS = (TopicPublisher("cloudwatch.amazonaws.com"),)
+TOPIC_KEY_PUBLISH_ACTIONS = ("kms:GenerateDataKey*", "kms:Decrypt")
+#: The key encrypts messages in flight only; nothing needs it once it is scheduled for
+#: deletion, so the shortest window KMS allows.
+TOPIC_KEY_DELETION_DAYS = 7
+
+
+def topic_key_policy(account_root: Any, account_id: Any) -> dict[str, Any]:
+    """The alarm topic key's policy, given how a format names the account's root principal
+    and the account id: the account administers the key (through IAM, as with any key's
+    default policy), and each publisher may use it for the topic."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "AccountAdministersTheKey",
+            "Effect": "Allow",
+            "Principal": {"AWS": account_root},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    ]
+    for publisher in TOPIC_PUBLISHERS:
+        statement: dict[str, Any] = {
+            "Sid": "Publish" + publisher.service.split(".")[0].title(),
+            "Effect": "Allow",
+            "Principal": {"Service": publisher.service},
+            "Action": list(TOPIC_KEY_PUBLISH_ACTIONS),
+            "Resource": "*",
+        }
+        if publisher.source_account_condition:
+            statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account_id}}
+        statements.append(statement)
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 # --- alarms -------------------------------------------------------------------------------

@@ -1,9 +1,15 @@
 """``make package STAGE=<stage>``: both deployable formats of a stage, with no hand edits.
 
 Writes ``build/<stage>/cloudformation/`` (``sam.json`` + ``deployment.zip``: Chalice's SAM
-template merged with ``infra.cloudformation.sam_merge_template``) and
+template merged with ``infra.cloudformation.sam_merge_template``; on protected stages also
+``adopt.json`` + ``adopt-resources.json``, to import retained resources again),
 ``build/<stage>/terraform/`` (``chalice.tf.json`` + ``deployment.zip`` + the two files
-of ``infra.terraform``).
+of ``infra.terraform``) and ``build/account/terraform/`` (the API Gateway account's
+CloudWatch role, ``infra.terraform.account_file``: once per account and region).
+
+One automated change to what Chalice generates: ``chalice.tf.json`` loses its unused
+``null_data_source`` (``infra.terraform.without_null_provider``); Chalice's original stays
+in ``build/<stage>/.project-terraform/`` for comparison.
 
 Packaging again replaces only these generated files, so ``terraform apply`` can run in
 ``build/<stage>/terraform/`` and keep its state there.
@@ -36,6 +42,11 @@ from infra.stages import (
 )
 
 _PROJECT_FILES = ("app.py", "requirements.txt", "chalicelib", ".chalice")
+ACCOUNT_FILE = "account.tf.json"
+#: On protected stages, next to sam.json: a CloudFormation IMPORT of what a deleted stack
+#: retained (``infra.cloudformation.adoption``).
+ADOPT_TEMPLATE = "adopt.json"
+ADOPT_RESOURCES = "adopt-resources.json"
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "deployed", "deployments")
 
 
@@ -91,7 +102,16 @@ def package_cloudformation(target: Stage, build: Path) -> Path:
     _chalice_package(project, target, out, "--merge-template", str(merge))
     function = json.loads((out / "sam.json").read_text())["Resources"]["APIHandler"]
     d.require_runtime(function["Properties"]["Runtime"])
+    if target.tuning.protect_data:  # what a deleted stack kept, to import again
+        template, resources = cloudformation.adoption(target)
+        _write_json(out / ADOPT_TEMPLATE, template)
+        (out / ADOPT_RESOURCES).write_text(json.dumps(resources, indent=2) + "\n")
     return out
+
+
+def chalice_original(build: Path) -> Path:
+    """Chalice's ``chalice.tf.json`` as it wrote it, before ``without_null_provider``."""
+    return build / ".project-terraform" / "chalice.tf.json"
 
 
 def package_terraform(target: Stage, build: Path) -> Path:
@@ -104,16 +124,28 @@ def package_terraform(target: Stage, build: Path) -> Path:
     }
     project = _project_copy(target, build / ".project-terraform", packaging_environment)
     _chalice_package(project, target, out, "--pkg-format", "terraform")
-    chalice_tf = json.loads((out / "chalice.tf.json").read_text())
+    shutil.copy2(out / "chalice.tf.json", chalice_original(build))
+    chalice_tf = terraform.without_null_provider(json.loads((out / "chalice.tf.json").read_text()))
+    _write_json(out / "chalice.tf.json", chalice_tf)
     d.require_runtime(chalice_tf["resource"]["aws_lambda_function"]["api_handler"]["runtime"])
     _write_json(out / "task_api.tf.json", terraform.supporting_file(target))
     _write_json(out / "task_api_override.tf.json", terraform.override_file(target, environment))
     return out
 
 
+def package_account(build_root: Path = PROJECT_DIR / "build") -> Path:
+    """The account's piece (no stage's): kept next to its state, like the stages'."""
+    out = build_root / "account" / "terraform"
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / ACCOUNT_FILE, terraform.account_file(load_config()["app_name"]))
+    return out
+
+
 def package(name: str, build_root: Path = PROJECT_DIR / "build") -> tuple[Path, Path]:
+    """Both formats of a stage (and the account's piece, which every stage needs)."""
     target = stage(name)
     build = build_root / name
+    package_account(build_root)
     return package_cloudformation(target, build), package_terraform(target, build)
 
 
@@ -122,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stage", required=True, choices=DEPLOYED_STAGES)
     parser.add_argument("--build-dir", type=Path, default=PROJECT_DIR / "build")
     args = parser.parse_args(argv)
-    for path in package(args.stage, args.build_dir):
+    for path in (*package(args.stage, args.build_dir), args.build_dir / "account" / "terraform"):
         print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
 
 

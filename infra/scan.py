@@ -1,4 +1,5 @@
-"""``make scan``: checkov on both deployable formats of each deployed stage, offline.
+"""``make scan``: checkov on both deployable formats of each deployed stage, and on the
+account's Terraform piece, offline.
 
 CloudFormation carries its accepted findings as resource Metadata, which checkov applies
 itself. checkov's terraform_json runner ignores inline skips and cannot apply override
@@ -23,7 +24,7 @@ from typing import Any
 
 from infra import definitions as d
 from infra import tfjson
-from infra.package import package
+from infra.package import package, package_account
 from infra.stages import DEPLOYED_STAGES, PROJECT_DIR, Stage, stage
 
 CHECKOV_VERSION = "3.3.30"
@@ -84,7 +85,7 @@ def ensure_checkov() -> Path:
 
 
 def accepted(target: Stage, group: str) -> dict[str, str]:
-    return d.accepted_findings(group, target.tuning.reserved_concurrency)
+    return d.accepted_findings(group, target.reserved_concurrency)
 
 
 def terraform_group(address: str) -> str | None:
@@ -113,29 +114,43 @@ def resource_lines(text: str) -> dict[int, str]:
     return found
 
 
+def _merged_terraform(build: Path, terraform_dir: Path) -> tuple[dict[int, str], list[str]]:
+    """Write ``terraform_dir`` merged to ``build/<TERRAFORM>``: its resource lines, and the
+    merge errors."""
+    shutil.rmtree(build / "checkov", ignore_errors=True)
+    (build / TERRAFORM).parent.mkdir(parents=True)
+    merged, errors = tfjson.load(terraform_dir)
+    text = json.dumps(tfjson.scannable(merged), indent=1)
+    (build / TERRAFORM).write_text(text)
+    return resource_lines(text), [f"merging Terraform: {e}" for e in errors]
+
+
+def prepare_account() -> tuple[Path, dict[int, str], list[str]]:
+    """The account's piece (``build/account``), merged like a stage's Terraform."""
+    build = package_account().parent
+    return build, *_merged_terraform(build, build / "terraform")
+
+
 def prepare(name: str) -> tuple[Path, dict[int, str], list[str]]:
     """Package the stage and write the merged Terraform and the unsuppressed SAM template.
 
     Returns ``build/<stage>``, the merged file's resource lines and the merge errors."""
     sam_dir, terraform_dir = package(name)
     build = sam_dir.parent
-    shutil.rmtree(build / "checkov", ignore_errors=True)
-    (build / TERRAFORM).parent.mkdir(parents=True)
-    merged, errors = tfjson.load(terraform_dir)
-    # Without the terraform block: checkov's terraform_json parser cannot read it.
-    text = json.dumps({k: v for k, v in merged.items() if k != "terraform"}, indent=1)
-    (build / TERRAFORM).write_text(text)
+    lines, errors = _merged_terraform(build, terraform_dir)
     template = json.loads((build / SAM).read_text())
     for resource in template.get("Resources", {}).values():
         resource.pop("Metadata", None)
     (build / SAM_UNSUPPRESSED).write_text(json.dumps(template, indent=1))
-    return build, resource_lines(text), [f"merging Terraform: {e}" for e in errors]
+    return build, lines, errors
 
 
-def start_checkov(checkov: Path, build: Path) -> subprocess.Popen[str]:
-    command = [str(checkov), "--skip-download", "-o", "json"]
-    command += ["--framework", "cloudformation", "terraform_json"]
-    command += ["-f", SAM, "-f", SAM_UNSUPPRESSED, "-f", TERRAFORM]
+def start_checkov(checkov: Path, build: Path, *, sam: bool = True) -> subprocess.Popen[str]:
+    """checkov on a stage's files, or (``sam=False``) on the account's Terraform only."""
+    command = [str(checkov), "--skip-download", "-o", "json", "--framework"]
+    command += ["cloudformation", "terraform_json"] if sam else ["terraform_json"]
+    command += ["-f", SAM, "-f", SAM_UNSUPPRESSED] if sam else []
+    command += ["-f", TERRAFORM]
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE"}  # no platform look-ups either
     return subprocess.Popen(
         command, cwd=build, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -196,10 +211,15 @@ def cloudformation_report(
 
 
 def terraform_report(
-    target: Stage, report: dict[str, Any], lines: dict[int, str], fired: set[tuple[str, str]]
+    target: Stage | None,
+    report: dict[str, Any],
+    lines: dict[int, str],
+    fired: set[tuple[str, str]],
 ) -> Report:
-    """Failed checks on resources whose group accepts them are skips, with the reason."""
-    result = Report(f"{target.name} terraform", errors=_parsing_errors(report))
+    """Failed checks on resources whose group accepts them are skips, with the reason.
+    ``target`` None: the account's piece, which accepts nothing."""
+    label = target.name if target else "account"
+    result = Report(f"{label} terraform", errors=_parsing_errors(report))
     result.passed = len(_checks(report, "passed_checks", TERRAFORM))
     for check in _checks(report, "skipped_checks", TERRAFORM):
         reason = check["check_result"].get("suppress_comment", "")
@@ -210,8 +230,8 @@ def terraform_report(
             found = lines.get(check["file_line_range"][0], "")
             # Unmatched, the address stays "resource.<name>": in no group, so it fails.
             address = found if found.endswith("." + address.split(".", 1)[1]) else address
-        group = terraform_group(address)
-        reason = accepted(target, group).get(check_id) if group else None
+        group = terraform_group(address) if target else None
+        reason = accepted(target, group).get(check_id) if target and group else None
         if group:
             fired.add((group, check_id))
         if reason:
@@ -245,6 +265,8 @@ def scan(names: list[str]) -> int:
     for name in names:  # each stage's checkov runs while the next stage is packaged
         build, lines, errors = prepare(name)
         running.append((stage(name), lines, errors, start_checkov(checkov, build)))
+    build, account_lines, account_errors = prepare_account()
+    account = start_checkov(checkov, build, sam=False)
     fired: set[tuple[str, str]] = set()
     results: list[Report] = []
     for target, lines, merge_errors, process in running:
@@ -254,6 +276,9 @@ def scan(names: list[str]) -> int:
         cloudformation.errors += errors
         terraform.errors += merge_errors + errors
         results += [cloudformation, terraform]
+    reports, errors = checkov_output(account)
+    results.append(terraform_report(None, reports.get("terraform_json", {}), account_lines, fired))
+    results[-1].errors += account_errors + errors
     for result in results:
         print("\n".join(result.lines()))
     failed = sum(len(r.failed) for r in results)

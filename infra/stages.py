@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.telemetry import NAMESPACE_ENV, SERVICE
+from chalicelib.web import CORS_ORIGIN_VARIABLE, LOOPBACK_ORIGINS
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CONFIG_FILE = PROJECT_DIR / ".chalice" / "config.json"
@@ -28,6 +29,8 @@ LAYERS_SETTING = "layers"
 #: Stage settings it writes likewise: the Powertools layer's ARN, which each package
 #: resolves for itself.
 DEPLOY_ONLY_SETTINGS = (LAYERS_SETTING,)
+#: Chalice's stage setting for the function's reserved concurrency: the one definition.
+RESERVED_CONCURRENCY_SETTING = "reserved_concurrency"
 
 
 @dataclass(frozen=True)
@@ -37,8 +40,11 @@ class Tuning:
     log_retention_days: int
     throttle_rate_limit: int  # steady requests per second for the whole stage
     throttle_burst_limit: int
-    reserved_concurrency: int | None  # None: share the account's pool
     protect_data: bool  # deletion protection, and keep table and users on stack deletion
+    #: Anyone who knows the app client id (the web page publishes it) may create an account
+    #: with Cognito's SignUp and use the API. Off: only an administrator creates users
+    #: (``admin-create-user``). README, "Sign-up is closed" says what opening it costs.
+    allow_self_sign_up: bool = False
 
 
 TUNING: dict[str, Tuning] = {
@@ -46,14 +52,12 @@ TUNING: dict[str, Tuning] = {
         log_retention_days=14,
         throttle_rate_limit=20,
         throttle_burst_limit=40,
-        reserved_concurrency=None,
         protect_data=False,
     ),
     "prod": Tuning(
         log_retention_days=90,
         throttle_rate_limit=200,
         throttle_burst_limit=400,
-        reserved_concurrency=100,
         protect_data=True,
     ),
 }
@@ -69,6 +73,10 @@ class Stage:
     environment: dict[str, str]
     policy_file: Path
     tuning: Tuning
+    #: Chalice's own ``reserved_concurrency`` stage setting in ``.chalice/config.json``, which
+    #: ``chalice deploy`` applies and ``chalice package`` writes into both formats. None:
+    #: the function shares the account's unreserved pool.
+    reserved_concurrency: int | None = None
 
     @property
     def prefix(self) -> str:
@@ -80,7 +88,10 @@ class Stage:
 
     @property
     def cors_origin(self) -> str:
-        return self.environment.get("TASKS_CORS_ALLOW_ORIGIN", "").strip()
+        """The one origin the gateway's own responses allow: none for the development-only
+        ``loopback`` setting, which the app also treats as no origin outside chalice local."""
+        origin = self.environment.get(CORS_ORIGIN_VARIABLE, "").strip()
+        return "" if origin.lower() == LOOPBACK_ORIGINS else origin
 
     @property
     def metrics_namespace(self) -> str:
@@ -109,6 +120,10 @@ class Stage:
         return f"{self.prefix}-alarms"
 
     @property
+    def alarm_topic_key_alias(self) -> str:
+        return f"alias/{self.prefix}-alarms"
+
+    @property
     def support_stack_name(self) -> str:
         return f"{self.prefix}-support"
 
@@ -132,4 +147,5 @@ def stage(name: str, config: dict[str, Any] | None = None) -> Stage:
         environment=dict(settings.get("environment_variables", {})),
         policy_file=CONFIG_FILE.parent / settings["iam_policy_file"],
         tuning=TUNING[name],
+        reserved_concurrency=settings.get(RESERVED_CONCURRENCY_SETTING),
     )

@@ -158,13 +158,12 @@ def apply_api_settings(
     """Throttling, access logs, tracing and the problem+json gateway responses, on the
     stage ``chalice deploy`` made. Run after every deploy: a deploy replaces the API's
     definition, gateway responses included."""
-    headers = d.gateway_response_headers(target.cors_origin)
-    for response_type in d.GATEWAY_RESPONSE_TYPES:
+    for response_type, response in d.gateway_responses_extension(target.cors_origin).items():
         apigateway.put_gateway_response(
             restApiId=rest_api_id,
             responseType=response_type,
-            responseParameters={f"gatewayresponse.header.{k}": v for k, v in headers.items()},
-            responseTemplates={"application/json": d.GATEWAY_PROBLEM_TEMPLATE},
+            responseParameters=response["responseParameters"],
+            responseTemplates=response["responseTemplates"],
         )
     # Gateway responses take effect with the next deployment of the stage.
     apigateway.create_deployment(

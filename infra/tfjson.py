@@ -19,10 +19,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-TWO_LABELS = ("resource", "data")
+TWO_LABELS = ("resource", "data", "ephemeral")
 ONE_LABEL = ("variable", "output", "locals", "provider")
+#: Blocks without labels, a list of them in JSON; never in override files.
+UNLABELLED = ("removed", "import", "moved")
 _REFERENCE = re.compile(
-    r"(?<![\w.\"])(data\.[a-z0-9_]+\.[\w-]+|local\.\w+|var\.\w+|module\.\w+"
+    r"(?<![\w.\"])((?:data|ephemeral)\.[a-z0-9_]+\.[\w-]+|local\.\w+|var\.\w+|module\.\w+"
     r"|[a-z][a-z0-9]*_[a-z0-9_]+\.[A-Za-z_][\w-]*)"
 )
 _BUILT_IN = ("path.", "count.", "each.", "self.", "terraform.")
@@ -113,6 +115,9 @@ def load(directory: Path) -> tuple[dict[str, Any], list[str]]:
         for kind, body in json.loads(path.read_text()).items():
             if kind == "//":
                 continue
+            if kind in UNLABELLED:
+                merged.setdefault(kind, []).extend(body if isinstance(body, list) else [body])
+                continue
             slot = merged.setdefault(kind, {})
             if kind in TWO_LABELS:
                 entries = [
@@ -132,6 +137,7 @@ def load(directory: Path) -> tuple[dict[str, Any], list[str]]:
 def declarations(merged: dict[str, Any]) -> set[str]:
     names = {f"{t}.{n}" for t, nb in merged.get("resource", {}).items() for n in nb}
     names |= {f"data.{t}.{n}" for t, nb in merged.get("data", {}).items() for n in nb}
+    names |= {f"ephemeral.{t}.{n}" for t, nb in merged.get("ephemeral", {}).items() for n in nb}
     names |= {f"local.{n}" for n in merged.get("locals", {})}
     return names | {f"var.{n}" for n in merged.get("variable", {})}
 
@@ -153,6 +159,13 @@ def unresolved_references(merged: dict[str, Any]) -> list[str]:
     return [f"{ref} at {where}" for where, ref in references(merged) if ref not in declared]
 
 
+def scannable(merged: dict[str, Any]) -> dict[str, Any]:
+    """The merged configuration as checkov's terraform_json parser can read it: without the
+    terraform block and the unlabelled blocks (a JSON list makes it give up on the file),
+    which declare no resource."""
+    return {k: v for k, v in merged.items() if k != "terraform" and k not in UNLABELLED}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Merge and check a Terraform JSON directory")
     parser.add_argument("directory", type=Path)
@@ -163,9 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     for error in errors:
         print(error, file=sys.stderr)
     if args.emit:
-        # Without the terraform block: checkov's terraform_json parser cannot read it.
-        scannable = {k: v for k, v in merged.items() if k != "terraform"}
-        args.emit.write_text(json.dumps(scannable, indent=1))
+        args.emit.write_text(json.dumps(scannable(merged), indent=1))
     return 1 if errors else 0
 
 

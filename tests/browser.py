@@ -87,7 +87,7 @@ def create_task(server: LocalServer, headers: dict[str, str] | None = None, **fi
 
 # --- the page --------------------------------------------------------------------------------
 
-LIST_READY = re.compile(r"^(Showing \d+ tasks?|No tasks)")
+LIST_READY = re.compile(r"^(Showing \d+ tasks?|No tasks|No matching tasks)")
 
 
 def wait_for_list(page: Page) -> None:

@@ -18,6 +18,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from app import app
+from bench.page_bytes import largest_task  # noqa: F401  (the tests' largest task)
 from chalicelib import runtime, tasks, telemetry
 from chalicelib.schema import DEFAULTS, default_for
 from chalicelib.table import create_table
@@ -258,6 +259,25 @@ def dynamodb_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(BaseClient, "_make_api_call", record)
     return calls
+
+
+@pytest.fixture
+def queries(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Each Query sent while the test runs: its Limit, and how many items DynamoDB read.
+    (Recorded below ``_make_api_call``, which the embedded emulator's client wraps when it
+    is built, so a client built before the test is seen too.)"""
+    sent: list[dict[str, Any]] = []
+    original = BaseClient._make_request
+
+    def record(client: Any, operation_model: Any, request_dict: Any, context: Any) -> Any:
+        http, parsed = original(client, operation_model, request_dict, context)
+        if operation_model.name == "Query":
+            limit = json.loads(request_dict["body"]).get("Limit")
+            sent.append({"limit": limit, "read": parsed["ScannedCount"]})
+        return http, parsed
+
+    monkeypatch.setattr(BaseClient, "_make_request", record)
+    return sent
 
 
 @pytest.fixture

@@ -6,15 +6,23 @@ tests check that what it reports can fail."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
+import json
+import time
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from bench import report, suite
+from bench import filter_cost, page_bytes, rejection_cost, report, suite
 from bench.meter import Meter
+from bench.operations import Call
+from chalicelib import validation
+from chalicelib.schema import FIELDS, STATUSES
+from chalicelib.store import TaskStore
 from chalicelib.table import create_table
+from chalicelib.web import MAX_BODY_BYTES
 
 
 def _operation(requests: int = 1, read: float = 0.0, write: float = 1.0) -> dict[str, Any]:
@@ -41,6 +49,71 @@ def _typical(size: int) -> dict[str, Any]:
     }
 
 
+def _hostile() -> dict[str, Any]:
+    """Hostile-request figures within every budget."""
+    case = {
+        "method": "POST",
+        "body": "unknown keys",
+        "body_bytes": 262_143,
+        "status": 400,
+        "rejected": True,
+        "stopped": False,
+        "problem_bytes": 3_000,
+        "median_ms": 20.0,
+        "runs": 3,
+    }
+    rejections = {
+        "rounds": 3,
+        "cutoff_seconds": 5.0,
+        "body_limit": 262_144,
+        "create_ms": 4.0,
+        "creates": 6,
+        "cases": [case, {**case, "method": "PUT", "median_ms": 10.0}],
+        "rejected": 2,
+        "slowest": {**case, "ratio": 5.0},
+        "largest_problem": case,
+    }
+    row = {
+        "query": "tag=<no match>",
+        "limit": 1,
+        "pages": 100,
+        "walked": "all",
+        "requests": 2,
+        "operations": {"Query": 2},
+        "read_units": 6.5,
+        "items": 0,
+        "read_units_total": 644.0,
+    }
+    filtered = {
+        "owner": "owner-small-tasks",
+        "tasks": 10_000,
+        "description_chars": 120,
+        "load_seconds": 12.0,
+        "seconds": 30.0,
+        "yardstick": {"requests": 1, "operations": {"Query": 1}, "read_units": 6.0, "items": 100},
+        "rows": [row],
+        "worst": row,
+        "most_requests": 2,
+        "allowance": 0.5,
+        "max_queries": 2,
+        "max_items_read": 101,
+    }
+    page = {"tasks": 7, "wire_bytes": 316_079, "lambda_bytes": 944_283, "requests": 2}
+    return {
+        "rejections": rejections,
+        "filtered": [filtered],
+        "page_bytes": {
+            "tasks": 100,
+            "task_request_bytes": 135_000,
+            "pages": [{**page, "read_units": 256.0}],
+            "largest": {**page, "read_units": 256.0},
+            "limit_bytes": 6_291_456,
+            "page_budget_bytes": 1_048_576,
+        },
+        "seconds": 40.0,
+    }
+
+
 def _results(page_units: dict[int, float]) -> dict[str, Any]:
     sizes = []
     for size, units in page_units.items():
@@ -64,6 +137,7 @@ def _results(page_units: dict[int, float]) -> dict[str, Any]:
             "runs": 7,
         },
         "package": {"bytes": 700_000, "by_format": {"cloudformation": 700_000}},
+        "hostile": _hostile(),
     }
 
 
@@ -98,6 +172,43 @@ def test_each_budget_fails_when_broken() -> None:
     assert _failed(large) == ["deployment package at most 2 MB"]
 
 
+def test_each_hostile_budget_fails_when_broken() -> None:
+    good = _results({100: 1.5, 10000: 1.5})
+    hostile = good["hostile"]
+
+    accepted = copy.deepcopy(good)
+    accepted["hostile"]["rejections"]["cases"][1] |= {"status": 201, "rejected": False}
+    assert _failed(accepted) == [
+        "every hostile body, as POST, PUT and PATCH, rejected with a 4xx problem"
+    ]
+    slow = copy.deepcopy(good)
+    slow["hostile"]["rejections"]["slowest"]["ratio"] = suite.MAX_REJECTION_RATIO + 0.1
+    assert _failed(slow) == ["slowest rejection at most 20x a normal create"]
+    stopped = copy.deepcopy(good)
+    stopped["hostile"]["rejections"]["slowest"]["stopped"] = True
+    assert _failed(stopped) == ["slowest rejection at most 20x a normal create"]
+    large = copy.deepcopy(good)
+    large["hostile"]["rejections"]["largest_problem"]["problem_bytes"] = (
+        rejection_cost.MAX_PROBLEM_BYTES + 1
+    )
+    assert _failed(large) == ["every problem document at most 8,192 bytes"]
+
+    data = "10,000 tasks of one owner, descriptions up to 120 characters"
+    many_queries = copy.deepcopy(good)
+    many_queries["hostile"]["filtered"][0]["most_requests"] = 3
+    assert _failed(many_queries) == [f"no-match filter, {data}: at most 2 Queries per request"]
+    expensive = copy.deepcopy(good)
+    filtered = expensive["hostile"]["filtered"][0]
+    filtered["worst"]["read_units"] = filtered["yardstick"]["read_units"] + 0.51
+    assert _failed(expensive) == [
+        f"no-match filter, {data}: at most the unfiltered 100-task page's RCU + 0.5"
+    ]
+    too_big = copy.deepcopy(good)
+    too_big["hostile"]["page_bytes"]["largest"]["lambda_bytes"] = 6_291_457
+    assert _failed(too_big) == ["largest list page within Lambda's result limit (6,291,456 bytes)"]
+    assert hostile == _hostile()  # the copies above left the good figures alone
+
+
 def test_the_report_shows_every_budget_and_the_baseline() -> None:
     results = _results({100: 2.0, 10000: 2.0})
     results["budgets"] = suite.budgets(results)
@@ -106,6 +217,10 @@ def test_the_report_shows_every_budget_and_the_baseline() -> None:
         assert f"| {check['budget']} | {check['measured']} | yes |" in text
     assert "returns 3,000 of the 10,000 tasks stored: 7,000 are silently dropped" in text
     assert "![List request cost against table size](bench/list-page-cost.png)" in text
+    assert "The slowest rejection: POST unknown keys, 20 ms, 5x a create." in text
+    assert "| unknown keys | 262,143 | 400, 20 ms | 400, 10 ms | — | 3,000 |" in text
+    assert "| tag=<no match> | 1 | 100 | 2 | 6.5 | 644 |" in text
+    assert "944,283 bytes in Lambda's result" in text
 
 
 @mock_aws
@@ -123,3 +238,57 @@ def test_the_meter_counts_requests_and_refuses_a_forbidden_one() -> None:
     assert meter.requests == 0
     with pytest.raises(AssertionError, match="a Scan was sent"):
         client.scan(TableName="metered")
+
+
+def test_hostile_bodies_fill_the_body_limit_and_stay_within_it() -> None:
+    bodies = rejection_cost.hostile_bodies()
+    assert all(len(body) <= MAX_BODY_BYTES for body in bodies.values())
+    mixed = bodies["tags: integers, then one string"]
+    assert mixed.startswith(b'{"title":"x","tags":[0,1,2,')
+    assert mixed.endswith(b',"x"]}')
+    assert len(mixed) > MAX_BODY_BYTES - 8  # as many items as fit
+    assert json.loads(bodies["unknown keys"])["k1000"] == 0
+    assert b'"expireAt":1e400}' in bodies["expireAt: 1e400"]
+
+
+def test_the_cutoff_stops_a_request_that_runs_on() -> None:
+    def spin() -> None:
+        with rejection_cost._cutoff(0.05):
+            while True:
+                pass
+
+    started = time.perf_counter()
+    with pytest.raises(rejection_cost._Stopped):
+        spin()
+    assert time.perf_counter() - started < 1
+
+
+def test_the_filtered_owners_tasks_weigh_the_same_and_never_match() -> None:
+    tasks = filter_cost.owner_tasks(400, filter_cost.SMALL_DESCRIPTION)
+    sizes = {len(json.dumps(TaskStore.item("owner", task))) for task in tasks}
+    assert len(sizes) == 1  # same lengths everywhere: the same DynamoDB item size
+    longest = max(len(task["description"]) for task in tasks)
+    assert longest == filter_cost.SMALL_DESCRIPTION  # as the report says
+    large = filter_cost.owner_tasks(4, filter_cost.LARGE_DESCRIPTION)
+    assert max(len(task["description"]) for task in large) == FIELDS["description"]["maxLength"]
+    assert {task["status"] for task in tasks} == set(STATUSES)
+    assert not any(task["priority"] == filter_cost.NO_MATCH_PRIORITY for task in tasks)
+    assert not any(filter_cost.NO_MATCH_TAG in task["tags"] for task in tasks)
+    rare = [task for task in tasks if filter_cost.RARE_TAG in task["tags"]]
+    assert len(rare) == -(-len(tasks) // filter_cost.RARE_EVERY)
+    created = [task["createdAt"] for task in tasks]
+    assert created == sorted(created, reverse=True)  # newest first, as a walk returns them
+
+
+def test_the_largest_task_is_valid_and_an_emoji_weighs_12_bytes_in_lambda() -> None:
+    task = page_bytes.largest_task(3)
+    validation.validate_task(task, dt.datetime.now(dt.UTC))
+
+    def call(body: str) -> Call:
+        return Call(200, {}, None, 1.0, {}, body.encode())
+
+    emoji = chr(page_bytes.FIRST_EMOJI)
+    assert (
+        page_bytes.lambda_result_bytes(call(emoji)) - page_bytes.lambda_result_bytes(call("a"))
+        == 11
+    )

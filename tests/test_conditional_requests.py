@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.headers import MAX_ENTITY_TAGS
 from tests.conftest import Api
 
 
@@ -229,3 +230,50 @@ def test_malformed_if_none_match_is_400_even_for_a_missing_task(api: Api) -> Non
     reply = api.get("/tasks/missing", headers={"If-None-Match": "abc"})
     assert reply.status == 400
     assert reply.json["errors"][0]["header"] == "If-None-Match"
+
+
+def _tags(count: int, current: str | None = None) -> str:
+    """``count`` entity tags of this API's form, none current unless ``current`` is given
+    (it is then the last, where DynamoDB's expression would meet it last)."""
+    tags = [f'"{v}.20000101000000{v:06d}"' for v in range(1, count + 1)]
+    if current is not None:
+        tags[-1] = current
+    return ", ".join(tags)
+
+
+@pytest.mark.parametrize("count", [MAX_ENTITY_TAGS + 1, 75, 300])
+@pytest.mark.parametrize(
+    ("method", "header"),
+    [
+        ("PATCH", "If-Match"),
+        ("DELETE", "If-Match"),
+        ("PUT", "If-Match"),
+        ("PUT", "If-None-Match"),
+        ("GET", "If-None-Match"),
+    ],
+)
+def test_too_many_entity_tags_are_a_400_not_a_500(
+    api: Api, method: str, header: str, count: int, dynamodb_calls: list[str]
+) -> None:
+    """75 tags made DynamoDB refuse the condition expression (over 300 operators): a 500."""
+    create(api)
+    dynamodb_calls.clear()
+    body = {"title": "x"} if method in ("PUT", "PATCH") else None
+    reply = api.request(method, "/tasks/t1", body, headers={header: _tags(count)})
+    assert reply.status == 400, reply.body
+    assert reply.json["errors"] == [
+        {"header": header, "detail": f"must list at most {MAX_ENTITY_TAGS} entity tags"}
+    ]
+    assert dynamodb_calls == []
+    assert api.get("/tasks/t1").json["title"] == "t"
+
+
+@pytest.mark.parametrize("method", ["PATCH", "PUT", "DELETE"])
+def test_the_most_entity_tags_allowed_still_match(api: Api, method: str) -> None:
+    _, etag = create(api)
+    body = {"title": "x"} if method in ("PUT", "PATCH") else None
+    stale = _tags(MAX_ENTITY_TAGS)
+    assert api.request(method, "/tasks/t1", body, headers={"If-Match": stale}).status == 412
+    matching = _tags(MAX_ENTITY_TAGS, current=etag)
+    reply = api.request(method, "/tasks/t1", body, headers={"If-Match": matching})
+    assert reply.status == (204 if method == "DELETE" else 200), reply.body

@@ -14,7 +14,7 @@ from moto import mock_aws
 
 from app import app
 from chalicelib import identity, runtime
-from chalicelib.errors import AnonymousModeRefused, Unauthenticated
+from chalicelib.errors import AnonymousModeRefused, AudienceUnconfigured, Unauthenticated
 from chalicelib.table import create_table
 from tests.conftest import PROJECT_DIR, Api
 from tools import dev_token
@@ -224,3 +224,71 @@ def test_dev_tokens_are_unsigned_and_stable() -> None:
     assert claims["sub"] == dev_token.subject("alice")
     assert claims["cognito:username"] == "alice"
     assert dev_token.subject("alice") != dev_token.subject("bob")
+
+
+@pytest.fixture
+def stage_with_client(monkeypatch: pytest.MonkeyPatch, dev_stage: Api) -> Api:
+    """The dev stage as deployed: it names its own app client (every deploy path writes
+    COGNITO_USER_POOL_CLIENT_ID from the same definitions that create the client)."""
+    monkeypatch.setenv("COGNITO_USER_POOL_CLIENT_ID", "web-client-1")
+    return dev_stage
+
+
+def _token(**claims: Any) -> str:
+    """An unsigned token with exactly these claims (the test client does not verify)."""
+    raw = json.dumps({"cognito:username": "mallory", **claims}).encode()
+    payload = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    return f"eyJhbGciOiJub25lIn0.{payload}."
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        pytest.param({"token_use": "id", "aud": "another-client"}, id="other-client"),
+        pytest.param({"token_use": "access", "client_id": "web-client-1"}, id="access-token"),
+        pytest.param({"token_use": "access", "aud": "web-client-1"}, id="access-with-aud"),
+        pytest.param({"aud": "web-client-1"}, id="no-token-use"),
+        pytest.param({"token_use": "id"}, id="no-aud"),
+        pytest.param({"token_use": "id", "aud": ["web-client-1"]}, id="aud-list"),
+    ],
+)
+def test_a_deployed_stage_accepts_only_id_tokens_of_its_own_clients(
+    stage_with_client: Api, claims: dict[str, Any], dynamodb_calls: list[str]
+) -> None:
+    mallory = {"Authorization": _token(sub="mallory-sub", **claims)}
+    reply = stage_with_client.get("/tasks", headers=mallory)
+    assert reply.status == 401, reply.body
+    assert reply.header("WWW-Authenticate").startswith("Bearer")
+    assert dynamodb_calls == []
+
+
+def test_an_id_token_of_the_stage_s_own_client_is_served(stage_with_client: Api) -> None:
+    own = {"Authorization": _token(sub="alice-sub", token_use="id", aud="web-client-1")}
+    assert stage_with_client.post("/tasks", {"title": "t"}, headers=own).status == 201
+    assert stage_with_client.get("/tasks", headers=own).json["count"] == 1
+
+
+def test_inside_lambda_a_stage_without_its_client_refuses_to_serve(
+    dev_stage: Api, monkeypatch: pytest.MonkeyPatch, dynamodb_calls: list[str]
+) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "task-api-dev")
+    monkeypatch.delenv("COGNITO_USER_POOL_CLIENT_ID", raising=False)
+    token = {"Authorization": _token(sub="alice-sub", token_use="id", aud="anything")}
+    reply = dev_stage.get("/tasks", headers=token)
+    assert reply.status == 500
+    assert "refuses" in reply.json["detail"]
+    assert dynamodb_calls == []
+
+
+def test_token_rules() -> None:
+    own = {"COGNITO_USER_POOL_CLIENT_ID": "c1"}
+    id_token = {"sub": "s", "token_use": "id", "aud": "c1"}
+    assert identity.owner(id_token, True, own) == "s"
+    assert identity.owner({**id_token, "aud": "c2"}, True, {}) == "s"  # locally: no client
+    with pytest.raises(Unauthenticated):
+        identity.owner({**id_token, "aud": "c2"}, True, own)
+    with pytest.raises(Unauthenticated):
+        identity.owner({**id_token, "token_use": "access"}, True, own)
+    with pytest.raises(AudienceUnconfigured):
+        identity.owner(id_token, True, {"AWS_LAMBDA_FUNCTION_NAME": "f"})
+    assert identity.token_audiences({"COGNITO_USER_POOL_CLIENT_ID": " c1 , c2 "}) == {"c1", "c2"}

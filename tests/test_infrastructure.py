@@ -1,27 +1,37 @@
-"""The packaged stacks, checked structurally: Terraform providers cannot be downloaded
-here, so nothing can ``terraform validate``; these tests check what validate and plan
-would, offline (references, versions, settings), and run cfn-lint on the SAM templates."""
+"""The packaged stacks, checked two ways.
+
+Structurally, offline: references, versions and settings of both formats, cfn-lint on the
+CloudFormation templates, and aws-sam-translator on the SAM templates (what SAM would
+deploy). And with the real tools: ``terraform init`` (from a local filesystem mirror of the
+AWS provider, no network) and ``terraform validate`` on each stage's Terraform and on the
+account's piece. Without Terraform or the mirror those tests skip, loudly; under CI=true
+they fail."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from chalice.test import Client
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
 
 from app import app
 from chalicelib import telemetry
 from chalicelib.table import TABLE_DEFINITION, TTL_ATTRIBUTE
-from chalicelib.web import GATEWAY_PROBLEM
-from infra import cloudformation, definitions, package, stages, terraform, tfjson
+from chalicelib.web import GATEWAY_PROBLEM, RETRY_AFTER_SECONDS, SECURITY_HEADERS
+from infra import cloudformation, definitions, package, stages, terraform, tfjson, tfvalidate
 from infra.stages import stage
-from tests.conftest import PROJECT_DIR
+from tests.conftest import PROJECT_DIR, _in_ci
 
 STAGES = ("dev", "prod")
 
@@ -41,6 +51,25 @@ def merged_terraform(packaged: dict[str, tuple[Path, Path]], name: str) -> dict[
     merged, errors = tfjson.load(packaged[name][1])
     assert errors == []
     return merged
+
+
+def account_dir(packaged: dict[str, tuple[Path, Path]]) -> Path:
+    """The account's piece, which ``package.package`` writes next to the stages."""
+    return packaged["dev"][1].parent.parent / "account" / "terraform"
+
+
+def support(name: str) -> dict[str, Any]:
+    """The ``chalice deploy`` path's supporting stack."""
+    return cloudformation.support_template(stage(name))
+
+
+#: Every CloudFormation template a stage can be deployed with: the SAM package's and the
+#: support stack's (``chalice deploy``).
+CFN_PATHS = ("sam", "support")
+
+
+def cfn_template(packaged: dict[str, tuple[Path, Path]], path: str, name: str) -> dict[str, Any]:
+    return sam(packaged, name) if path == "sam" else support(name)
 
 
 # --- the version constraints ---------------------------------------------------------------
@@ -78,20 +107,37 @@ def test_the_constraint_check_itself() -> None:
     assert not admits(">= 5.32, < 6.0", "6.0.0")
 
 
-@pytest.mark.parametrize("name", STAGES)
-def test_versions_admit_today_s_terraform_and_aws_provider_5(packaged: Any, name: str) -> None:
-    settings = merged_terraform(packaged, name)["terraform"]
-    for version in ("1.5.0", "1.9.8", "1.13.4", "1.14.0"):
+@pytest.mark.parametrize("name", [*STAGES, "account"])
+def test_versions_admit_terraform_1_11_and_aws_provider_5(packaged: Any, name: str) -> None:
+    """Terraform 1.11: write-only arguments (the cursor secret). AWS provider 5.88: the
+    secret version's ``secret_string_wo``; before 6.0, which drops the deployment's
+    ``stage_name`` that Chalice's block still declares."""
+    directory = account_dir(packaged) if name == "account" else packaged[name][1]
+    merged, errors = tfjson.load(directory)
+    assert errors == []
+    settings = merged["terraform"]
+    for version in ("1.11.0", "1.11.4", "1.13.4", "1.14.0"):
         assert admits(settings["required_version"], version), version
-    assert not admits(settings["required_version"], "1.4.6")
+    assert not admits(settings["required_version"], "1.10.5")
     aws = settings["required_providers"]["aws"]
     assert aws["source"] == "hashicorp/aws"
-    for version in ("5.32.0", "5.100.0"):
+    for version in ("5.88.0", "5.100.0"):  # 5.100.0: the mirror terraform validate uses
         assert admits(aws["version"], version)
-    for version in ("4.67.0", "5.31.0", "6.0.0"):  # 5.32: Lambda logging_config
+    for version in ("4.67.0", "5.87.0", "6.0.0"):
         assert not admits(aws["version"], version)
-    for provider in ("null", "random"):
-        assert settings["required_providers"][provider]["source"] == f"hashicorp/{provider}"
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_only_the_aws_provider_is_needed(packaged: Any, name: str) -> None:
+    """Nothing needs hashicorp/null or hashicorp/random, which an offline mirror (this
+    machine's) lacks: the cursor secret comes from the AWS provider itself."""
+    merged = merged_terraform(packaged, name)
+    assert set(merged["terraform"]["required_providers"]) == {"aws"}
+    for kind in tfjson.TWO_LABELS:
+        for type_ in merged.get(kind, {}):
+            assert type_.startswith("aws_"), f"{kind} {type_} needs another provider"
+    assert "null_data_source" not in json.dumps(merged)
+    assert "random_password" not in merged.get("resource", {})
 
 
 # --- references ----------------------------------------------------------------------------
@@ -105,6 +151,8 @@ def test_every_terraform_reference_resolves(packaged: Any, name: str) -> None:
         "aws_cognito_user_pool.tasks",
         "aws_dynamodb_table.tasks",
         "local.chalice_api_swagger",
+        "local.api_body",
+        "ephemeral.aws_secretsmanager_random_password.cursor_secret",
     } <= found
     assert tfjson.unresolved_references(merged) == []
 
@@ -144,9 +192,8 @@ def test_no_deprecated_stage_name_and_a_real_stage(packaged: Any, name: str) -> 
     deployment = resources["aws_api_gateway_deployment"]["rest_api"]
     assert deployment["stage_name"] is None
     assert deployment["stage_description"] is None
-    assert "local.chalice_api_swagger" in deployment["triggers"]["redeployment"]
-    assert "aws_api_gateway_gateway_response.default_4xx" in deployment["triggers"]["redeployment"]
-    assert merged["data"]["null_data_source"]["chalice"]["count"] == 0
+    # A new deployment whenever the body changes: Chalice's routes or the gateway responses.
+    assert deployment["triggers"]["redeployment"] == "${sha1(local.api_body)}"
     api_stage = resources["aws_api_gateway_stage"]["api"]
     assert api_stage["deployment_id"] == "${aws_api_gateway_deployment.rest_api.id}"
     assert api_stage["stage_name"] == stage(name).api_stage
@@ -286,7 +333,7 @@ def test_the_table_comes_from_the_single_definition(packaged: Any, name: str) ->
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert props["SSESpecification"]["SSEEnabled"] is True
     assert props["DeletionProtectionEnabled"] is protected
-    assert table["DeletionPolicy"] == ("Retain" if protected else "Delete")
+    assert table["DeletionPolicy"] == ("RetainExceptOnCreate" if protected else "Delete")
 
     tf = merged_terraform(packaged, name)["resource"]["aws_dynamodb_table"]["tasks"]
     assert tf["name"] == stage(name).table_name
@@ -340,10 +387,18 @@ def test_the_cursor_secret_is_generated_never_committed(packaged: Any, name: str
     assert generate["PasswordLength"] >= 32
     assert generate["ExcludePunctuation"] is True
     assert "SecretString" not in secret
-    resources = merged_terraform(packaged, name)["resource"]
-    version = resources["aws_secretsmanager_secret_version"]["cursor"]
-    assert version["secret_string"] == "${random_password.cursor_secret.result}"
-    assert resources["random_password"]["cursor_secret"]["special"] is False  # no commas
+    merged = merged_terraform(packaged, name)
+    version = merged["resource"]["aws_secretsmanager_secret_version"]["cursor"]
+    # Write-only: sent when the version is created, never in the state or a plan.
+    assert version["secret_string_wo"] == (
+        "${ephemeral.aws_secretsmanager_random_password.cursor_secret.random_password}"
+    )
+    assert version["secret_string_wo_version"] == 1
+    assert "secret_string" not in version
+    generated = merged["ephemeral"]["aws_secretsmanager_random_password"]["cursor_secret"]
+    assert generated["password_length"] == definitions.SECRET_LENGTH >= 32
+    assert generated["exclude_punctuation"] is True  # no commas: the value is a list
+    assert generated["include_space"] is False
 
 
 @pytest.mark.parametrize("name", STAGES)
@@ -376,21 +431,51 @@ def test_stage_throttling_tracing_and_access_logs(packaged: Any, name: str) -> N
     assert tf["settings"]["throttling_burst_limit"] == tuning.throttle_burst_limit
 
 
+def tf_gateway_responses(packaged: Any, name: str) -> dict[str, Any]:
+    """The gateway responses Terraform puts into the API's body, as API Gateway reads them
+    (Terraform unescapes its ``$${`` when it evaluates the local)."""
+    merged = merged_terraform(packaged, name)
+    extension = merged["locals"]["api_gateway_responses"]["x-amazon-apigateway-gateway-responses"]
+    return json.loads(json.dumps(extension).replace("$${", "${").replace("%%{", "%{"))
+
+
+def sam_gateway_responses(template: dict[str, Any]) -> dict[str, Any]:
+    """SAM's ``GatewayResponses`` in the body's form (``gatewayresponse.header.<name>``)."""
+    return {
+        response_type: {
+            "responseParameters": {
+                f"gatewayresponse.header.{header}": value
+                for header, value in response["ResponseParameters"]["Headers"].items()
+            },
+            "responseTemplates": response["ResponseTemplates"],
+        }
+        for response_type, response in template["Resources"]["RestAPI"]["Properties"][
+            "GatewayResponses"
+        ].items()
+    }
+
+
 @pytest.mark.parametrize("name", STAGES)
 def test_gateway_errors_are_problem_documents_browsers_can_read(packaged: Any, name: str) -> None:
+    """The same responses on the SAM and Terraform paths (and ``chalice deploy``'s, which
+    applies ``gateway_responses_extension``: tests/test_support_stack.py)."""
     origin = stage(name).cors_origin
-    responses = sam(packaged, name)["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
-    tf = merged_terraform(packaged, name)["resource"]["aws_api_gateway_gateway_response"]
-    assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX"}
-    assert {r["response_type"] for r in tf.values()} == {"DEFAULT_4XX", "DEFAULT_5XX"}
+    responses = sam_gateway_responses(sam(packaged, name))
+    assert tf_gateway_responses(packaged, name) == responses
+    assert responses == definitions.gateway_responses_extension(origin)
+    assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED"}
     for response in responses.values():
-        headers = response["ResponseParameters"]["Headers"]
+        headers = {
+            name.removeprefix("gatewayresponse.header."): value
+            for name, value in response["responseParameters"].items()
+        }
         assert headers["Access-Control-Allow-Origin"] == f"'{origin}'"
         assert "ETag" in headers["Access-Control-Expose-Headers"]
         assert headers["Content-Type"] == "'application/problem+json'"
         # A context variable, bare: API Gateway sends the request id, not this text.
         assert headers["X-Request-Id"] == "context.requestId"
-        template = response["ResponseTemplates"]["application/json"]
+        template = response["responseTemplates"]["application/json"]
+        assert template == definitions.GATEWAY_PROBLEM_TEMPLATE
         # What API Gateway renders for a missing token: valid JSON, a problem document.
         rendered = json.loads(
             template.replace("$context.error.messageString", '"Unauthorized"')
@@ -401,13 +486,64 @@ def test_gateway_errors_are_problem_documents_browsers_can_read(packaged: Any, n
         assert rendered["detail"] == "Unauthorized"
         assert rendered["instance"] == "urn:task-api:request:r-1"
         assert "requestId" not in rendered
-    for response in tf.values():
-        parameters = response["response_parameters"]
-        assert parameters["gatewayresponse.header.Access-Control-Allow-Origin"] == f"'{origin}'"
-        assert parameters["gatewayresponse.header.X-Request-Id"] == "context.requestId"
-        assert response["response_templates"]["application/json"] == (
-            definitions.GATEWAY_PROBLEM_TEMPLATE
-        )
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_gateway_errors_carry_the_api_s_security_headers(packaged: Any, name: str) -> None:
+    """Like the app's own responses: never cached, never sniffed. A throttled request (429)
+    says when to retry, as the app's 429 does and the API document declares."""
+    for responses in (
+        sam_gateway_responses(sam(packaged, name)),
+        tf_gateway_responses(packaged, name),
+    ):
+        for response_type, response in responses.items():
+            parameters = response["responseParameters"]
+            for header, value in SECURITY_HEADERS.items():
+                assert parameters[f"gatewayresponse.header.{header}"] == f"'{value}'"
+            retry_after = parameters.get("gatewayresponse.header.Retry-After")
+            if response_type == "THROTTLED":
+                assert retry_after == f"'{RETRY_AFTER_SECONDS}'"
+            else:
+                assert retry_after is None, response_type
+    assert SECURITY_HEADERS == {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_terraform_puts_the_gateway_responses_into_the_api_body(packaged: Any, name: str) -> None:
+    """Not beside it: with the provider's default ``put_rest_api_mode = overwrite``, importing
+    a changed body deletes gateway responses managed as separate resources, and the next
+    deployment captures the API without them."""
+    merged = merged_terraform(packaged, name)
+    resources = merged["resource"]
+    assert "aws_api_gateway_gateway_response" not in resources
+    rest_api = resources["aws_api_gateway_rest_api"]["rest_api"]
+    assert rest_api["body"] == "${local.api_body}"
+    assert rest_api.get("put_rest_api_mode", "overwrite") == "overwrite"
+    assert merged["locals"]["api_body"] == (
+        "${jsonencode(merge(jsondecode(local.chalice_api_swagger), local.api_gateway_responses))}"
+    )
+    # What that expression evaluates to: Chalice's swagger plus the one extension.
+    swagger = json.loads(merged["locals"]["chalice_api_swagger"])
+    assert "x-amazon-apigateway-gateway-responses" not in swagger
+    assert set(merged["locals"]["api_gateway_responses"]) == {
+        "x-amazon-apigateway-gateway-responses"
+    }
+    chalice_tf = json.loads((packaged[name][1] / "chalice.tf.json").read_text())
+    assert chalice_tf["resource"]["aws_api_gateway_rest_api"]["rest_api"]["body"] == (
+        "${local.chalice_api_swagger}"
+    ), "chalice.tf.json itself is Chalice's"
+    # A stage applied with an earlier package forgets its separate responses rather than
+    # deleting them, which could run after the body's import and undo it.
+    forgotten = {r["from"] for r in merged["removed"] if r["lifecycle"] == {"destroy": False}}
+    assert {
+        f"aws_api_gateway_gateway_response.{t.lower()}" for t in ("DEFAULT_4XX", "DEFAULT_5XX")
+    } <= forgotten
+
+
+def test_terraform_literals_survive_template_evaluation() -> None:
+    assert terraform.literal({"a": ["${x}", "%{if}", "$context.requestId"]}) == {
+        "a": ["$${x}", "%%{if}", "$context.requestId"]
+    }
 
 
 def _cfn_alarm(props: dict[str, Any]) -> dict[str, Any]:
@@ -601,14 +737,396 @@ def test_outputs_name_the_url_table_pool_and_client(packaged: Any, name: str) ->
     assert wanted <= set(merged_terraform(packaged, name)["output"])
 
 
-def test_prod_reserves_concurrency_and_protects_users(packaged: Any) -> None:
+def test_reserved_concurrency_is_defined_once_and_reaches_every_path(packaged: Any) -> None:
+    """Chalice's own ``reserved_concurrency`` in ``.chalice/config.json``: ``chalice deploy``
+    applies it, and ``chalice package`` writes it into both formats. No renderer sets it a
+    second time."""
+    config = json.loads(stages.CONFIG_FILE.read_text())["stages"]
+    assert config["prod"]["reserved_concurrency"] == 100
+    assert "reserved_concurrency" not in config["dev"]
+    assert not hasattr(stages.TUNING["prod"], "reserved_concurrency")
+    for name in STAGES:
+        expected = config[name].get("reserved_concurrency")
+        assert stage(name).reserved_concurrency == expected
+        function = sam(packaged, name)["Resources"]["APIHandler"]["Properties"]
+        assert function.get("ReservedConcurrentExecutions") == expected
+        tf = merged_terraform(packaged, name)["resource"]["aws_lambda_function"]["api_handler"]
+        assert tf.get("reserved_concurrent_executions") == expected
+        merge = cloudformation.sam_merge_template(stage(name))["Resources"]["APIHandler"]
+        assert "ReservedConcurrentExecutions" not in merge["Properties"]
+        override = terraform.override_file(stage(name), {})
+        assert "reserved_concurrent_executions" not in json.dumps(override)
+        # checkov's CKV_AWS_115 (no reserved concurrency) is accepted where there is none.
+        accepted = definitions.accepted_findings("function", stage(name).reserved_concurrency)
+        assert ("CKV_AWS_115" in accepted) is (expected is None)
+
+
+def test_prod_protects_users(packaged: Any) -> None:
     prod = sam(packaged, "prod")["Resources"]
-    assert prod["APIHandler"]["Properties"]["ReservedConcurrentExecutions"] == (
-        stage("prod").tuning.reserved_concurrency
-    )
     assert prod["TasksUserPool"]["Properties"]["DeletionProtection"] == "ACTIVE"
     dev = sam(packaged, "dev")["Resources"]
-    assert "ReservedConcurrentExecutions" not in dev["APIHandler"]["Properties"]
+    assert dev["TasksUserPool"]["Properties"]["DeletionProtection"] == "INACTIVE"
+
+
+#: What a protected stage keeps when its stack is deleted: users' data and the logs.
+KEPT = ("TasksTable", "TasksUserPool", "ApiHandlerLogGroup", "ApiAccessLogGroup")
+
+
+@pytest.mark.parametrize("path", CFN_PATHS)
+def test_prod_keeps_data_on_deletion_but_not_after_a_failed_first_create(
+    packaged: Any, path: str
+) -> None:
+    """``RetainExceptOnCreate``: a deleted stack leaves the table, the users and the logs; a
+    first create that fails and rolls back deletes them too, so that their fixed names do not
+    block the next create. Replacing one keeps the old (UpdateReplacePolicy has no
+    RetainExceptOnCreate)."""
+    prod = cfn_template(packaged, path, "prod")["Resources"]
+    dev = cfn_template(packaged, path, "dev")["Resources"]
+    for key in KEPT:
+        assert prod[key]["DeletionPolicy"] == "RetainExceptOnCreate", key
+        assert prod[key]["UpdateReplacePolicy"] == "Retain", key
+        assert (dev[key]["DeletionPolicy"], dev[key]["UpdateReplacePolicy"]) == ("Delete", "Delete")
+    retained = {k for k, v in prod.items() if v.get("DeletionPolicy") == "Retain"}
+    # Only the account's API Gateway setting and its role, which other APIs rely on.
+    assert retained == {"ApiGatewayAccount", "ApiGatewayCloudWatchRole"}
+
+
+def test_prod_writes_an_import_of_what_a_deleted_stack_kept(packaged: Any) -> None:
+    """``adopt.json`` + ``adopt-resources.json``: a CloudFormation IMPORT change set that
+    creates the stack again around its retained table, users and logs."""
+    out = packaged["prod"][0]
+    template = json.loads((out / package.ADOPT_TEMPLATE).read_text())
+    to_import = json.loads((out / package.ADOPT_RESOURCES).read_text())
+    assert set(template["Resources"]) == set(KEPT)
+    for path in CFN_PATHS:
+        resources = cfn_template(packaged, path, "prod")["Resources"]
+        for key in KEPT:
+            expected = {
+                k: v for k, v in resources[key].items() if k not in ("DependsOn", "Metadata")
+            }
+            adopted = {k: v for k, v in template["Resources"][key].items() if k != "Metadata"}
+            assert adopted == expected, (path, key)
+    prod = stage("prod")
+    assert {r["LogicalResourceId"]: r["ResourceIdentifier"] for r in to_import} == {
+        "TasksTable": {"TableName": prod.table_name},
+        "TasksUserPool": {"UserPoolId": "USER_POOL_ID"},  # the README says how to find it
+        "ApiHandlerLogGroup": {"LogGroupName": prod.function_log_group},
+        "ApiAccessLogGroup": {"LogGroupName": prod.access_log_group},
+    }
+    assert {r["ResourceType"] for r in to_import} == {
+        template["Resources"][r["LogicalResourceId"]]["Type"] for r in to_import
+    }
+    assert not (packaged["dev"][0] / package.ADOPT_TEMPLATE).exists(), "dev retains nothing"
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_terraform_keeps_prod_data_from_destroy(packaged: Any, name: str) -> None:
+    resources = merged_terraform(packaged, name)["resource"]
+    for block in (
+        resources["aws_dynamodb_table"]["tasks"],
+        resources["aws_cognito_user_pool"]["tasks"],
+    ):
+        assert ("lifecycle" in block) is stage(name).tuning.protect_data
+        if "lifecycle" in block:
+            assert block["lifecycle"] == {"prevent_destroy": True}
+
+
+# --- sign-up, passwords and the app client ------------------------------------------------
+
+
+def _cfn_pool(packaged: Any, path: str, name: str) -> dict[str, Any]:
+    return cfn_template(packaged, path, name)["Resources"]["TasksUserPool"]["Properties"]
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_sign_up_is_closed_on_every_path(packaged: Any, name: str) -> None:
+    """Only an administrator creates users (admin-create-user): the page publishes the app
+    client id, and with self sign-up open anyone could create an account and use the API."""
+    assert stage(name).tuning.allow_self_sign_up is False
+    for path in CFN_PATHS:
+        config = _cfn_pool(packaged, path, name)["AdminCreateUserConfig"]
+        assert config["AllowAdminCreateUserOnly"] is True, path
+    pool = merged_terraform(packaged, name)["resource"]["aws_cognito_user_pool"]["tasks"]
+    assert pool["admin_create_user_config"] == {"allow_admin_create_user_only": True}
+
+
+def test_the_per_stage_setting_opens_sign_up() -> None:
+    """``Tuning.allow_self_sign_up`` opens it, on every path."""
+    opened = dataclasses.replace(
+        stage("dev"), tuning=dataclasses.replace(stages.TUNING["dev"], allow_self_sign_up=True)
+    )
+    for template in (
+        cloudformation.sam_merge_template(opened),
+        cloudformation.support_template(opened),
+    ):
+        pool = template["Resources"]["TasksUserPool"]["Properties"]
+        assert pool["AdminCreateUserConfig"] == {"AllowAdminCreateUserOnly": False}
+    pool = terraform.supporting_file(opened)["resource"]["aws_cognito_user_pool"]["tasks"]
+    assert pool["admin_create_user_config"] == {"allow_admin_create_user_only": False}
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_the_client_never_says_whether_a_user_exists(packaged: Any, name: str) -> None:
+    for path in CFN_PATHS:
+        client = cfn_template(packaged, path, name)["Resources"]["TasksUserPoolClient"]
+        assert client["Properties"]["PreventUserExistenceErrors"] == "ENABLED", path
+    client = merged_terraform(packaged, name)["resource"]["aws_cognito_user_pool_client"]["web"]
+    assert client["prevent_user_existence_errors"] == "ENABLED"
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_passwords_follow_nist_sp_800_63b(packaged: Any, name: str) -> None:
+    """At least 15 characters (a password is the only factor unless a user adds TOTP) and no
+    composition rules (NIST SP 800-63B-4, 3.1.1.2); TOTP MFA optional, no SMS."""
+    for path in CFN_PATHS:
+        pool = _cfn_pool(packaged, path, name)
+        policy = pool["Policies"]["PasswordPolicy"]
+        assert policy["MinimumLength"] == 15
+        rules = ("RequireLowercase", "RequireUppercase", "RequireNumbers", "RequireSymbols")
+        assert [policy[rule] for rule in rules] == [False] * 4
+        assert (pool["MfaConfiguration"], pool["EnabledMfas"]) == (
+            "OPTIONAL",
+            ["SOFTWARE_TOKEN_MFA"],
+        )
+    pool = merged_terraform(packaged, name)["resource"]["aws_cognito_user_pool"]["tasks"]
+    policy = pool["password_policy"]
+    assert policy["minimum_length"] == 15
+    rules = ("require_lowercase", "require_uppercase", "require_numbers", "require_symbols")
+    assert [policy[rule] for rule in rules] == [False] * 4
+    assert pool["mfa_configuration"] == "OPTIONAL"
+    assert pool["software_token_mfa_configuration"] == {"enabled": True}
+
+
+# --- the alarm topic's key ----------------------------------------------------------------
+
+
+def _statements(policy: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {statement["Sid"]: statement for statement in policy["Statement"]}
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_cloudwatch_may_use_the_alarm_topic_key(packaged: Any, name: str) -> None:
+    """A customer-managed key whose policy grants CloudWatch what an encrypted topic needs:
+    ``alias/aws/sns`` cannot, and alarms would never notify anyone."""
+    assert [p.service for p in definitions.TOPIC_PUBLISHERS] == ["cloudwatch.amazonaws.com"]
+    for path in CFN_PATHS:
+        resources = cfn_template(packaged, path, name)["Resources"]
+        topic = resources["AlarmTopic"]["Properties"]
+        assert topic["KmsMasterKeyId"] == {"Fn::GetAtt": ["AlarmTopicKey", "Arn"]}
+        key = resources["AlarmTopicKey"]["Properties"]
+        assert key["EnableKeyRotation"] is True
+        statements = _statements(key["KeyPolicy"])
+        assert statements["AccountAdministersTheKey"]["Principal"] == {
+            "AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+        }
+        assert statements["AccountAdministersTheKey"]["Action"] == "kms:*"
+        publish = statements["PublishCloudwatch"]
+        assert publish["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+        assert publish["Action"] == ["kms:GenerateDataKey*", "kms:Decrypt"]
+        assert publish["Condition"] == {
+            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+        }
+        alias = resources["AlarmTopicKeyAlias"]["Properties"]
+        assert alias == {
+            "AliasName": f"alias/task-api-{name}-alarms",
+            "TargetKeyId": {"Ref": "AlarmTopicKey"},
+        }
+        assert "alias/aws/sns" not in json.dumps(resources)
+
+    resources = merged_terraform(packaged, name)["resource"]
+    assert resources["aws_sns_topic"]["alarms"]["kms_master_key_id"] == (
+        "${aws_kms_key.alarm_topic.arn}"
+    )
+    key = resources["aws_kms_key"]["alarm_topic"]
+    assert key["enable_key_rotation"] is True
+    statements = _statements(json.loads(key["policy"]))
+    account = "${data.aws_caller_identity.chalice.account_id}"
+    assert statements["AccountAdministersTheKey"]["Principal"] == {
+        "AWS": f"arn:${{data.aws_partition.chalice.partition}}:iam::{account}:root"
+    }
+    publish = statements["PublishCloudwatch"]
+    assert publish["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert publish["Action"] == ["kms:GenerateDataKey*", "kms:Decrypt"]
+    assert publish["Condition"] == {"StringEquals": {"aws:SourceAccount": account}}
+    assert resources["aws_kms_alias"]["alarm_topic"] == {
+        "name": f"alias/task-api-{name}-alarms",
+        "target_key_id": "${aws_kms_key.alarm_topic.key_id}",
+    }
+
+
+def test_a_later_publisher_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each entry of ``TOPIC_PUBLISHERS`` gets its statement; one that cannot be scoped by
+    ``aws:SourceAccount`` gets none of that condition."""
+    monkeypatch.setattr(
+        definitions,
+        "TOPIC_PUBLISHERS",
+        (
+            *definitions.TOPIC_PUBLISHERS,
+            definitions.TopicPublisher("events.amazonaws.com", source_account_condition=False),
+        ),
+    )
+    statements = _statements(definitions.topic_key_policy("root", "123"))
+    assert statements["PublishEvents"]["Principal"] == {"Service": "events.amazonaws.com"}
+    assert "Condition" not in statements["PublishEvents"]
+    assert set(statements) == {"AccountAdministersTheKey", "PublishCloudwatch", "PublishEvents"}
+
+
+# --- one API stage on the SAM path --------------------------------------------------------
+
+
+def sam_translated(packaged: Any, name: str) -> dict[str, Any]:
+    """What SAM's transform makes of the package: aws-sam-translator, offline. The code's
+    local path becomes an S3 location, as ``aws cloudformation package`` makes it."""
+    template = sam(packaged, name)
+    template["Resources"]["APIHandler"]["Properties"]["CodeUri"] = "s3://bucket/deployment.zip"
+    translator = Translator(
+        {}, Parser(), boto_session=boto3.session.Session(region_name="us-east-1")
+    )
+    return translator.translate(
+        template, {"AWS::AccountId": "123456789012"}, get_managed_policy_map=lambda: {}
+    )
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_sam_makes_exactly_the_configured_stage(packaged: Any, name: str) -> None:
+    """Without ``OpenApiVersion`` SAM adds a stage named ``Stage``, with no throttling,
+    access log or tracing. Chalice's body is Swagger 2.0, and stays so."""
+    resources = sam_translated(packaged, name)["Resources"]
+    stages_made = [
+        r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGateway::Stage"
+    ]
+    assert [s["StageName"] for s in stages_made] == [stage(name).api_stage] == ["api"]
+    deployments = [
+        r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGateway::Deployment"
+    ]
+    assert len(deployments) == 1
+    assert "StageName" not in deployments[0], "a deployment's StageName makes another stage"
+    assert "Stage" not in json.dumps(deployments)
+    (api_stage,) = stages_made
+    assert api_stage["TracingEnabled"] is True
+    assert api_stage["MethodSettings"][0]["ThrottlingRateLimit"] == (
+        stage(name).tuning.throttle_rate_limit
+    )
+    (rest_api,) = [r for r in resources.values() if r["Type"] == "AWS::ApiGateway::RestApi"]
+    body = rest_api["Properties"]["Body"]
+    assert body["swagger"] == "2.0"
+    assert "openapi" not in body
+    assert set(body["x-amazon-apigateway-gateway-responses"]) == set(
+        definitions.GATEWAY_RESPONSE_TYPES
+    )
+
+
+# --- the account's API Gateway setting ----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_no_terraform_stage_manages_the_account_setting(packaged: Any, name: str) -> None:
+    """One setting per account and region: two stages managing it undid each other, and
+    destroying one deleted the role the setting named. Stages deployed by an earlier
+    package forget those blocks without destroying them (``removed``)."""
+    merged = merged_terraform(packaged, name)
+    resources = merged["resource"]
+    assert "aws_api_gateway_account" not in resources
+    assert "api_gateway_cloudwatch" not in resources["aws_iam_role"]  # the function's only
+    assert "aws_iam_role_policy_attachment" not in resources
+    assert "depends_on" not in resources["aws_api_gateway_stage"]["api"]
+    forgotten = [r["from"] for r in merged["removed"] if r["lifecycle"] == {"destroy": False}]
+    assert {
+        "aws_api_gateway_account.this",
+        "aws_iam_role_policy_attachment.api_gateway_cloudwatch",
+        "aws_iam_role.api_gateway_cloudwatch",
+    } <= set(forgotten)
+
+
+def test_the_account_piece_sets_the_role_once(packaged: Any) -> None:
+    merged, errors = tfjson.load(account_dir(packaged))
+    assert errors == []
+    assert tfjson.unresolved_references(merged) == []
+    resources = merged["resource"]
+    assert list(resources["aws_api_gateway_account"]) == ["this"]
+    account = resources["aws_api_gateway_account"]["this"]
+    assert account["cloudwatch_role_arn"] == "${aws_iam_role.api_gateway_cloudwatch.arn}"
+    role = resources["aws_iam_role"]["api_gateway_cloudwatch"]
+    assert role["lifecycle"] == {"prevent_destroy": True}
+    assert json.loads(role["assume_role_policy"])["Statement"][0]["Principal"] == {
+        "Service": "apigateway.amazonaws.com"
+    }
+    attachment = resources["aws_iam_role_policy_attachment"]["api_gateway_cloudwatch"]
+    assert attachment["policy_arn"].endswith(
+        ":iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+    )
+    assert set(merged["terraform"]["required_providers"]) == {"aws"}
+    assert "stage" not in json.dumps(merged).lower(), "no stage's: one per account"
+
+
+# --- Chalice's null_data_source -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_chalice_tf_json_loses_its_null_data_source_and_nothing_else(
+    packaged: Any, name: str
+) -> None:
+    """The one automated change to what Chalice generates."""
+    original = json.loads(package.chalice_original(packaged[name][1].parent).read_text())
+    packaged_tf = json.loads((packaged[name][1] / "chalice.tf.json").read_text())
+    assert original["data"]["null_data_source"] == {
+        "chalice": {"inputs": {"app": "task-api", "stage": name}}
+    }
+    assert original["terraform"]["required_providers"]["null"] == {"version": ">= 2, < 4"}
+    expected = json.loads(json.dumps(original))
+    del expected["data"]["null_data_source"]
+    del expected["terraform"]["required_providers"]["null"]
+    assert packaged_tf == expected
+    assert "null" not in json.dumps(packaged_tf["terraform"])
+    assert "null_data_source" not in json.dumps(packaged_tf)
+
+
+def test_the_null_data_source_is_kept_if_anything_reads_it(packaged: Any) -> None:
+    original = json.loads(package.chalice_original(packaged["dev"][1].parent).read_text())
+    original["output"]["Reader"] = {"value": "${data.null_data_source.chalice.outputs}"}
+    with pytest.raises(ValueError, match="beyond the block that is removed"):
+        terraform.without_null_provider(original)
+
+
+# --- terraform init and validate, with the real CLI and provider --------------------------
+
+
+def require_terraform() -> tfvalidate.Tools:
+    """Terraform and the provider mirror: CI must have them (fail), elsewhere skip loudly."""
+    tools = tfvalidate.find_tools()
+    if isinstance(tools, str):
+        if _in_ci():
+            pytest.fail(tools + " and CI must run it")
+        pytest.skip(tools)
+    return tools
+
+
+def test_terraform_validates_every_package_offline(packaged: Any, tmp_path: Path) -> None:
+    """``terraform init -backend=false`` from the mirror (no network, no other provider),
+    then ``terraform validate``: no error and no warning, for both stages and the account."""
+    tools = require_terraform()
+    directories = {name: packaged[name][1] for name in STAGES} | {"account": account_dir(packaged)}
+    results = tfvalidate.validate_all(directories, tools, tmp_path)
+    assert [r.label for r in results] == ["dev", "prod", "account"]
+    for result in results:
+        assert result.errors == [], result.label
+        assert result.warnings == [], result.label
+    # Validation ran on copies: the packages hold no lock file or .terraform of its making.
+    for directory in directories.values():
+        assert not (directory / ".terraform").exists()
+        assert not (directory / ".terraform.lock.hcl").exists()
+
+
+def test_terraform_validate_catches_a_planted_mistake(packaged: Any, tmp_path: Path) -> None:
+    """The check can fail: an attribute the provider does not have."""
+    tools = require_terraform()
+    broken = tmp_path / "broken"
+    shutil.copytree(account_dir(packaged), broken)
+    document = json.loads((broken / package.ACCOUNT_FILE).read_text())
+    document["resource"]["aws_api_gateway_account"]["this"]["no_such_argument"] = True
+    (broken / package.ACCOUNT_FILE).write_text(json.dumps(document))
+    (result,) = tfvalidate.validate_all({"broken": broken}, tools, tmp_path / "work")
+    assert any("no_such_argument" in error for error in result.errors), result.errors
 
 
 @pytest.mark.parametrize("name", STAGES)
@@ -622,6 +1140,7 @@ def test_accepted_checkov_findings_carry_their_reasons(packaged: Any, name: str)
 def test_cfn_lint_finds_nothing(packaged: Any, tmp_path: Path) -> None:
     """Zero errors and zero warnings, with no rule ignored."""
     templates = [str(packaged[name][0] / "sam.json") for name in STAGES]
+    templates.append(str(packaged["prod"][0] / package.ADOPT_TEMPLATE))
     for name in STAGES:
         support = tmp_path / f"support-{name}.json"
         support.write_text(json.dumps(cloudformation.support_template(stage(name))))
@@ -653,3 +1172,13 @@ def test_packaging_again_keeps_what_users_added(tmp_path: Path) -> None:
     package.package_terraform(dev, tmp_path)
     assert (out / "terraform.tfstate").read_text() == "{}"
     assert json.loads((out / "task_api.tf.json").read_text())["resource"]
+
+
+def test_a_deployed_stage_set_to_loopback_allows_no_origin_at_the_gateway() -> None:
+    """``loopback`` only means something under chalice local: deployed, it is no origin."""
+    config = stages.load_config()
+    config["stages"]["dev"]["environment_variables"]["TASKS_CORS_ALLOW_ORIGIN"] = "loopback"
+    target = stage("dev", config)
+    assert target.cors_origin == ""
+    headers = definitions.gateway_response_headers(target.cors_origin, "DEFAULT_4XX")
+    assert not any(name.startswith("Access-Control") for name in headers)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from chalicelib import tasks
+from chalicelib.store import MAX_ITEMS_READ_PER_PAGE, MAX_QUERIES_PER_PAGE
 from tests.conftest import ENGINES, Api, Clock, engine_endpoint, serving_api
 from tests.test_listing import newest_first, seed, walk
 
@@ -88,3 +89,23 @@ def test_filtered_walk_one_task_per_page(
 ) -> None:
     api, seeded = seeded
     assert walk(api, query, limit=1) == walk(api, query, limit=100)
+
+
+@pytest.mark.parametrize("query", ["tag=nothing-has-this", "priority=urgent&tag=nothing-has-this"])
+@pytest.mark.parametrize("limit", [1, 25, 100])
+def test_a_request_reads_a_fixed_budget_however_many_tasks_the_owner_has(
+    seeded: tuple[Api, list[dict[str, Any]]],
+    queries: list[dict[str, Any]],
+    query: str,
+    limit: int,
+) -> None:
+    """On main, tag=nomatch&limit=1 read every task of the owner (10 Queries and 2,599.5
+    RCU for 2,000 tasks of 10 KB): a denial-of-wallet lever that grew with the owner."""
+    api, seeded_tasks = seeded
+    assert len(seeded_tasks) > MAX_ITEMS_READ_PER_PAGE
+    page = api.get(f"/tasks?{query}&limit={limit}").json
+    assert page["items"] == []
+    assert page["nextCursor"], "the reading stopped, not the list"
+    assert 1 <= len(queries) <= MAX_QUERIES_PER_PAGE
+    assert queries[0]["limit"] == limit + 1
+    assert sum(q["read"] for q in queries) == MAX_ITEMS_READ_PER_PAGE

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from chalicelib.web import INSTANCE_PREFIX
+from chalicelib.web import INSTANCE_PREFIX, SECURITY_HEADERS
 from tests.local_server import LocalServer, running_local_server
 
 
@@ -48,27 +48,29 @@ def test_local_server_errors_are_problems(local_server: LocalServer) -> None:
     assert (status, problem["status"]) == (405, 405)
 
 
-def test_local_stage_allows_cross_origin_calls_with_every_header_the_api_uses(
+def test_local_stage_allows_loopback_front_ends_with_every_header_the_api_uses(
     local_server: LocalServer,
 ) -> None:
+    """A front end on another loopback port (tests/test_local_origin.py: no other origin)."""
+    front_end = {"Origin": "http://localhost:5173"}
     request = urllib.request.Request(
         local_server.base_url + "/tasks/x",
         method="OPTIONS",
-        headers={"Origin": "http://localhost:5173", "Access-Control-Request-Method": "PATCH"},
+        headers={**front_end, "Access-Control-Request-Method": "PATCH"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         allowed = response.headers["Access-Control-Allow-Headers"].split(",")
-        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert response.headers["Access-Control-Allow-Origin"] == front_end["Origin"]
         assert "PATCH" in response.headers["Access-Control-Allow-Methods"]
     for header in ("Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key"):
         assert header in allowed
-    status, headers, _ = local_server.request("POST", "/tasks", {"title": "cors"})
+    status, headers, _ = local_server.request("POST", "/tasks", {"title": "cors"}, front_end)
     assert status == 201
     exposed = headers["Access-Control-Expose-Headers"].split(",")
     assert {"ETag", "Location", "Link", "Retry-After"} <= set(exposed)
-    status, headers, _ = local_server.request("POST", "/tasks", {"title": ""})
+    status, headers, _ = local_server.request("POST", "/tasks", {"title": ""}, front_end)
     assert status == 400
-    assert headers["Access-Control-Allow-Origin"] == "*", "problems are readable cross-origin"
+    assert headers["Access-Control-Allow-Origin"] == front_end["Origin"], "problems are readable"
 
 
 def test_cors_is_per_stage_and_off_without_an_origin() -> None:
@@ -103,6 +105,7 @@ def test_a_malformed_token_gets_the_gateways_401_not_a_dropped_connection(
     assert {k: problem[k] for k in GATEWAY_PROBLEM} == GATEWAY_PROBLEM
     assert (problem["detail"], problem["code"]) == ("Unauthorized", "UNAUTHORIZED")
     assert problem["instance"] == INSTANCE_PREFIX + headers["X-Request-Id"]
+    assert {name: headers[name] for name in SECURITY_HEADERS} == SECURITY_HEADERS
 
 
 def test_an_unknown_path_gets_the_gateways_problem(local_server: LocalServer) -> None:
@@ -112,6 +115,7 @@ def test_an_unknown_path_gets_the_gateways_problem(local_server: LocalServer) ->
     assert problem["code"] == "MISSING_AUTHENTICATION_TOKEN"
     assert problem["detail"] == "Missing Authentication Token"
     assert problem["instance"] == INSTANCE_PREFIX + headers["X-Request-Id"]
+    assert {name: headers[name] for name in SECURITY_HEADERS} == SECURITY_HEADERS
 
 
 @pytest.mark.parametrize("method", ["TRACE", "QUERY", "PROPFIND"])

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -18,8 +19,15 @@ from openapi_spec_validator import validate
 
 from app import app
 from chalicelib import headers, openapi, schema, validation
-from chalicelib.web import MAX_BODY_BYTES
+from chalicelib.web import (
+    CORS_EXPOSE_HEADERS,
+    MAX_BODY_BYTES,
+    MAX_PROBLEM_ERRORS,
+    RETRY_AFTER_SECONDS,
+    SECURITY_HEADERS,
+)
 from tests.conftest import PROJECT_DIR, Api, serving_api
+from tests.local_server import running_local_server
 from tools import openapi as openapi_tool
 
 COMMITTED = json.loads((PROJECT_DIR / "openapi.json").read_text())
@@ -204,6 +212,128 @@ def test_the_document_and_the_api_agree_on_header_values(
     assert (reply.status != 400) is valid, reply.body
 
 
+# --- safe for generated clients ------------------------------------------------------
+
+
+def request_defaults(document: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """Every ``default`` a client reads for a request, in request bodies and parameters
+    (through $refs), with where: ``Schema/property/...`` or ``parameter/...``."""
+
+    def walk(node: Any, where: tuple[str, ...]) -> Iterator[tuple[str, Any]]:
+        if isinstance(node, list):
+            for item in node:
+                yield from walk(item, where)
+        if not isinstance(node, dict):
+            return
+        if "$ref" in node:
+            _, _, kind, name = node["$ref"].split("/")
+            yield from walk(document["components"][kind][name], (name,))
+        if "default" in node:
+            yield "/".join(where), node["default"]
+        for key, value in node.items():
+            named = key == "properties" or where[-1:] == ("properties",)  # a property's name
+            yield from walk(value, (*where, key) if named else where)
+
+    for *_, operation in operations(document):
+        yield from walk(operation.get("parameters", []), ())
+        yield from walk(operation.get("requestBody", {}), ())
+
+
+def test_a_patch_schema_has_no_default_and_says_what_null_resets_to() -> None:
+    """Absence in a merge patch means "unchanged": a ``default`` there is sent by generated
+    clients for every field left out, and resets it (issue 18). What null resets a field
+    to is said in words and in ``x-null-resets-to``."""
+    defaults = dict(request_defaults(COMMITTED))
+    assert not [where for where in defaults if where.startswith("TaskPatch")]
+    properties = COMMITTED["components"]["schemas"]["TaskPatch"]["properties"]
+    for name, default in schema.DEFAULTS.items():
+        if name in schema.REQUIRED_FIELDS:
+            assert "null" not in json.dumps(properties[name].get("type"))
+            continue
+        assert properties[name]["x-null-resets-to"] == default
+        reset = "null clears it" if default is None else f"null resets it to {json.dumps(default)}"
+        assert f"Left out, it stays unchanged; {reset}." in properties[name]["description"]
+
+
+def test_every_request_default_is_what_the_api_applies_in_its_absence(api: Api) -> None:
+    """Where a request schema or parameter keeps a ``default`` (POST and PUT bodies, the
+    page size), a client that sends it gets what leaving it out gets."""
+    defaults = dict(request_defaults(COMMITTED))
+    body_defaults = {
+        w.rsplit("/", 1)[1]: v for w, v in defaults.items() if w.startswith("TaskInput/")
+    }
+    assert set(defaults) == {f"TaskInput/properties/{name}" for name in body_defaults} | {"limit"}
+    created = api.post("/tasks", {"title": "defaults"}).json
+    replaced = api.put("/tasks/defaults", {"title": "defaults"}).json
+    for task in (created, replaced):
+        assert {name: task[name] for name in body_defaults} == body_defaults
+    explicit = api.post("/tasks", {"title": "defaults", **body_defaults}).json
+    assert {name: explicit[name] for name in body_defaults} == body_defaults
+    for i in range(defaults["limit"]):  # one more than a page, with the tasks above
+        api.create(title=f"t{i}")
+    page = api.get("/tasks").json
+    assert page["count"] == defaults["limit"]
+    assert page["nextCursor"] is not None
+
+
+def test_array_sizes_are_the_limits_the_api_applies() -> None:
+    schemas = COMMITTED["components"]["schemas"]
+    page_size = schema.LIST_PARAMETERS["limit"]["maximum"]
+    assert schemas["TaskPage"]["properties"]["items"]["maxItems"] == page_size
+    assert schemas["TaskPage"]["properties"]["count"]["maximum"] == page_size
+    cursor = schemas["TaskPage"]["properties"]["nextCursor"]
+    assert cursor["maxLength"] == schema.LIST_PARAMETERS["cursor"]["maxLength"]
+    assert schemas["Problem"]["properties"]["errors"]["maxItems"] == MAX_PROBLEM_ERRORS
+
+
+def test_every_response_declares_the_security_and_cors_headers() -> None:
+    """From the constants the app sends them by: ``web.SECURITY_HEADERS`` (required) on
+    every response but the page and its files, whose Cache-Control is their own; and the
+    stage's CORS headers (present only where the stage allows an origin)."""
+    declared = COMMITTED["components"]["headers"]
+    for name, value in SECURITY_HEADERS.items():
+        assert declared[name]["required"] is True
+        assert declared[name]["schema"]["const"] == value
+    expose = declared["Access-Control-Expose-Headers"]["schema"]["const"]
+    assert expose.split(",") == CORS_EXPOSE_HEADERS
+    content_responses = {"WebPage", "WebAsset", "ContentNotModified"}
+    for response_name, response in COMMITTED["components"]["responses"].items():
+        refs = {name: ref["$ref"].rsplit("/", 1)[1] for name, ref in response["headers"].items()}
+        for name in ("Access-Control-Allow-Origin", "Access-Control-Expose-Headers", "Vary"):
+            assert refs[name] == name, response_name
+            assert "required" not in declared[name]
+        assert refs["X-Content-Type-Options"] == "X-Content-Type-Options"
+        own = "ContentCacheControl" if response_name in content_responses else "Cache-Control"
+        assert refs["Cache-Control"] == own, response_name
+
+
+def test_every_retry_after_is_declared_required_with_its_value() -> None:
+    """409 and 503 from the app, 429 from the gateway's throttling: each says when to retry."""
+    responses = COMMITTED["components"]["responses"]
+    for name in ("IdempotencyConflict", "TooManyRequests", "ServiceUnavailable"):
+        assert responses[name]["headers"]["Retry-After"] == {
+            "$ref": "#/components/headers/Retry-After"
+        }
+    retry_after = COMMITTED["components"]["headers"]["Retry-After"]
+    assert retry_after["required"] is True
+    assert jsonschema.Draft202012Validator(retry_after["schema"]).is_valid(RETRY_AFTER_SECONDS)
+
+
+def test_cors_headers_on_the_wire_are_the_declared_ones(tmp_path: Path) -> None:
+    """`chalice local` (the local stage allows a front end on another loopback port): a
+    response to such a page carries the declared CORS headers, with declared values."""
+    declared = COMMITTED["components"]["headers"]
+    with running_local_server(tmp_path) as server:
+        for path in ("/health", "/tasks"):
+            _, sent, _ = server.request("GET", path, headers={"Origin": "http://localhost:5173"})
+            for name in ("Access-Control-Allow-Origin", "Access-Control-Expose-Headers"):
+                assert name in sent, (path, name)
+            for name in ("Access-Control-Allow-Origin", "Access-Control-Expose-Headers", "Vary"):
+                if name in sent:
+                    validator = jsonschema.Draft202012Validator(declared[name]["schema"])
+                    assert validator.is_valid(sent[name]), (path, name, sent[name])
+
+
 # --- every documented response, as the API really sends it --------------------------
 
 
@@ -225,10 +355,14 @@ def conforms(document: dict[str, Any], path: str, method: str, reply: Any) -> No
     for header_name, ref in response.get("headers", {}).items():
         header = document["components"]["headers"][ref["$ref"].rsplit("/", 1)[1]]
         value = reply.header(header_name)
-        if header_name in ("ETag", "Location", "WWW-Authenticate", "Retry-After"):
+        if header.get("required") or header_name in ("ETag", "Location", "WWW-Authenticate"):
             assert value is not None, f"{header_name} missing"
-        if value is not None and "pattern" in header["schema"]:
-            assert re.fullmatch(header["schema"]["pattern"], value)
+        if value is not None:
+            typed = int(value) if header["schema"].get("type") == "integer" else value
+            assert jsonschema.Draft202012Validator(header["schema"]).is_valid(typed), (
+                header_name,
+                value,
+            )
 
 
 def test_every_response_the_api_gives_is_documented_and_conforms(api: Api) -> None:
@@ -245,6 +379,7 @@ def test_every_response_the_api_gives_is_documented_and_conforms(api: Api) -> No
         ("/tasks", "GET", api.get("/tasks?cursor=forged")),
         ("/tasks", "POST", api.post("/tasks", {"title": "t"})),
         ("/tasks", "POST", api.post("/tasks", {"title": ""})),
+        ("/tasks", "POST", api.post("/tasks", {"title": "t", **TOO_MANY_UNKNOWN_KEYS})),
         ("/tasks", "POST", api.post("/tasks", body="[", headers={"Content-Type": JSON})),
         (
             "/tasks",
@@ -277,6 +412,8 @@ def test_every_response_the_api_gives_is_documented_and_conforms(api: Api) -> No
 
 
 JSON = "application/json"
+#: More invalid values than a problem lists (Problem.errors' maxItems).
+TOO_MANY_UNKNOWN_KEYS = {f"unknown{i}": i for i in range(MAX_PROBLEM_ERRORS + 10)}
 #: A token whose claims carry no sub: the app's own 401 (deployed, the gateway's).
 NO_SUB = "e30.eyJjb2duaXRvOnVzZXJuYW1lIjoibm9ib2R5In0.x"
 

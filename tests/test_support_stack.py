@@ -3,6 +3,7 @@ stage settings applied to the deployed API."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import shutil
@@ -17,6 +18,7 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ssm.models import Parameter, ssm_backends
 
+from chalicelib.web import RETRY_AFTER_SECONDS
 from infra import definitions, support
 from infra.stages import CONFIG_FILE, DEPLOY_ONLY_VARIABLES, stage
 from tests.conftest import PROJECT_DIR
@@ -250,11 +252,16 @@ def test_deploy_writes_the_layer_the_stack_resolved_and_teardown_removes_it(
     """On moto: the stack resolves the public parameter, deploy hands the ARN to Chalice
     as the stage's ``layers``, teardown takes it away. moto's CloudFormation cannot make a
     user pool, so the stack here is the real template's layer parameter and output (and
-    its alarm topic), and only the layer is read back."""
+    its alarm topic and the topic's key), and only the layer is read back."""
     full = support.support_template(stage("dev"))
+    topic = ("AlarmTopic", "AlarmTopicKey", "AlarmTopicKeyAlias")
+    resources = {name: copy.deepcopy(full["Resources"][name]) for name in topic}
+    # moto's KMS reads a CloudFormation key's tags in the KMS API's shape (TagKey), not
+    # CloudFormation's (Key): without them here.
+    del resources["AlarmTopicKey"]["Properties"]["Tags"]
     layer_only = {
         "Parameters": {"PowertoolsLayerArn": full["Parameters"]["PowertoolsLayerArn"]},
-        "Resources": {"AlarmTopic": full["Resources"]["AlarmTopic"]},
+        "Resources": resources,
         "Outputs": {"PowertoolsLayerArn": full["Outputs"]["PowertoolsLayerArn"]},
     }
     monkeypatch.setattr(support, "support_template", lambda target: layer_only)
@@ -310,6 +317,7 @@ def test_api_settings_reach_the_deployed_stage() -> None:
         settings = deployed["methodSettings"]["*/*"]
         assert settings["throttlingRateLimit"] == dev.tuning.throttle_rate_limit
         assert settings["throttlingBurstLimit"] == dev.tuning.throttle_burst_limit
+        assert definitions.GATEWAY_RESPONSE_TYPES == ("DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED")
         for response_type in definitions.GATEWAY_RESPONSE_TYPES:
             response = apigateway.get_gateway_response(restApiId=api, responseType=response_type)
             headers = response["responseParameters"]
@@ -318,6 +326,13 @@ def test_api_settings_reach_the_deployed_stage() -> None:
                 f"'{dev.cors_origin}'"
             )
             assert headers["gatewayresponse.header.X-Request-Id"] == "context.requestId"
+            # The app's security headers, and when to retry a throttled request.
+            assert headers["gatewayresponse.header.Cache-Control"] == "'no-store'"
+            assert headers["gatewayresponse.header.X-Content-Type-Options"] == "'nosniff'"
+            retry_after = headers.get("gatewayresponse.header.Retry-After")
+            assert retry_after == (
+                f"'{RETRY_AFTER_SECONDS}'" if response_type == "THROTTLED" else None
+            )
             template = response["responseTemplates"]["application/json"]
             assert '"type":"urn:task-api:problem:gateway"' in template
             assert '"instance":"urn:task-api:request:$context.requestId"' in template

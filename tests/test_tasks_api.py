@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
+from chalicelib.web import MAX_BODY_BYTES
 from tests.conftest import Api
 
 TASK_FIELDS = {
@@ -319,3 +320,46 @@ def test_location_keeps_the_stage_prefix_api_gateway_strips() -> None:
     assert web.task_response(task, local_put, 201).headers["Location"] == "/tasks/t1"
     no_context = SimpleNamespace(path="/tasks", context={})
     assert web.task_response(task, no_context, 201).headers["Location"] == "/tasks/t1"
+
+
+def test_every_api_response_says_no_store_and_nosniff(api: Api) -> None:
+    """Per-user data must never be kept by a shared or browser cache, nor sniffed."""
+    created = api.post("/tasks", {"title": "t"})
+    etag = created.header("ETag")
+    task = f"/tasks/{created.json['id']}"
+    replies = {
+        "201": created,
+        "200 list": api.get("/tasks"),
+        "200 get": api.get(task),
+        "304": api.get(task, headers={"If-None-Match": etag}),
+        "200 patch": api.patch(task, {"title": "u"}),
+        "400": api.post("/tasks", {"title": ""}),
+        "404": api.get("/tasks/missing"),
+        "405": api.request("PATCH", "/tasks"),
+        "412": api.delete(task, headers={"If-Match": etag}),
+        "413": api.post("/tasks", body=b"x" * (MAX_BODY_BYTES + 1)),
+        "415": api.post("/tasks", body=b"{}", headers={"Content-Type": "text/plain"}),
+        "204": api.delete(task),
+        "health": api.get("/health"),
+        "document": api.get("/openapi.json"),
+    }
+    for name, reply in replies.items():
+        assert reply.header("Cache-Control") == "no-store", name
+        assert reply.header("X-Content-Type-Options") == "nosniff", name
+    page = api.get("/")
+    assert page.header("Cache-Control") == "no-cache", "the web page keeps its own caching"
+    assert page.header("X-Content-Type-Options") == "nosniff"
+
+
+def test_bodies_are_utf_8_not_escaped(api: Api) -> None:
+    """Chalice escaped every non-ASCII character (an emoji cost 12 bytes, not 4)."""
+    title = "Café ☕ \U0001f600 \u2028"
+    reply = api.post("/tasks", {"title": title})
+    assert title.encode() in reply.body
+    assert b"\\u" not in reply.body
+    assert reply.json["title"] == title
+    listed = api.get("/tasks")
+    assert title.encode() in listed.body
+    assert listed.json["items"][0]["title"] == title
+    problem = api.post("/tasks", {"title": "t", "tâche": 1})
+    assert "/tâche".encode() in problem.body

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 
 import pytest
 
-from chalicelib.schema import FIELDS, MAX_EPOCH_SECONDS
-from chalicelib.web import INSTANCE_PREFIX, MAX_BODY_BYTES
-from tests.conftest import Api
+from chalicelib import validation
+from chalicelib.web import INSTANCE_PREFIX, MAX_BODY_BYTES, MAX_BODY_DEPTH, MAX_PROBLEM_ERRORS
+from tests.conftest import Api, largest_task, serving_api
 
 PROBLEM_JSON = "application/problem+json"
 FUTURE = 4102444800  # 2100-01-01
@@ -228,20 +229,7 @@ def test_body_of_exactly_the_limit_is_not_413(api: Api) -> None:
 def test_the_largest_valid_task_fits_under_the_limit_even_fully_escaped(api: Api) -> None:
     """A schema-valid body must never be refused for its size: every string at its
     maximum length, every character outside the BMP, JSON-escaped as \\ud83d\\ude00."""
-    astral = "\U0001f600"
-    tags_schema = FIELDS["tags"]
-    largest = {
-        "title": astral * FIELDS["title"]["maxLength"],
-        "description": astral * FIELDS["description"]["maxLength"],
-        "status": "in_progress",
-        "priority": "medium",
-        "dueDate": "2030-01-31T17:00:00.000000+01:00",
-        "tags": [
-            f"{i:02d}" + astral * (tags_schema["items"]["maxLength"] - 2)
-            for i in range(tags_schema["maxItems"])
-        ],
-        "expireAt": MAX_EPOCH_SECONDS,
-    }
+    largest = largest_task()
     body = json.dumps(largest, ensure_ascii=True).encode()
     assert len(body) <= MAX_BODY_BYTES
     reply = api.post("/tasks", body=body, headers={"Content-Type": "application/json"})
@@ -304,3 +292,159 @@ def test_blank_means_what_the_document_says_not_pythons_wider_whitespace(
     """JSON Schema's \\s (ECMA-262) does not cover \\x1c-\\x1f or \\x85; Python's does.
     The API follows the document, so a title of one of those is not blank."""
     assert api.post("/tasks", {"title": title}).status == 201
+
+
+# --- rejecting costs time linear in the body, and answers in a few KB ------------------------
+
+
+@pytest.fixture
+def app_only() -> Iterator[Api]:
+    """The app on moto: for bodies that are rejected before they reach the store."""
+    with serving_api() as api:
+        yield api
+
+
+def test_a_huge_mixed_tags_array_is_one_error_not_one_per_item(app_only: Api) -> None:
+    """jsonschema's uniqueItems was quadratic for items it cannot sort (7,000 mixed items
+    took 23 s); an array over maxItems is now rejected by maxItems alone."""
+    body = {"title": "x", "tags": [*range(7000), "x", [1], {"a": 1}, None, 1.5]}
+    for method, path in (("POST", "/tasks"), ("PUT", "/tasks/x"), ("PATCH", "/tasks/x")):
+        problem = assert_problem(app_only.request(method, path, body), 400)
+        assert problem["errors"] == [{"pointer": "/tags", "detail": "must have at most 20 items"}]
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        pytest.param(["a", "b", "a"], id="strings"),
+        pytest.param([1, 1.0], id="one-and-one-point-zero"),
+        pytest.param([{"a": 1, "b": 2}, {"b": 2, "a": 1}], id="objects-in-any-key-order"),
+        pytest.param([[1, "x"], [1.0, "x"]], id="arrays"),
+    ],
+)
+def test_duplicates_are_found_with_json_schema_equality(app_only: Api, tags: list) -> None:
+    problem = assert_problem(app_only.post("/tasks", {"title": "x", "tags": tags}), 400)
+    assert {"pointer": "/tags", "detail": "must not contain duplicates"} in problem["errors"]
+
+
+@pytest.mark.parametrize(
+    "tags", [[1, True], [0, False], [None, False], ["1", 1], [{"a": 1}, {"a": 1, "b": 1}]]
+)
+def test_values_json_schema_tells_apart_are_not_duplicates(app_only: Api, tags: list) -> None:
+    problem = assert_problem(app_only.post("/tasks", {"title": "x", "tags": tags}), 400)
+    assert all(e["detail"] != "must not contain duplicates" for e in problem["errors"])
+
+
+def test_a_problem_lists_at_most_50_errors_and_counts_the_rest(app_only: Api) -> None:
+    unknown = {f"k{i:05d}": 1 for i in range(20_000)}  # about 240 KB
+    body = json.dumps({"title": "x", **unknown}).encode()
+    assert len(body) <= MAX_BODY_BYTES
+    for method, path in (("POST", "/tasks"), ("PUT", "/tasks/x"), ("PATCH", "/tasks/x")):
+        reply = app_only.request(
+            method, path, body=body, headers={"Content-Type": "application/json"}
+        )
+        problem = assert_problem(reply, 400)
+        assert len(problem["errors"]) == MAX_PROBLEM_ERRORS
+        assert problem["errors"][0] == {"pointer": "/k00000", "detail": "is not a known field"}
+        assert "20000 invalid values" in problem["detail"]
+        assert "19950 more" in problem["detail"]
+        assert len(reply.body) < 8 * 1024
+
+
+def test_a_problem_with_few_errors_lists_them_all(app_only: Api) -> None:
+    body = {"title": "", **{f"k{i}": 1 for i in range(MAX_PROBLEM_ERRORS - 1)}}
+    problem = assert_problem(app_only.post("/tasks", body), 400)
+    assert len(problem["errors"]) == MAX_PROBLEM_ERRORS
+    assert problem["detail"] == f"{MAX_PROBLEM_ERRORS} invalid value(s): see errors."
+
+
+@pytest.mark.parametrize("number", [b"1e400", b"-1e400", b"1E+999", b"123.4e5000"])
+@pytest.mark.parametrize(
+    ("method", "path"), [("POST", "/tasks"), ("PUT", "/tasks/x"), ("PATCH", "/tasks/x")]
+)
+def test_a_number_beyond_a_double_is_400_before_any_conversion(
+    app_only: Api, method: str, path: str, number: bytes
+) -> None:
+    """expireAt: 1e400 on POST was a 500: it was converted (int(inf)) before validation."""
+    body = b'{"title": "x", "expireAt": ' + number + b"}"
+    reply = app_only.request(method, path, body=body, headers={"Content-Type": "application/json"})
+    assert "64-bit float" in assert_problem(reply, 400)["detail"]
+    assert app_only.get("/tasks").json["count"] == 0
+
+
+def test_a_huge_integral_expire_at_is_a_400_naming_the_field(app_only: Api) -> None:
+    for value in (b"1e308", b"1" + b"0" * 4000, b"-1e308", b"4102444800.0e100"):
+        body = b'{"title": "x", "expireAt": ' + value + b"}"
+        headers = {"Content-Type": "application/json"}
+        for key in (None, "k-" + value[:20].decode()):
+            sent = {**headers, **({"Idempotency-Key": key} if key else {})}
+            reply = app_only.post("/tasks", body=body, headers=sent)
+            problem = assert_problem(reply, 400)
+            assert [e["pointer"] for e in problem["errors"]] == ["/expireAt"], value
+
+
+def test_a_body_nested_deeper_than_the_limit_is_400(app_only: Api) -> None:
+    deep = {"title": "x", "tags": json.loads("[" * (MAX_BODY_DEPTH) + "]" * (MAX_BODY_DEPTH))}
+    reply = app_only.post("/tasks", deep)
+    assert f"more than {MAX_BODY_DEPTH} deep" in assert_problem(reply, 400)["detail"]
+    allowed = {
+        "title": "x",
+        "tags": json.loads("[" * (MAX_BODY_DEPTH - 1) + "]" * (MAX_BODY_DEPTH - 1)),
+    }
+    reply = app_only.post("/tasks", allowed)
+    assert [e["pointer"] for e in assert_problem(reply, 400)["errors"]] == ["/tags/0"]
+
+
+def test_json_schema_equality_keys() -> None:
+    assert validation._canonical(1) == validation._canonical(1.0)
+    assert validation._canonical(True) != validation._canonical(1)
+    assert validation._canonical(None) != validation._canonical(False)
+    assert validation._canonical({"a": [1, {"b": 2}]}) == validation._canonical(
+        {"a": [1.0, {"b": 2}]}
+    )
+    assert validation._canonical("1") != validation._canonical(1)
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        pytest.param([f"{i:06d}" + "k" * 994 for i in range(250)], id="1000-character-names"),
+        pytest.param(["k" * (MAX_BODY_BYTES - 100)], id="one-name-filling-the-body"),
+        pytest.param([f"{i:03d}" + "\x01" * 60 for i in range(300)], id="escaped-characters"),
+        pytest.param([f"{i:03d}" + "\U0001f600" * 60 for i in range(300)], id="emoji"),
+    ],
+)
+def test_names_too_long_to_show_keep_the_problem_small(app_only: Api, keys: list[str]) -> None:
+    """Each error names its field, and unknown names are the caller's: a 1,000-character
+    name in each of 50 errors made a 52 KB problem."""
+    body = json.dumps({"title": "x", **dict.fromkeys(keys, 0)}).encode()
+    reply = app_only.post("/tasks", body=body, headers={"Content-Type": "application/json"})
+    problem = assert_problem(reply, 400)
+    assert {"pointer": "", "detail": "has an unknown field whose name is too long to show"} in (
+        problem["errors"]
+    )
+    assert str(len(keys)) in problem["detail"] or len(keys) == 1
+    assert len(reply.body) < 8 * 1024
+
+
+def test_a_name_just_short_enough_is_shown_as_a_json_pointer(app_only: Api) -> None:
+    shown = "a/b~c" + "x" * (validation.MAX_NAME_SHOWN_BYTES - 7)
+    problem = assert_problem(app_only.post("/tasks", {"title": "x", shown: 1}), 400)
+    assert problem["errors"] == [
+        {
+            "pointer": "/" + shown.replace("~", "~0").replace("/", "~1"),
+            "detail": "is not a known field",
+        }
+    ]
+
+
+def test_unknown_query_parameters_are_counted_and_long_names_shortened(app_only: Api) -> None:
+    query = "&".join(f"p{i:04d}{'q' * 200}=1" for i in range(100))
+    reply = app_only.get(f"/tasks?{query}&limit=0")
+    problem = assert_problem(reply, 400)
+    assert len(problem["errors"]) == MAX_PROBLEM_ERRORS
+    assert "101 invalid values" in problem["detail"]
+    assert all(
+        len(e["parameter"].encode()) <= validation.MAX_NAME_SHOWN_BYTES for e in problem["errors"]
+    )
+    assert len(reply.body) < 8 * 1024

@@ -15,6 +15,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, Request, expect
 
 from chalicelib.headers import etag
+from chalicelib.store import MAX_ITEMS_READ_PER_PAGE
 from tests.browser import (
     add_task,
     all_tasks,
@@ -241,6 +242,22 @@ def test_load_more_pages_through_next_cursor_with_the_filters(
     expect(task_titles(page)).to_have_text([f"Task {n:02}" for n in range(30, 3, -1)])
     assert "tag=bulk" in more.value.url  # the next page keeps the filter
     screenshot(page, "05-paged")
+
+
+def test_a_sparse_filter_keeps_looking_past_short_pages(page: Page, server: LocalServer) -> None:
+    """The API reads at most MAX_ITEMS_READ_PER_PAGE tasks per request, so a rare tag's
+    first page comes back empty with a cursor: the page follows it by itself."""
+    create_task(server, title="The rare one", tags=["rare"])
+    for number in range(MAX_ITEMS_READ_PER_PAGE + 10):
+        create_task(server, title=f"Common {number}", tags=["common"])
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url) if "/tasks?" in r.url else None)
+    open_page(page, f"{server.base_url}/?tag=rare")
+    expect(task_titles(page)).to_have_text(["The rare one"])
+    expect(page.locator("#list-status")).to_have_text("Showing 1 task.")
+    expect(page.get_by_role("button", name="Load more")).to_be_hidden()
+    assert len(requests) == 2
+    assert "cursor=" in requests[1]
 
 
 def test_a_conflicting_edit_is_refused_and_offers_a_reload(

@@ -325,6 +325,7 @@ def test_the_local_page_signs_no_one_in_and_restates_the_schema(local: Api) -> N
         "description": schema.FIELDS["description"]["maxLength"],
         "tags": schema.FIELDS["tags"]["maxItems"],
         "tag": schema.FIELDS["tags"]["items"]["maxLength"],
+        "page": schema.LIST_PARAMETERS["limit"]["default"],
     }
 
 

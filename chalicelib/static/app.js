@@ -321,6 +321,8 @@ const list = {
   createdDuringLoad: [],
 };
 
+/** Requests one "load" may make while it fills a page from short filtered pages. */
+const MAX_REQUESTS_PER_LOAD = 5;
 const sameVersion = (a, b) => Boolean(a && b) && a.version === b.version && a.createdAt === b.createdAt;
 
 function rememberEtag(task, etag) {
@@ -459,6 +461,7 @@ function updateListStatus() {
   const filtered = list.filters.status || list.filters.priority || list.filters.tag;
   let text;
   if (list.loading) text = "Loading…";
+  else if (!shown && list.nextCursor) text = "No matching tasks among those checked so far; load more to keep looking.";
   else if (!shown) text = filtered ? "No tasks match these filters." : "No tasks yet. Add one above.";
   else text = `Showing ${shown} task${shown === 1 ? "" : "s"}${list.nextCursor ? "; more to load" : ""}.`;
   $("list-status").textContent = text;
@@ -484,10 +487,19 @@ async function loadPage({ more = false, filters = list.filters } = {}) {
   list.loading = true;
   updateListStatus();
   try {
-    const { data } = await api("GET", listQuery(filters, more ? list.nextCursor : null));
-    if (load !== list.loads) return;
+    // A filtered page may come back short, even empty, when the API's per-request read
+    // budget ran out first: follow its cursor a few times to fill one page's worth.
+    let items = [];
+    let cursor = more ? list.nextCursor : null;
+    let requests = 0;
+    do {
+      const { data } = await api("GET", listQuery(filters, cursor));
+      if (load !== list.loads) return;
+      items.push(...data.items);
+      cursor = data.nextCursor;
+      requests += 1;
+    } while (cursor && items.length < config.limits.page && requests < MAX_REQUESTS_PER_LOAD);
     clearFilterErrors(form);
-    let items = data.items;
     if (!more) {
       $("task-list").replaceChildren();
       list.tasks.clear();
@@ -497,7 +509,7 @@ async function loadPage({ more = false, filters = list.filters } = {}) {
       const created = list.createdDuringLoad.filter((task) => !listed.has(task.id) && matchesFilters(task));
       items = [...created.reverse(), ...items];
     }
-    list.nextCursor = data.nextCursor;
+    list.nextCursor = cursor;
     const fresh = items.filter((task) => !list.tasks.has(task.id));
     for (const task of fresh) list.tasks.set(task.id, task);
     $("task-list").append(...fresh.map(renderTask));
