@@ -16,7 +16,6 @@ import json
 import os
 import random
 import string
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -40,12 +39,6 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 EXISTING_ID = "fuzz-target"
-#: A hostile body (thousands of items, keys or levels) is rejected within this long, in
-#: process on a full core. Deployed, Lambda has a fraction of a vCPU and 25 s before the
-#: gateway answers 5xx, and a few slow requests a second take every reserved instance:
-#: a quadratic check (7,000 mixed tags took 23 s) is a 5xx there. Linear checks take
-#: milliseconds, so the margin absorbs a busy CI machine.
-HOSTILE_REJECTION_SECONDS = 2.0
 
 
 @dataclass
@@ -105,17 +98,14 @@ def describe(value: Any, room: int = 300) -> str:
 
 def send_and_check(
     fuzzed: Fuzzed, method: str, path: str, body: Any, headers: dict[str, str]
-) -> float:
-    """Send one request and check the properties; the seconds the request took."""
+) -> None:
+    """Send one request and check the properties."""
     note(f"{method} {path} {describe(headers)} body {describe(body)}")
     before = fuzzed.stored()
-    started = time.perf_counter()
     reply = fuzzed.api.request(method, path, body=body, headers=headers)
-    seconds = time.perf_counter() - started
     assert_well_formed(reply)
     if reply.status >= 400:
         assert fuzzed.stored() == before, f"{method} {path} -> {reply.status} changed stored data"
-    return seconds
 
 
 # --- strategies ------------------------------------------------------------------------
@@ -406,9 +396,12 @@ def test_extreme_numbers_in_a_task(fuzzed: Fuzzed, method: str, body: dict[str, 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(method=st.sampled_from(["POST", "PUT", "PATCH"]), body=HOSTILE_BODIES)
-def test_hostile_bodies_are_answered_in_time(fuzzed: Fuzzed, method: str, body: str) -> None:
+def test_hostile_bodies_are_answered_with_a_small_problem(
+    fuzzed: Fuzzed, method: str, body: str
+) -> None:
     """Thousands of mixed items, thousands of keys, deep nesting, long strings: answered
-    (almost always with a 400) well within Lambda's time, with a problem of a few KB."""
+    (almost always with a 400) with a problem of a few KB. How long that takes is a
+    benchmark's question, not a test's: ``make bench`` holds the slowest rejection to 20
+    times a normal create (``bench/rejection_cost.py``)."""
     headers = {"Content-Type": CONTENT_TYPE[method]}
-    seconds = send_and_check(fuzzed, method, write_path(method), body, headers)
-    assert seconds < HOSTILE_REJECTION_SECONDS, f"{len(body):,} bytes took {seconds:.1f} s"
+    send_and_check(fuzzed, method, write_path(method), body, headers)
