@@ -225,8 +225,9 @@ def _describe(error: Any) -> list[tuple[str, str]]:
     return [(pointer, message)]
 
 
-def _check(root: str, document: Any) -> tuple[list[FieldError], int]:
-    """The first MAX_FIELD_ERRORS errors by pointer, and how many there are in all."""
+def _check(root: str, document: Any) -> tuple[dict[str, str], int]:
+    """Every invalid field's pointer and message (unknown fields: the first
+    MAX_FIELD_ERRORS), and how many invalid values there are in all."""
     found: dict[str, str] = {}
     unknown: dict[str, str] = {}
     unknown_count = 0
@@ -239,8 +240,13 @@ def _check(root: str, document: Any) -> tuple[list[FieldError], int]:
             continue
         for pointer, message in _describe(error):
             found.setdefault(pointer, message)  # one message per field is enough
-    first = heapq.nsmallest(MAX_FIELD_ERRORS, (unknown | found).items())
-    return [FieldError(pointer=p, detail=m) for p, m in first], len(found) + unknown_count
+    return unknown | found, len(found) + unknown_count
+
+
+def _failed(found: dict[str, str], total: int, location: str = "pointer") -> ValidationFailed:
+    """The first MAX_FIELD_ERRORS of ``found`` by location, and the count of all."""
+    first = heapq.nsmallest(MAX_FIELD_ERRORS, found.items())
+    return ValidationFailed([FieldError(**{location: k}, detail=m) for k, m in first], total)
 
 
 _EXPIRED = "must be in the future"
@@ -254,14 +260,13 @@ def only_expired(invalid: ValidationFailed) -> bool:
 def _validate(root: str, body: dict[str, Any], now: dt.datetime) -> None:
     """The schema, then ``expireAt`` in the future. A schema-valid expireAt is null or an
     integral number (JSON Schema counts 4102444800.0 as an integer)."""
-    errors, total = _check(root, body)
+    found, total = _check(root, body)
     expire_at = body.get("expireAt")
-    schema_valid = not any(e.pointer == "/expireAt" for e in errors)
-    if expire_at is not None and schema_valid and expire_at <= now.timestamp():
-        errors.append(FieldError(pointer="/expireAt", detail=_EXPIRED))
+    if expire_at is not None and "/expireAt" not in found and expire_at <= now.timestamp():
+        found["/expireAt"] = _EXPIRED
         total += 1
-    if errors:
-        raise ValidationFailed(sorted(errors, key=lambda e: e.pointer or ""), total)
+    if found:
+        raise _failed(found, total)
 
 
 def validate_task(body: dict[str, Any], now: dt.datetime) -> None:
@@ -293,16 +298,16 @@ def validate_list_parameters(raw: dict[str, str | list[str]]) -> dict[str, Any]:
     params: dict[str, Any] = {k: v for k, v in raw.items() if k not in repeated | unknown}
     if isinstance(params.get("limit"), str) and _LIMIT_DIGITS.fullmatch(params["limit"]):
         params["limit"] = int(params["limit"])
-    first_unknown = heapq.nsmallest(MAX_FIELD_ERRORS, unknown)
-    found = {_parameter(name): "is not a known parameter" for name in first_unknown}
+    found = {
+        _parameter(name): "is not a known parameter"
+        for name in heapq.nsmallest(MAX_FIELD_ERRORS, unknown)
+    }
     found |= {name: "must be given once" for name in repeated - unknown}
-    errors, total = _check("list", params)
-    found |= {e.pointer.removeprefix("/"): e.detail for e in errors}  # a known name's pointer
+    invalid, invalid_count = _check("list", params)  # known names only: "/limit" and such
+    found |= {pointer.removeprefix("/"): message for pointer, message in invalid.items()}
     if found:
-        first = heapq.nsmallest(MAX_FIELD_ERRORS, found.items())
-        listed = [FieldError(parameter=name, detail=detail) for name, detail in first]
-        unlisted = len(unknown) - len(first_unknown) + total - len(errors)
-        raise ValidationFailed(listed, len(found) + unlisted)
+        total = len(unknown) + len(repeated - unknown) + invalid_count
+        raise _failed(found, total, location="parameter")
     return {"limit": known["limit"]["default"], **params}
 
 

@@ -448,3 +448,18 @@ def test_unknown_query_parameters_are_counted_and_long_names_shortened(app_only:
         len(e["parameter"].encode()) <= validation.MAX_NAME_SHOWN_BYTES for e in problem["errors"]
     )
     assert len(reply.body) < 8 * 1024
+
+
+@pytest.mark.parametrize("expire_at", ["soon", 1000, None])
+def test_the_expiry_rule_sees_every_error_not_only_those_listed(
+    app_only: Api, expire_at: object
+) -> None:
+    """Unknown fields that sort before /expireAt push its schema error past the first 50;
+    the rule that expireAt be in the future must still know it is not a number (a 500
+    once: '<=' between str and float)."""
+    body = {"title": "x", "expireAt": expire_at, **{f"a{i:02d}": 1 for i in range(60)}}
+    for method, path in (("POST", "/tasks"), ("PUT", "/tasks/x"), ("PATCH", "/tasks/x")):
+        problem = assert_problem(app_only.request(method, path, body), 400)
+        assert len(problem["errors"]) == MAX_PROBLEM_ERRORS
+        expected = 60 if expire_at is None else 61
+        assert problem["detail"].startswith(f"{expected} invalid values")
