@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from botocore.client import BaseClient
 from chalice.test import Client
@@ -25,6 +27,17 @@ from chalicelib.table import create_table
 from tools import dev_token, dynamodb_local
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_botocore_loader() -> Iterator[None]:
+    """Every boto3 session of the run shares one loader of botocore's data files (service
+    models, endpoints). A container builds its client once; the tests build one per case,
+    and reading those JSON files again each time was a third of the suite's time."""
+    loader = botocore.loaders.create_loader()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", lambda *_, **__: loader)
+        yield
 
 
 @dataclass
