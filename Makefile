@@ -1,81 +1,124 @@
 # Two commands on a fresh clone: `make run` serves the API, `make test` runs every test.
+# Each target installs only the layer of requirements it needs (tools/pins.py):
+#   requirements-local.txt  make run and the deploy tools   (serving: about 50 MB)
+#   requirements-lint.txt   make lint, make format          (ruff)
+#   requirements-dev.txt    make test, check, bench ...     (both, and the test tools)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+UV     := $(BIN)/uv
 PORT   ?= 8000
 STAGE  ?= dev
+# A layer is installed exactly as pinned: --no-deps, so nothing is resolved at install
+# time; `uv pip check` then proves the pins complete. Reinstalled when its files change.
+# --compile-bytecode as pip does: without .pyc files every process (each server a test
+# starts, each cold-start sample) compiles botocore and the rest from source again.
+INSTALL = $(UV) pip install --quiet --compile-bytecode --python $(BIN)/python --no-deps
+CHECK_ENV = $(UV) pip check --quiet --python $(BIN)/python
+LOCAL := $(VENV)/.installed-local
+LINT  := $(VENV)/.installed-lint
+DEV   := $(VENV)/.installed-dev
+# pytest's workers: one per core (pytest-xdist); `make test WORKERS=0` runs in one process.
+WORKERS ?= auto
 
-.PHONY: venv run run-persistent test lint format token openapi smoke contract bench list-cost cold-start package support deploy teardown dynamodb-local clean terraform-validate spectral
+.PHONY: venv run run-persistent test check lint format pins token openapi smoke contract fuzz bench list-cost cold-start package support deploy teardown dynamodb-local clean terraform-validate spectral
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+# The venv and uv in it, from PyPI with the venv's own pip: Python 3.11+ is all it needs.
+$(UV): requirements-uv.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: make PYTHON=python3.11 ...")'
+	$(PYTHON) -m venv --clear $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-uv.txt
 	touch $@
 
-venv: $(BIN)/.installed ## create .venv with the runtime and development dependencies
+$(LOCAL): requirements.txt requirements-local.txt | $(UV)
+	$(INSTALL) -r requirements-local.txt
+	$(CHECK_ENV)
+	touch $@
 
-run: venv ## serve the API on http://127.0.0.1:$(PORT) (stage "local")
+$(LINT): requirements-lint.txt | $(UV)
+	$(INSTALL) -r requirements-lint.txt
+	touch $@
+
+$(DEV): requirements.txt requirements-local.txt requirements-lint.txt requirements-dev.txt | $(UV)
+	$(INSTALL) -r requirements-dev.txt
+	$(CHECK_ENV)
+	touch $@ $(LOCAL) $(LINT)
+
+venv: $(DEV) ## create .venv with every layer: serving, linting and the development tools
+
+run: $(LOCAL) ## serve the API on http://127.0.0.1:$(PORT) (stage "local")
 	$(BIN)/chalice local --stage local --port $(PORT)
 
-test: venv ## run the whole test suite
-	$(BIN)/python -m pytest
+test: $(DEV) ## run the whole test suite, on every core
+	$(BIN)/python -m pytest -n $(WORKERS)
 
-lint: venv ## ruff lint and format checks, as CI runs them
+check: $(DEV) $(LINT) ## the inner loop: lint, then the tests that need no server, Java or browser
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	HYPOTHESIS_PROFILE=check $(BIN)/python -m pytest -n $(WORKERS) -q -m "not external"
+
+lint: $(LINT) ## ruff lint and format checks, as CI runs them
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: venv ## apply ruff's fixes and formatting
+format: $(LINT) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-scan: venv ## checkov on both stages' CloudFormation and Terraform
+pins: $(UV) ## resolve each requirements layer's declared lines again (tools/pins.py)
+	$(BIN)/python -m tools.pins
+
+scan: $(LOCAL) ## checkov on both stages' CloudFormation and Terraform
 	$(BIN)/python -m infra.scan
 
-terraform-validate: venv ## terraform init (offline, local provider mirror) + validate on make package's output
+terraform-validate: $(LOCAL) ## terraform init (offline, local provider mirror) + validate on make package's output
 	$(BIN)/python -m infra.tfvalidate
 
-token: venv ## print a development ID token for user NAME (default alice), for chalice local
+token: $(LOCAL) ## print a development ID token for user NAME (default alice), for chalice local
 	@$(BIN)/python -m tools.dev_token $(if $(filter command line,$(origin NAME)),$(NAME),alice)
 
-openapi: venv ## rewrite openapi.json from the app (a test fails while it differs)
+openapi: $(LOCAL) ## rewrite openapi.json from the app (a test fails while it differs)
 	$(BIN)/python -m tools.openapi
 
-spectral: venv ## Spectral's OpenAPI and OWASP rules on openapi.json (.spectral.yaml; npm, pinned)
+spectral: $(DEV) ## Spectral's OpenAPI and OWASP rules on openapi.json (.spectral.yaml; npm, pinned)
 	$(BIN)/python -m pytest tests/test_spectral.py
 
-smoke: venv ## the full task flow against URL (default: make run's), TOKEN for a deployed stage
+smoke: $(LOCAL) ## the full task flow against URL (default: make run's), TOKEN for a deployed stage
 	$(BIN)/python -m tools.smoke $(or $(URL),http://127.0.0.1:$(PORT)) $(if $(TOKEN),--token "$(TOKEN)")
 
-contract: venv ## schemathesis against chalice local, deeper: EXAMPLES per operation (default 200)
+contract: $(DEV) ## schemathesis against chalice local, deeper: EXAMPLES per operation (default 200)
 	CONTRACT_MAX_EXAMPLES=$(or $(EXAMPLES),200) $(BIN)/python -m pytest tests/test_contract.py
 
-bench: venv ## benchmarks on DynamoDB Local: BENCHMARKS.md and its plot; QUICK=1 (CI) into build/bench/
+fuzz: $(DEV) ## the hypothesis fuzz tests, deeper: 2,000 examples each (make test runs 60)
+	HYPOTHESIS_PROFILE=deep $(BIN)/python -m pytest -n $(WORKERS) tests/test_fuzz.py
+
+bench: $(DEV) ## benchmarks on DynamoDB Local: BENCHMARKS.md and its plot; QUICK=1 (CI) into build/bench/
 	$(BIN)/python -m bench.suite $(if $(QUICK),--quick --command "make bench QUICK=1")
 
-list-cost: venv ## list-page cost vs table size on AWS's DynamoDB Local (needs Java, npm)
+list-cost: $(DEV) ## list-page cost vs table size on AWS's DynamoDB Local (needs Java, npm)
 	$(BIN)/python -m bench.list_cost --sizes $(or $(SIZES),100,1000,10000)
 
-cold-start: venv ## fresh-interpreter cold start (import + first request) vs the boto3 floor, RUNS=9
+cold-start: $(DEV) ## fresh-interpreter cold start (import + first request) vs the boto3 floor, RUNS=9
 	$(BIN)/python -m bench.cold_start --runs $(or $(RUNS),9)
 
-package: venv ## CloudFormation and Terraform for STAGE (dev or prod) under build/STAGE/
+package: $(LOCAL) ## CloudFormation and Terraform for STAGE (dev or prod) under build/STAGE/
 	$(BIN)/python -m infra.package --stage $(STAGE)
 
-support: venv ## create/update STAGE's table, users, secret, logs and alarms for chalice deploy
+support: $(LOCAL) ## create/update STAGE's table, users, secret, logs and alarms for chalice deploy
 	$(BIN)/python -m infra.support deploy --stage $(STAGE) $(if $(ALARM_EMAIL),--alarm-email $(ALARM_EMAIL))
 
-deploy: venv ## chalice deploy STAGE, then apply its API Gateway stage settings
+deploy: $(LOCAL) ## chalice deploy STAGE, then apply its API Gateway stage settings
 	$(BIN)/chalice deploy --stage $(STAGE)
 	$(BIN)/python -m infra.support api-settings --stage $(STAGE)
 
-teardown: venv ## delete STAGE's API (chalice delete), then its supporting stack
+teardown: $(LOCAL) ## delete STAGE's API (chalice delete), then its supporting stack
 	$(BIN)/chalice delete --stage $(STAGE)
 	$(BIN)/python -m infra.support teardown --stage $(STAGE)
 
-run-persistent: venv ## serve the API on DynamoDB Local, tasks kept in DB_PATH (default .data/dynamodb)
+run-persistent: $(LOCAL) ## serve the API on DynamoDB Local, tasks kept in DB_PATH (default .data/dynamodb)
 	$(BIN)/python -m tools.dynamodb_local run-api --port $(PORT) $(if $(DB_PATH),--db-path $(DB_PATH))
 
-dynamodb-local: venv ## serve DynamoDB Local on port 8001 (DB_PATH=dir keeps data)
+dynamodb-local: $(LOCAL) ## serve DynamoDB Local on port 8001 (DB_PATH=dir keeps data)
 	$(BIN)/python -m tools.dynamodb_local serve --port 8001 $(if $(DB_PATH),--db-path $(DB_PATH))
 
 clean:

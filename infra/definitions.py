@@ -128,7 +128,7 @@ def gateway_responses_extension(cors_origin: str) -> dict[str, Any]:
 # --- Powertools layer ---------------------------------------------------------------------
 
 #: Powertools for AWS Lambda reaches the function as AWS's published layer, not in the
-#: package (requirements.txt): the same version as the pin in requirements-dev.txt, which
+#: package (requirements.txt): the same version as the pin in requirements-local.txt, which
 #: the tests and ``chalice local`` run (a test compares the two).
 POWERTOOLS_VERSION = "3.37.0"
 #: The layer holds compiled dependencies, so it must match the function's runtime. Chalice

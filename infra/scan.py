@@ -28,10 +28,12 @@ from infra.package import package, package_account
 from infra.stages import DEPLOYED_STAGES, PROJECT_DIR, Stage, stage
 
 CHECKOV_VERSION = "3.3.30"
+#: checkov's dependencies resolve as PyPI stood then (uv's --exclude-newer): pinned in time.
+CHECKOV_RESOLVED_AT = "2026-11-30T00:00:00Z"
 CHECKOV_VENV = PROJECT_DIR / ".cache" / "checkov-venv"
 CHECKOV = CHECKOV_VENV / "bin" / "checkov"
 #: Written once pip has finished, so an interrupted install or a new pin installs again.
-_INSTALLED = CHECKOV_VENV / f".installed-checkov-{CHECKOV_VERSION}"
+_INSTALLED = CHECKOV_VENV / f".installed-checkov-{CHECKOV_VERSION}-{CHECKOV_RESOLVED_AT[:10]}"
 TIMEOUT_SECONDS = 300
 
 #: What checkov reads, relative to ``build/<stage>`` (its working directory). Relative on
@@ -72,14 +74,31 @@ class Report:
 
 
 def ensure_checkov() -> Path:
-    """checkov in its own venv: it pins boto3 1.35, which the project's venv cannot share."""
+    """checkov in its own venv: it pins boto3 1.35, which the project's venv cannot share.
+    uv installs it, resolving checkov's own dependencies as PyPI stood on
+    CHECKOV_RESOLVED_AT, so every machine and CI run gets the same versions."""
     if not (_INSTALLED.exists() and CHECKOV.exists()):
         where = CHECKOV_VENV.relative_to(PROJECT_DIR)
-        print(f"installing checkov {CHECKOV_VERSION} into {where} (once, about 30 s)", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(CHECKOV_VENV)], check=True)
-        pip = [str(CHECKOV_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet"]
-        pip += ["--disable-pip-version-check", f"checkov=={CHECKOV_VERSION}"]
-        subprocess.run(pip, check=True)
+        print(f"installing checkov {CHECKOV_VERSION} into {where} (once, about 5 s)", flush=True)
+        uv = str(Path(sys.executable).parent / "uv")  # the Makefile installs it first
+        subprocess.run(
+            [uv, "venv", "--quiet", "--clear", "--python", sys.executable, str(CHECKOV_VENV)],
+            check=True,
+        )
+        subprocess.run(
+            [
+                uv,
+                "pip",
+                "install",
+                "--quiet",
+                "--python",
+                str(CHECKOV_VENV / "bin" / "python"),
+                "--exclude-newer",
+                CHECKOV_RESOLVED_AT,
+                f"checkov=={CHECKOV_VERSION}",
+            ],
+            check=True,
+        )
         _INSTALLED.touch()
     return CHECKOV
 

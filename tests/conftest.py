@@ -24,6 +24,14 @@ from bench.page_bytes import largest_task  # noqa: F401  (the tests' largest tas
 from chalicelib import runtime, tasks, telemetry
 from chalicelib.schema import DEFAULTS, default_for
 from chalicelib.table import create_table
+
+# The `external` marker and its guard (make check runs the tests without it).
+from tests.external import (  # noqa: F401
+    pytest_collection_modifyitems,
+    pytest_configure,
+    pytest_runtest_protocol,
+    pytest_runtest_teardown,
+)
 from tools import dev_token, dynamodb_local
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -148,8 +156,16 @@ ENGINES = [
 @pytest.fixture(scope="session")
 def dynamodb_local_endpoint() -> Iterator[str]:
     """DYNAMODB_ENDPOINT_URL when it is set (for example the amazon/dynamodb-local docker
-    image); otherwise AWS's DynamoDB Local, started here on a free port for the session."""
+    image); otherwise AWS's DynamoDB Local, started here on a free port for the session (for
+    each pytest-xdist worker: every worker has its own engine, so tables never collide)."""
     if os.environ.get("DYNAMODB_ENDPOINT_URL"):
+        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+        if workers > 1:
+            pytest.fail(
+                f"DYNAMODB_ENDPOINT_URL is one engine for {workers} pytest workers, whose tests "
+                "create and drop the same tables: run them in one process (make test WORKERS=0)",
+                pytrace=False,
+            )
         yield os.environ["DYNAMODB_ENDPOINT_URL"]
         return
     require_dynamodb_local()
@@ -164,11 +180,106 @@ def engine_endpoint(request: pytest.FixtureRequest) -> str | None:
     return request.getfixturevalue("dynamodb_local_endpoint")
 
 
+#: DynamoDB's data-plane operations: a test that sends one reaches the store. Provisioning
+#: the local stage does on first use (DescribeTable, CreateTable, UpdateTimeToLive: see
+#: chalicelib.table.ensure_table) is not one.
+DATA_PLANE = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactGetItems",
+        "TransactWriteItems",
+        "ExecuteStatement",
+        "BatchExecuteStatement",
+        "ExecuteTransaction",
+    }
+)
+_recordings: list[list[str]] = []  # one list per store_requests() now open
+_BODY_PASSED = pytest.StashKey[bool]()
+
+
+@pytest.fixture(scope="session")
+def store_recorder() -> Iterator[None]:
+    """Record every DynamoDB data-plane request into each open ``store_requests()``.
+
+    Recorded in ``BaseClient._make_request``, below ``_make_api_call`` (which the embedded
+    emulator's client wraps when it is built), once per call on both engines, before it is
+    sent: a request that a fault answers or that raises was attempted, and counts. One
+    patch for the session, set up before any test's own patches (a session fixture comes
+    first), so the ``queries`` and ``dynamodb_calls`` fixtures patch on top of it.
+    """
+    original = BaseClient._make_request
+
+    def record(client: Any, operation_model: Any, request_dict: Any, context: Any) -> Any:
+        service = operation_model.service_model.service_name
+        if service == "dynamodb" and operation_model.name in DATA_PLANE:
+            for sent in _recordings:
+                sent.append(operation_model.name)
+        return original(client, operation_model, request_dict, context)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(BaseClient, "_make_request", record)
+        yield
+
+
+@contextlib.contextmanager
+def store_requests() -> Iterator[list[str]]:
+    """The names of the data-plane requests sent while open (needs ``store_recorder``)."""
+    sent: list[str] = []
+    _recordings.append(sent)
+    try:
+        yield sent
+    finally:
+        _recordings.remove(sent)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep whether the test body passed, for the fixtures' checks on teardown."""
+    report = yield
+    if report.when == "call":
+        item.stash[_BODY_PASSED] = report.passed
+    return report
+
+
+def _body_passed(request: pytest.FixtureRequest) -> bool:
+    """Only a passing test is checked: a failure of its own is not masked."""
+    return request.node.stash.get(_BODY_PASSED, False)
+
+
 @pytest.fixture(params=ENGINES)
-def api(request: pytest.FixtureRequest) -> Iterator[Api]:
-    """The app through Chalice's test client, once on each engine."""
-    with serving_api(engine_endpoint(request)) as api:
+def api(request: pytest.FixtureRequest, store_recorder: None) -> Iterator[Api]:
+    """The app through Chalice's test client, once on each engine: for a test that reaches
+    the store, that is sends at least one data-plane request (checked when it passes)."""
+    with serving_api(engine_endpoint(request)) as api, store_requests() as sent:
         yield api
+    if _body_passed(request) and not sent:
+        pytest.fail(
+            "no DynamoDB data-plane request was sent: this test does not reach the store, so "
+            "one engine answers it as well as two. Use the `app_only` fixture, not `api`.",
+            pytrace=False,
+        )
+
+
+@pytest.fixture
+def app_only(request: pytest.FixtureRequest, store_recorder: None) -> Iterator[Api]:
+    """The app on moto only: for a test that never reaches the store (a request rejected
+    before any read or write; checked when it passes)."""
+    with serving_api() as api, store_requests() as sent:
+        yield api
+    if _body_passed(request) and sent:
+        pytest.fail(
+            f"DynamoDB data-plane requests were sent ({', '.join(sorted(set(sent)))}): this "
+            "test reaches the store, so it must run on both engines. Use the `api` fixture, "
+            "not `app_only`.",
+            pytrace=False,
+        )
 
 
 BROWSER_SKIPPED = (

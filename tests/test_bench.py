@@ -8,14 +8,16 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from bench import filter_cost, page_bytes, rejection_cost, report, suite
+from bench import cold_start, filter_cost, operations, page_bytes, rejection_cost, report, suite
 from bench.meter import Meter
 from bench.operations import Call
 from chalicelib import validation
@@ -58,19 +60,22 @@ def _hostile() -> dict[str, Any]:
         "status": 400,
         "rejected": True,
         "stopped": False,
+        "stops": 0,
         "problem_bytes": 3_000,
         "median_ms": 20.0,
+        "ratio": 5.0,
         "runs": 3,
     }
     rejections = {
         "rounds": 3,
         "cutoff_seconds": 5.0,
+        "cutoff_budgets": 2.0,
         "body_limit": 262_144,
         "create_ms": 4.0,
         "creates": 6,
-        "cases": [case, {**case, "method": "PUT", "median_ms": 10.0}],
+        "cases": [case, {**case, "method": "PUT", "median_ms": 10.0, "ratio": 2.5}],
         "rejected": 2,
-        "slowest": {**case, "ratio": 5.0},
+        "slowest": case,
         "largest_problem": case,
     }
     row = {
@@ -114,6 +119,20 @@ def _hostile() -> dict[str, Any]:
     }
 
 
+#: What ``report.machine()`` returns, written out: it asks `java` and `uname`, and these
+#: tests start no other program (`make check` runs them).
+_MACHINE = {
+    "cpu": "Example CPU",
+    "cores": 2,
+    "memory_gib": 7.8,
+    "os": "Linux-6.1-x86_64",
+    "python": "3.11.9",
+    "packages": {"chalice": "1.31.0", "boto3": "1.40.0", "botocore": "1.40.0"},
+    "java": 'openjdk version "17.0.12"',
+    "date": "2025-01-01 00:00 UTC",
+}
+
+
 def _results(page_units: dict[int, float]) -> dict[str, Any]:
     sizes = []
     for size, units in page_units.items():
@@ -125,7 +144,7 @@ def _results(page_units: dict[int, float]) -> dict[str, Any]:
         "command": "make bench",
         "seconds": 1.0,
         "runs": 20,
-        "machine": report.machine(),
+        "machine": _MACHINE,
         "sizes": sizes,
         "heavy_page": {"capacity_units": 2.5, "size": 100, "operations": {"Query": 1}},
         "cold_start": {
@@ -134,6 +153,8 @@ def _results(page_units: dict[int, float]) -> dict[str, Any]:
             "app_import_ms": 250.0,
             "app_first_request_ms": 150.0,
             "gap_ms": 100.0,
+            "ratio": 1.33,
+            "ratio_range": [1.1, 1.7],
             "runs": 7,
         },
         "package": {"bytes": 700_000, "by_format": {"cloudformation": 700_000}},
@@ -143,6 +164,68 @@ def _results(page_units: dict[int, float]) -> dict[str, Any]:
 
 def _failed(results: dict[str, Any]) -> list[str]:
     return [check["budget"] for check in suite.budgets(results) if not check["ok"]]
+
+
+def _cold_start_budget() -> str:
+    return f"cold start at most {cold_start.MAX_RATIO:g}x the boto3 floor (median of paired ratios)"
+
+
+def _rejection_budget() -> str:
+    return (
+        f"slowest rejection at most {rejection_cost.MAX_RATIO:g}x the create just before it "
+        "(median of paired ratios)"
+    )
+
+
+def _slower(figures: Any, factor: float, timed: bool = False) -> Any:
+    """``figures`` as a machine ``factor`` times slower would measure them: every time
+    (a key ending in ``_ms`` or ``seconds``, or inside one) scaled, nothing else."""
+    if isinstance(figures, dict):
+        return {
+            key: _slower(value, factor, timed or key.endswith(("_ms", "seconds")))
+            for key, value in figures.items()
+        }
+    if isinstance(figures, list):
+        return [_slower(value, factor, timed) for value in figures]
+    if timed and isinstance(figures, int | float) and not isinstance(figures, bool):
+        return figures * factor
+    return figures
+
+
+def test_no_budget_moves_with_the_machines_speed() -> None:
+    """Every figure in milliseconds or seconds, 10 times larger or smaller: no budget's
+    outcome changes (times are gated only as ratios measured in the same run)."""
+    good = _results({100: 2.0, 10000: 2.0})
+    cold = good["cold_start"]
+    assert cold["gap_ms"] > 0
+    assert good["hostile"]["rejections"]["create_ms"] > 0
+    for factor in (10.0, 0.1):
+        slower = _slower(good, factor)
+        assert slower["cold_start"]["gap_ms"] == pytest.approx(cold["gap_ms"] * factor)
+        assert _failed(slower) == []
+    broken = copy.deepcopy(good)
+    broken["cold_start"]["ratio"] = cold_start.MAX_RATIO + 0.01
+    assert _failed(_slower(broken, 0.1)) == [_cold_start_budget()]
+
+
+def test_the_cold_start_ratio_is_the_median_of_paired_ratios() -> None:
+    """A slow stretch that hits the app in one pair and the floor in two others: each
+    pair stays at 1.3, the ratio of the medians says 2.5 and the difference 300 ms."""
+    floor = [200.0, 200.0, 200.0, 400.0, 400.0]
+    app = [260.0, 260.0, 500.0, 520.0, 520.0]
+    assert statistics.median(app) / statistics.median(floor) == 2.5 > cold_start.MAX_RATIO
+    figures = cold_start.summarise(
+        {"total": floor}, {"total": app, "import": app, "first request": app}
+    )
+    assert figures["ratio"] == 1.3
+    assert figures["ratio_range"] == [1.3, 2.5]
+    assert figures["gap_ms"] == 300.0
+    assert figures["runs"] == 5
+    results = _results({100: 2.0, 10000: 2.0})
+    results["cold_start"] = figures
+    assert _failed(results) == []
+    with pytest.raises(ValueError, match="shorter"):  # a run without its pair is no pair
+        cold_start.median_paired_ratio([1.0, 2.0], [1.0])
 
 
 def test_measured_figures_within_budget_pass() -> None:
@@ -164,8 +247,8 @@ def test_each_budget_fails_when_broken() -> None:
     assert _failed(growing) == ["list page at 10,000 within 10% of 100"]
 
     slow = copy.deepcopy(good)
-    slow["cold_start"]["gap_ms"] = 150.1
-    assert _failed(slow) == ["cold start at most the boto3 floor + 150 ms"]
+    slow["cold_start"]["ratio"] = cold_start.MAX_RATIO + 0.01
+    assert _failed(slow) == [_cold_start_budget()]
 
     large = copy.deepcopy(good)
     large["package"]["bytes"] = 2 * 1024 * 1024 + 1
@@ -182,11 +265,8 @@ def test_each_hostile_budget_fails_when_broken() -> None:
         "every hostile body, as POST, PUT and PATCH, rejected with a 4xx problem"
     ]
     slow = copy.deepcopy(good)
-    slow["hostile"]["rejections"]["slowest"]["ratio"] = suite.MAX_REJECTION_RATIO + 0.1
-    assert _failed(slow) == ["slowest rejection at most 20x a normal create"]
-    stopped = copy.deepcopy(good)
-    stopped["hostile"]["rejections"]["slowest"]["stopped"] = True
-    assert _failed(stopped) == ["slowest rejection at most 20x a normal create"]
+    slow["hostile"]["rejections"]["slowest"]["ratio"] = rejection_cost.MAX_RATIO + 0.1
+    assert _failed(slow) == [_rejection_budget()]
     large = copy.deepcopy(good)
     large["hostile"]["rejections"]["largest_problem"]["problem_bytes"] = (
         rejection_cost.MAX_PROBLEM_BYTES + 1
@@ -218,7 +298,11 @@ def test_the_report_shows_every_budget_and_the_baseline() -> None:
     assert "returns 3,000 of the 10,000 tasks stored: 7,000 are silently dropped" in text
     assert "![List request cost against table size](bench/list-page-cost.png)" in text
     assert "The slowest rejection: POST unknown keys, 20 ms, 5x a create." in text
-    assert "| unknown keys | 262,143 | 400, 20 ms | 400, 10 ms | — | 3,000 |" in text
+    assert "| unknown keys | 262,143 | 400, 20 ms (5x) | 400, 10 ms (2.5x) | — | 3,000 |" in text
+    assert f"holds the slowest case to {rejection_cost.MAX_RATIO:g}x" in text
+    assert "**Cold start:** 1.33x the floor" in text
+    assert f"at most {cold_start.MAX_RATIO:g}x the floor's" in text
+    assert "1.33x, the pairs from 1.1 to 1.7" in text
     assert "| tag=<no match> | 1 | 100 | 2 | 6.5 | 644 |" in text
     assert "944,283 bytes in Lambda's result" in text
 
@@ -260,6 +344,109 @@ def test_the_cutoff_stops_a_request_that_runs_on() -> None:
 
     with pytest.raises(rejection_cost._Stopped):
         run_on()
+
+
+class _ScriptedBench(operations.Bench):
+    """Answers at once, in the milliseconds of a machine that is ``factor(n)`` times slower
+    at its ``n``-th request: a create takes 4 ms, a rejection 40 ms (10 creates), unless
+    ``runs_on(n, method, body)``, when the rejection runs until the cut-off stops it."""
+
+    def __init__(
+        self, factor: Callable[[int], float], runs_on: Callable[..., bool] = lambda *_: False
+    ) -> None:
+        self.names = {body: name for name, body in rejection_cost.hostile_bodies().items()}
+        self.factor, self.runs_on = factor, runs_on
+        self.requests = 0
+
+    def call(self, method: str, path: str, owner: str, body: Any = None, *_: Any) -> Call:
+        self.requests += 1
+        return Call(201, {}, {}, 4.0 * self.factor(self.requests - 1), {}, b"{}")
+
+    def send(self, method: str, path: str, owner: str, payload: Any, *_: Any) -> Call:
+        self.requests += 1
+        if self.runs_on(self.requests - 1, method, self.names[payload]):
+            for _ in range(500):
+                time.sleep(0.01)
+            raise AssertionError("the cut-off did not stop a request that ran on")
+        problem = b'{"status":400}'
+        headers = {"Content-Type": rejection_cost.PROBLEM_JSON}
+        return Call(
+            400, headers, {"status": 400}, 40.0 * self.factor(self.requests - 1), {}, problem
+        )
+
+
+#: The scripted run's requests: a create and 3 rejections to warm up, then pairs; the
+#: ``k``-th pair's create is request ``4 + 2 * k``.
+_CASES = len(rejection_cost.hostile_bodies()) * len(rejection_cost.METHODS)
+
+
+def _pair(k: int) -> int:
+    return 4 + 2 * k
+
+
+def test_a_slow_stretch_moves_no_rejection_ratio() -> None:
+    """The machine is 5 times slower for 80 pairs, more than a round: the cases it hits
+    in two rounds have a median of 200 ms against a median create of 4 ms (50x), but
+    each pair is still 10x, and so is the budget's figure."""
+    stretch = range(_pair(50), _pair(50 + 80))
+    assert _CASES < 80  # some cases are hit in two of their three rounds
+    bench = _ScriptedBench(lambda n: 5.0 if n in stretch else 1.0)
+    rejections = rejection_cost.measure(bench, rounds=3)
+    results = _results({100: 2.0, 10000: 2.0})
+    results["hostile"]["rejections"] = rejections
+    assert _failed(results) == []
+    slowest = rejections["slowest"]
+    assert slowest["ratio"] == 10.0
+    assert not slowest["stopped"]
+    assert rejections["create_ms"] == 4.0
+    assert max(case["median_ms"] for case in rejections["cases"]) == 200.0
+    assert {case["ratio"] for case in rejections["cases"]} == {10.0}
+    assert rejections["rejected"] == _CASES == len(rejections["cases"])
+
+
+def test_one_stopped_rejection_fails_nothing_and_one_that_always_runs_on_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cut-off stops a request late enough to be over budget on any machine; one
+    stall is outvoted by the case's other rounds, a case that always runs on is not."""
+    monkeypatch.setattr(rejection_cost, "CUTOFF_SECONDS", 0.02)
+    stalled = _pair(10) + 1  # the 11th case's rejection, in the first round
+    bench = _ScriptedBench(lambda _: 1.0, lambda n, *_: n == stalled)
+    rejections = rejection_cost.measure(bench, rounds=3)
+    results = _results({100: 2.0, 10000: 2.0})
+    results["hostile"]["rejections"] = rejections
+    assert _failed(results) == []
+    case = rejections["cases"][10]
+    assert (case["stops"], case["runs"], case["stopped"]) == (1, 3, False)
+    assert case["rejected"]
+    assert case["ratio"] == 10.0
+    for create_ms in (4.0, 100.0, 1000.0):
+        seconds = rejection_cost.cutoff_seconds(create_ms)
+        assert seconds * 1000 / create_ms >= 2 * rejection_cost.MAX_RATIO
+
+    bench = _ScriptedBench(lambda _: 1.0, lambda _, *case: case == ("PATCH", "deep objects"))
+    rejections = rejection_cost.measure(bench, rounds=3)
+    slowest = rejections["slowest"]
+    assert (slowest["method"], slowest["body"]) == ("PATCH", "deep objects")
+    assert slowest["stopped"]
+    assert slowest["stops"] == slowest["runs"] == 2  # then skipped
+    assert slowest["ratio"] == 40.0
+    assert not slowest["rejected"]
+    results["hostile"]["rejections"] = rejections
+    assert _failed(results) == [
+        "every hostile body, as POST, PUT and PATCH, rejected with a 4xx problem",
+        _rejection_budget(),
+    ]
+
+
+def test_the_readme_quotes_the_ratio_budgets() -> None:
+    """README.md's budget table states the ceilings the suite holds (one definition: the
+    constants; this keeps the prose in step)."""
+    readme = (suite.PROJECT_DIR / "README.md").read_text()
+    assert f"at most {cold_start.MAX_RATIO:g}\N{MULTIPLICATION SIGN} the floor" in readme
+    assert (
+        f"at most {rejection_cost.MAX_RATIO:g}\N{MULTIPLICATION SIGN} the normal create" in readme
+    )
 
 
 def test_the_filtered_owners_tasks_weigh_the_same_and_never_match() -> None:

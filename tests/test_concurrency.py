@@ -20,10 +20,16 @@ from tests.conftest import require_dynamodb_local
 from tests.local_server import LocalServer, running_local_server
 from tools import dynamodb_local
 
+#: Starts another program (a server, a CLI or a browser): not in `make check`.
+pytestmark = pytest.mark.external
+
 WRITERS = 12
 
 
-@pytest.fixture(scope="module", params=["embedded", "dynamodb-local"])
+@pytest.fixture(
+    scope="module",
+    params=["embedded", pytest.param("dynamodb-local", marks=pytest.mark.dynamodb_local)],
+)
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalServer]:

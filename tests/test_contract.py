@@ -26,6 +26,9 @@ from tests.conftest import PROJECT_DIR
 from tests.contract import hooks
 from tests.local_server import LocalServer, running_local_server
 
+#: Starts another program (a server, a CLI or a browser): not in `make check`.
+pytestmark = pytest.mark.external
+
 SCHEMATHESIS = str(Path(sys.executable).parent / "st")
 CONFIG = PROJECT_DIR / "tests" / "contract" / "schemathesis.toml"
 PHASES = ("Examples", "Coverage", "Fuzzing", "Stateful")

@@ -223,6 +223,7 @@ def test_any_other_dynamodb_error_is_a_500_with_a_request_id_and_no_internals(
     assert table_items() == before
 
 
+@pytest.mark.external
 def test_a_stopped_dynamodb_local_is_a_503_and_recovers(monkeypatch: pytest.MonkeyPatch) -> None:
     """No injection at all: AWS's DynamoDB Local, stopped under a running app."""
     require_dynamodb_local()

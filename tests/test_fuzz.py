@@ -6,8 +6,8 @@ reach what once gave a 500 or kept a core busy: long lists of entity tags in If-
 If-None-Match, numbers beyond a 64-bit float (``expireAt: 1e400``), arrays of thousands of
 mixed items, thousands of keys, deep nesting. Every property runs on moto and on AWS's
 DynamoDB Local: only the real engine refuses a condition expression of more than 300
-operators. The example counts are bounded for CI; ``HYPOTHESIS_PROFILE=deep make test``
-(or ``pytest tests/test_fuzz.py``) runs many more.
+operators. The example counts are bounded for CI; ``make fuzz`` runs many more, and
+``make check``, the inner loop, fewer.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ from tools import dev_token, dynamodb_local
 
 settings.register_profile(
     "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "check", max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile(
     "deep", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]

@@ -25,6 +25,9 @@ from tests.conftest import PROJECT_DIR
 from tests.local_server import LocalServer, running_local_server
 from tools import dev_token
 
+#: Starts another program (a server, a CLI or a browser): not in `make check`.
+pytestmark = pytest.mark.external
+
 GENERATOR = str(Path(sys.executable).parent / "openapi-python-client")
 PACKAGE = "task_api_client"
 

@@ -160,13 +160,13 @@ def test_a_conflicting_transaction_is_409(dynamodb: Any, table_name: str) -> Non
 
 
 def test_conflict_is_a_409_problem_with_retry_after(
-    api: Api, monkeypatch: pytest.MonkeyPatch
+    app_only: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def conflict(*args: Any, **kwargs: Any) -> Any:
         raise IdempotencyConflict()
 
     monkeypatch.setattr(TaskStore, "create_idempotent", conflict)
-    reply = post(api, "k-1")
+    reply = post(app_only, "k-1")
     assert reply.status == 409
     assert reply.header("Retry-After") == "1"
     assert reply.header("Content-Type") == "application/problem+json"

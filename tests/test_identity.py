@@ -135,8 +135,8 @@ def test_anonymous_local_requests_act_as_one_local_owner(api: Api, users: Any) -
         "header.eyJzdWIiOiJ4In0.signature",  # a token chalice local passes on without claims
     ],
 )
-def test_a_token_without_a_usable_sub_is_401_even_locally(api: Api, token: str) -> None:
-    reply = api.get("/tasks", headers={"Authorization": token})
+def test_a_token_without_a_usable_sub_is_401_even_locally(app_only: Api, token: str) -> None:
+    reply = app_only.get("/tasks", headers={"Authorization": token})
     assert reply.status == 401
     assert reply.header("WWW-Authenticate")
 
@@ -182,10 +182,10 @@ def test_a_stage_that_requires_identity_serves_verified_owners(dev_stage: Api) -
 
 
 def test_anonymous_mode_refuses_to_serve_inside_lambda(
-    api: Api, monkeypatch: pytest.MonkeyPatch, dynamodb_calls: list[str]
+    app_only: Api, monkeypatch: pytest.MonkeyPatch, dynamodb_calls: list[str]
 ) -> None:
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "task-api-dev")
-    reply = api.get("/tasks")
+    reply = app_only.get("/tasks")
     assert reply.status == 500
     assert reply.header("Content-Type") == "application/problem+json"
     assert "refuses" in reply.json["detail"]

@@ -32,6 +32,10 @@ from chalicelib.web import GATEWAY_PROBLEM, RETRY_AFTER_SECONDS, SECURITY_HEADER
 from infra import cloudformation, definitions, package, stages, terraform, tfjson, tfvalidate
 from infra.stages import stage
 from tests.conftest import PROJECT_DIR, _in_ci
+from tools import pins as pins_of
+
+#: Starts another program (a server, a CLI or a browser): not in `make check`.
+pytestmark = pytest.mark.external
 
 STAGES = ("dev", "prod")
 
@@ -232,10 +236,7 @@ LAYER_PARAMETER = "/aws/service/powertools/python/x86_64/python3.11/3.37.0"
 
 def test_the_layer_is_the_pinned_version_for_the_packaged_runtime(packaged: Any) -> None:
     """The layer serves the version the tests run, built for the function's Python."""
-    pins = {}
-    for line in (PROJECT_DIR / "requirements-dev.txt").read_text().splitlines():
-        if match := re.fullmatch(r"([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==(\S+)", line.strip()):
-            pins[match.group(1).lower()] = match.group(2)
+    pins = pins_of.closure(pins_of.layers(), "requirements-dev.txt")
     assert pins["aws-lambda-powertools"] == definitions.POWERTOOLS_VERSION
     function = sam(packaged, "dev")["Resources"]["APIHandler"]["Properties"]
     assert function["Runtime"] == definitions.LAMBDA_RUNTIME

@@ -141,18 +141,18 @@ def test_status_change_moves_a_task_between_status_lists(api: Api, clock: Clock)
         ("status=new&status=completed", "status"),
     ],
 )
-def test_bad_query_parameter_is_400_naming_it(api: Api, query: str, parameter: str) -> None:
-    reply = api.get(f"/tasks?{query}")
+def test_bad_query_parameter_is_400_naming_it(app_only: Api, query: str, parameter: str) -> None:
+    reply = app_only.get(f"/tasks?{query}")
     assert reply.status == 400
     assert reply.header("Content-Type") == "application/problem+json"
     assert [e["parameter"] for e in reply.json["errors"]] == [parameter]
 
 
-def test_every_bad_parameter_is_listed(api: Api) -> None:
-    reply = api.get("/tasks?limit=0&status=x&priority=y")
+def test_every_bad_parameter_is_listed(app_only: Api) -> None:
+    reply = app_only.get("/tasks?limit=0&status=x&priority=y")
     assert reply.status == 400
     assert sorted(e["parameter"] for e in reply.json["errors"]) == ["limit", "priority", "status"]
-    reply = api.get("/tasks?limit=0&sort=title&status=new&status=completed")
+    reply = app_only.get("/tasks?limit=0&sort=title&status=new&status=completed")
     assert reply.status == 400
     assert sorted(e["parameter"] for e in reply.json["errors"]) == ["limit", "sort", "status"]
 

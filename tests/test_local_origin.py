@@ -23,6 +23,7 @@ from chalicelib.web import (
     SECURITY_HEADERS,
 )
 from tests.conftest import Api, serving_api
+from tests.external import starts_a_process
 from tests.local_server import LocalServer, running_local_server
 from tests.test_telemetry import run_as_lambda
 from tools import dev_token
@@ -212,6 +213,7 @@ print(json.dumps({"answers": answers, "swagger": swagger}, default=str))
 """
 
 
+@pytest.mark.external
 def test_a_deployed_stage_set_to_loopback_allows_no_origin_at_all() -> None:
     """Inside Lambda and in the packaged API definition the setting allows nothing: no
     wildcard, no echo, no preflight. Only the emulator ever honours it."""
@@ -234,12 +236,14 @@ def test_a_deployed_stage_set_to_loopback_allows_no_origin_at_all() -> None:
 
 
 @pytest.fixture(scope="module")
+@starts_a_process
 def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     with running_local_server(tmp_path_factory.mktemp("local-origin")) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
+@starts_a_process
 def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     """`chalice local --stage dev`: the dev stage's configured origin, served locally."""
     with running_local_server(tmp_path_factory.mktemp("dev-origin"), stage="dev") as server:

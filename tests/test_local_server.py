@@ -10,6 +10,9 @@ import pytest
 from chalicelib.web import INSTANCE_PREFIX, SECURITY_HEADERS
 from tests.local_server import LocalServer, running_local_server
 
+#: Starts another program (a server, a CLI or a browser): not in `make check`.
+pytestmark = pytest.mark.external
+
 
 @pytest.fixture(scope="module")
 def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:

@@ -13,6 +13,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import PROJECT_DIR
 from tests.local_server import running_local_server
 
@@ -89,6 +91,7 @@ def test_readme_has_a_curl_example_for_every_route() -> None:
         assert re.search(rf"curl -i {verb}{re.escape(README_URL + path)}", commands), (method, path)
 
 
+@pytest.mark.external
 def test_readme_curl_examples_work_as_written(tmp_path: Path) -> None:
     examples = readme_examples()
     assert len(examples) >= 8

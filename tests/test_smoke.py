@@ -14,6 +14,9 @@ from tests.conftest import PROJECT_DIR
 from tests.local_server import LocalServer, running_local_server
 from tools import dev_token, smoke
 
+#: Starts another program (a server, a CLI or a browser): not in `make check`.
+pytestmark = pytest.mark.external
+
 
 @pytest.fixture(scope="module")
 def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:

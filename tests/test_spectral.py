@@ -24,6 +24,9 @@ import yaml
 
 from tests.conftest import PROJECT_DIR, _in_ci
 
+#: Starts another program (a server, a CLI or a browser): not in `make check`.
+pytestmark = pytest.mark.external
+
 RULESET = PROJECT_DIR / ".spectral.yaml"
 DOCUMENT = "openapi.json"  # what the ruleset's exceptions name, relative to it
 MANIFESTS = PROJECT_DIR / "tools" / "spectral"

@@ -24,8 +24,8 @@ TASK_FIELDS = {
 RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 
 
-def test_health_is_ok(api: Api) -> None:
-    reply = api.get("/health")
+def test_health_is_ok(app_only: Api) -> None:
+    reply = app_only.get("/health")
     assert reply.status == 200
     assert reply.json == {"status": "ok"}
 

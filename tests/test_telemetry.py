@@ -467,6 +467,7 @@ def test_tracing_is_off_outside_lambda_and_where_the_stage_disables_it(monkeypat
     telemetry.reset()
 
 
+@pytest.mark.external
 def test_serving_without_tracing_never_loads_the_xray_sdk() -> None:
     """A disabled Tracer would still import the X-Ray SDK (about 200 ms)."""
     probe = _LAMBDA_PROBE + "import sys; print('aws_xray_sdk' in sys.modules)"
@@ -520,6 +521,7 @@ def run_as_lambda(probe: str, stage_variables: dict[str, str]) -> subprocess.Com
     return process
 
 
+@pytest.mark.external
 def test_in_lambda_each_request_is_an_xray_subsegment_annotated_with_its_id() -> None:
     daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     daemon.bind(("127.0.0.1", 0))

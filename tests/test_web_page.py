@@ -30,6 +30,9 @@ from tests.browser import (
 )
 from tests.local_server import LocalServer, running_local_server
 
+#: Starts another program (a server, a CLI or a browser): not in `make check`.
+pytestmark = pytest.mark.external
+
 XSS_TITLE = "<img src=x onerror=alert(1)>"
 
 

@@ -21,6 +21,9 @@ from tests.browser import add_task, new_task_form, task_item, task_titles
 from tests.local_server import LocalServer, free_port, running_local_server
 from tools import dev_token
 
+#: Starts another program (a server, a CLI or a browser): not in `make check`.
+pytestmark = pytest.mark.external
+
 REGION = "us-east-1"  # moto's server serves unsigned Cognito calls from this region
 COGNITO = f"https://cognito-idp.{REGION}.amazonaws.com/"
 TEMPORARY_PASSWORD = "Temporary-Passw0rd"
