@@ -49,8 +49,8 @@ venv: $(DEV) ## create .venv with every layer: serving, linting and the developm
 run: $(LOCAL) ## serve the API on http://127.0.0.1:$(PORT) (stage "local")
 	$(BIN)/chalice local --stage local --port $(PORT)
 
-test: $(DEV) ## run the whole test suite, on every core
-	$(BIN)/python -m pytest -n $(WORKERS)
+test: $(DEV) ## run the whole test suite, on every core; the log ends with its slowest 15 tests
+	$(BIN)/python -m pytest -n $(WORKERS) --durations=15
 
 check: $(DEV) $(LINT) ## the inner loop: lint, then the tests that need no server, Java or browser
 	$(BIN)/ruff check .
