@@ -9,10 +9,11 @@ from chalice import Chalice, CognitoUserPoolAuthorizer, ConvertToMiddleware, Res
 from chalicelib import headers, identity, telemetry, web
 from chalicelib.runtime import task_service
 
-if "chalice.local" in sys.modules:  # chalice local and tests; never inside Lambda
-    from chalicelib import local_gateway
+if "chalice.local" in sys.modules:  # chalice local, tests and the CLI; never inside Lambda
+    from devserver import embedded, local_gateway  # development only: not in deployment.zip
 
     local_gateway.install()
+    embedded.install()
 
 app = Chalice(app_name=telemetry.SERVICE, configure_logs=False)  # Powertools logs
 app.debug = False  # never return stack traces, in any stage

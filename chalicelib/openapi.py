@@ -471,7 +471,7 @@ _WHEN_CORS = (
 
 def _cors_headers() -> dict[str, Any]:
     """What a browser reads of the stage's CORS policy on an actual response (``web.cors``;
-    on the local stage, ``chalicelib.local_gateway``). Every route shares the policy."""
+    on the local stage, ``devserver.local_gateway``). Every route shares the policy."""
     return {
         "Access-Control-Allow-Origin": {
             "description": _WHEN_CORS + "The origin whose pages may read the response.",

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import boto3
 from botocore.config import Config
@@ -92,7 +93,36 @@ class Settings:
 
 _lock = threading.Lock()
 _service: TaskService | None = None
-_embedded: Any = None
+_embedded: EmbeddedEngine | None = None
+
+
+class EmbeddedEngine(Protocol):
+    """An in-process DynamoDB for development stages with no endpoint (devserver.embedded)."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def adapt(self, client: Any) -> None: ...
+
+
+#: Registered by development code only (devserver, under chalice local and the tests):
+#: what Lambda runs has none, so it can never serve from an emulator.
+_embedded_engine: Callable[[], EmbeddedEngine] | None = None
+
+
+def register_embedded_engine(factory: Callable[[], EmbeddedEngine]) -> None:
+    global _embedded_engine
+    _embedded_engine = factory
+
+
+def _start_embedded_engine() -> None:
+    global _embedded
+    if _embedded_engine is None:
+        raise RuntimeError(
+            "TASKS_AUTO_PROVISION without DYNAMODB_ENDPOINT_URL needs the embedded engine, "
+            "which only chalice local and the tests register (devserver.embedded)"
+        )
+    _embedded = _embedded_engine()
+    _embedded.start()
 
 
 def task_service() -> TaskService:
@@ -119,7 +149,7 @@ def _build(settings: Settings) -> TaskService:
     if settings.auto_provision and os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
         raise RuntimeError("TASKS_AUTO_PROVISION is for development stages, not for Lambda")
     if settings.auto_provision and settings.endpoint_url is None:
-        _start_embedded_dynamodb()
+        _start_embedded_engine()
     session = boto3.session.Session(region_name=settings.region)
     credentials: dict[str, str] = {}
     needs_credentials = settings.auto_provision and settings.endpoint_url is not None
@@ -129,7 +159,7 @@ def _build(settings: Settings) -> TaskService:
     client = dynamodb_client(session, settings.endpoint_url, credentials)
     telemetry.observe_dynamodb(client)
     if _embedded is not None:
-        _one_request_at_a_time(client)
+        _embedded.adapt(client)
     if settings.auto_provision and _provision(client, settings.table_name):
         log.info("Created table %s from the table definition", settings.table_name)
     codec = _cursor_codec(settings, session)
@@ -170,31 +200,4 @@ def dynamodb_client(
         endpoint_url=endpoint_url,
         config=aws_config(DYNAMODB_ATTEMPTS),
         **credentials,
-    )
-
-
-def _one_request_at_a_time(client: Any) -> None:
-    """moto checks a condition and writes in separate steps, so two threads can both pass
-    one If-Match; DynamoDB applies each request atomically. Serialising the embedded
-    emulator's requests (chalice local serves on many threads) restores that guarantee."""
-    lock = threading.Lock()
-    make_api_call = client._make_api_call
-
-    def atomic(operation: str, params: dict[str, Any]) -> Any:
-        with lock:
-            return make_api_call(operation, params)
-
-    client._make_api_call = atomic
-
-
-def _start_embedded_dynamodb() -> None:
-    """Serve DynamoDB from moto inside this process (development stage only)."""
-    global _embedded
-    from moto import mock_aws  # a development dependency: never imported in Lambda
-
-    _embedded = mock_aws()
-    _embedded.start()
-    log.warning(
-        "DYNAMODB_ENDPOINT_URL is not set: serving from an in-memory DynamoDB emulator "
-        "(moto). Tasks are kept in memory and are gone when the server stops."
     )

@@ -105,7 +105,7 @@ CORS_MAX_AGE = 600
 CORS_ORIGIN_VARIABLE = "TASKS_CORS_ALLOW_ORIGIN"
 #: Its value for "any page served from this machine" (http(s)://localhost, 127.0.0.1 or
 #: [::1], any port): the local stage's. Only ``chalice local`` and the test client honour
-#: it (``chalicelib/local_gateway.py`` echoes such an Origin); anywhere else it allows no
+#: it (``devserver/local_gateway.py`` echoes such an Origin); anywhere else it allows no
 #: origin at all, so a deployed stage configured with it is same-origin only.
 LOOPBACK_ORIGINS = "loopback"
 

@@ -41,7 +41,9 @@ from infra.stages import (
     stage,
 )
 
-_PROJECT_FILES = ("app.py", "requirements.txt", "chalicelib", ".chalice")
+#: What ``chalice package`` reads. ``devserver`` too: the CLI loads chalice.local, so app.py
+#: imports it there; Chalice zips only app.py, chalicelib/ and the requirements.
+_PROJECT_FILES = ("app.py", "requirements.txt", "chalicelib", "devserver", ".chalice")
 ACCOUNT_FILE = "account.tf.json"
 #: On protected stages, next to sam.json: a CloudFormation IMPORT of what a deleted stack
 #: retained (``infra.cloudformation.adoption``).

@@ -9,6 +9,7 @@ they fail."""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
 import re
@@ -272,6 +273,57 @@ def test_powertools_comes_from_the_layer_in_both_formats(packaged: Any, name: st
             f"chalicelib/static/{n}" for n in ("index.html", "app.js", "app.css", "icon.svg")
         }
         assert web_files <= entries, sorted(web_files - entries)
+
+
+#: What Lambda has of Chalice: the runtime module that Chalice packages with the app.
+CHALICE_RUNTIME = {"chalice", "chalice.app"}
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_the_deployment_package_holds_the_app_and_no_development_module(
+    packaged: Any, name: str
+) -> None:
+    """deployment.zip holds app.py and chalicelib/ exactly as the repository has them, and the
+    requirements' packages; nothing of devserver/, tools/, tests/, bench/ or infra/."""
+    chalicelib = {
+        path.relative_to(PROJECT_DIR).as_posix()
+        for path in (PROJECT_DIR / "chalicelib").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    for directory in packaged[name]:
+        with zipfile.ZipFile(directory / "deployment.zip") as archive:
+            entries = {e for e in archive.namelist() if not e.endswith("/")}
+        project = {e for e in entries if e == "app.py" or e.startswith("chalicelib/")}
+        assert project == {"app.py"} | chalicelib, sorted(project ^ ({"app.py"} | chalicelib))
+        top = {entry.split("/")[0] for entry in entries}
+        assert top & {"devserver", "tools", "tests", "bench", "infra"} == set(), top
+    # Nothing that ships imports development-only code at module level or lazily.
+    for module in ["app.py", *sorted(m for m in chalicelib if m.endswith(".py"))]:
+        tree = ast.parse((PROJECT_DIR / module).read_text())
+        imported = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                # `from chalice import local` imports the module chalice.local.
+                imported |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+        shipped = {
+            m
+            for m in imported
+            if m.split(".")[0] in {"moto", "devserver", "tests"}
+            or (
+                m.startswith("chalice.")
+                and m.split(".")[1].islower()  # a module, not a class such as chalice.Chalice
+                and ".".join(m.split(".")[:2]) not in CHALICE_RUNTIME
+            )
+        }
+        # app.py imports devserver only under chalice.local, which Lambda never loads.
+        allowed = CHALICE_RUNTIME | (
+            {"devserver", "devserver.embedded", "devserver.local_gateway"}
+            if module == "app.py"
+            else set()
+        )
+        assert shipped <= allowed, (module, shipped - allowed)
 
 
 def test_what_make_support_writes_never_reaches_a_package(

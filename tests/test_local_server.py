@@ -85,7 +85,7 @@ def test_cors_is_per_stage_and_off_without_an_origin() -> None:
     assert "If-Match" in config.allow_headers
 
 
-# chalice local falls short of API Gateway in three places; chalicelib/local_gateway.py
+# chalice local falls short of API Gateway in three places; devserver/local_gateway.py
 # makes it answer the way a deployed stage does.
 
 GATEWAY_PROBLEM = {

@@ -143,3 +143,31 @@ def test_local_stage_with_endpoint_creates_the_table_there(
         assert [i["title"]["S"] for i in items] == ["over http"]
     finally:
         server.stop()
+
+
+def test_without_a_registered_embedded_engine_a_development_stage_says_why(
+    fresh_runtime: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lambda never registers the embedded engine (it lives in devserver/, which is not
+    packaged): a stage that would need it fails with the reason, not with an import error."""
+    monkeypatch.setattr(runtime, "_embedded_engine", None)
+    monkeypatch.delenv("DYNAMODB_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("TASKS_AUTO_PROVISION", "true")
+    monkeypatch.setenv("TASKS_TABLE_NAME", "tasks-local")
+    with pytest.raises(RuntimeError, match="needs the embedded engine"):
+        runtime.task_service()
+
+
+def test_the_embedded_engine_patch_still_finds_what_it_wraps() -> None:
+    """devserver.embedded serialises requests by wrapping botocore's private
+    ``BaseClient._make_api_call``: an upgrade that renames it must fail here, not quietly
+    let two chalice local threads pass one If-Match."""
+    from botocore.client import BaseClient
+
+    from devserver.embedded import EmbeddedDynamoDB
+
+    assert callable(BaseClient._make_api_call)
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    original = client._make_api_call
+    EmbeddedDynamoDB().adapt(client)
+    assert client._make_api_call is not original
