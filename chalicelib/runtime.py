@@ -37,9 +37,6 @@ DYNAMODB_ATTEMPTS = 3
 SECRETS_ATTEMPTS = 2
 CONNECT_TIMEOUT_SECONDS = 1.0
 READ_TIMEOUT_SECONDS = 2.0
-#: botocore's standard back-off before attempt i + 2: rand(0, 1) * min(1 s * 2**i, 20 s)
-#: (1 s is the throttling scale; other errors use 25 ms for DynamoDB).
-_BACKOFF_BASE_SECONDS, _BACKOFF_CAP_SECONDS = 1.0, 20.0
 
 
 def aws_config(attempts: int) -> Config:
@@ -48,15 +45,6 @@ def aws_config(attempts: int) -> Config:
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         read_timeout=READ_TIMEOUT_SECONDS,
     )
-
-
-def worst_case_seconds(attempts: int) -> float:
-    """The longest one AWS call can take: every attempt times out, every backoff is full."""
-    per_attempt = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS
-    backoff = sum(
-        min(_BACKOFF_BASE_SECONDS * 2**retry, _BACKOFF_CAP_SECONDS) for retry in range(attempts - 1)
-    )
-    return attempts * per_attempt + backoff
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.logging.constants import (
-    LOGGER_ATTRIBUTE_POWERTOOLS_HANDLER,
-    LOGGER_ATTRIBUTE_PRECONFIGURED,
-)
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from chalice.app import Request, Response
@@ -114,19 +110,6 @@ def tracer() -> Any:
                     _tracer = Tracer(service=SERVICE, patch_modules=["botocore"])
                 _tracer_built = True
     return _tracer
-
-
-def reset() -> None:
-    """Forget Logger and Tracer so that the next request configures them anew (tests)."""
-    global _logger, _tracer, _tracer_built
-    with _lock:
-        base = logging.getLogger(SERVICE)
-        for handler in list(base.handlers):
-            base.removeHandler(handler)
-        for attribute in (LOGGER_ATTRIBUTE_PRECONFIGURED, LOGGER_ATTRIBUTE_POWERTOOLS_HANDLER):
-            if hasattr(base, attribute):
-                delattr(base, attribute)
-        _logger, _tracer, _tracer_built = None, None, False
 
 
 # --- middleware (app.py registers these, outermost first) ----------------------------------

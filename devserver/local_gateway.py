@@ -56,6 +56,7 @@ from chalicelib.web import (
     SECURITY_HEADERS,
     cors,
 )
+from devserver import patches
 
 #: API Gateway's response type for each emulator error, as deployed problems name it.
 _RESPONSE_TYPES = {
@@ -148,6 +149,12 @@ def install() -> None:
     decode = local.LocalGatewayAuthorizer._decode_jwt_payload
     handle_request = local.LocalGateway.handle_request
     autogen_options_headers = local.LocalGateway._autogen_options_headers
+    for name, original in (
+        ("LocalGatewayAuthorizer._decode_jwt_payload", decode),
+        ("LocalGateway.handle_request", handle_request),
+        ("LocalGateway._autogen_options_headers", autogen_options_headers),
+    ):
+        patches.record_original("chalice.local", name, original)
 
     def decode_or_401(self: Any, token: str) -> dict[str, Any]:
         try:

@@ -21,9 +21,10 @@ from moto import mock_aws
 
 from app import app
 from bench.page_bytes import largest_task  # noqa: F401  (the tests' largest task)
-from chalicelib import runtime, tasks, telemetry
+from chalicelib import runtime, tasks
 from chalicelib.schema import DEFAULTS, default_for
 from chalicelib.table import create_table
+from devserver import patches
 
 # The `external` marker and its guard (make check runs the tests without it).
 from tests.external import (  # noqa: F401
@@ -132,12 +133,12 @@ def serving_api(endpoint_url: str | None = None) -> Iterator[Api]:
             engine = contextlib.nullcontext()
         with engine:
             runtime.reset()
-            telemetry.reset()
+            patches.reset_telemetry()
             try:
                 yield Api(Client(app, stage_name="local", project_dir=str(PROJECT_DIR)))
             finally:
                 runtime.reset()
-                telemetry.reset()
+                patches.reset_telemetry()
 
 
 def drop_table(endpoint_url: str, table_name: str) -> None:
@@ -215,6 +216,7 @@ def store_recorder() -> Iterator[None]:
     first), so the ``queries`` and ``dynamodb_calls`` fixtures patch on top of it.
     """
     original = BaseClient._make_request
+    patches.record_original("botocore.client", "BaseClient._make_request", original)
 
     def record(client: Any, operation_model: Any, request_dict: Any, context: Any) -> Any:
         service = operation_model.service_model.service_name

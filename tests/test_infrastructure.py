@@ -27,9 +27,9 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
 from app import app
-from chalicelib import telemetry
 from chalicelib.table import TABLE_DEFINITION, TTL_ATTRIBUTE
 from chalicelib.web import GATEWAY_PROBLEM, RETRY_AFTER_SECONDS, SECURITY_HEADERS
+from devserver import patches
 from infra import cloudformation, definitions, package, stages, terraform, tfjson, tfvalidate
 from infra.stages import stage
 from tests.conftest import PROJECT_DIR, _in_ci
@@ -754,13 +754,13 @@ def test_the_alarms_watch_what_the_app_writes(capsys: pytest.CaptureFixture[str]
     """A request to the dev stage writes, in EMF, each metric an alarm on the app's own
     metrics watches: same namespace, metric name and dimension set."""
     dev = stage("dev")
-    telemetry.reset()
+    patches.reset_telemetry()
     try:
         capsys.readouterr()
         response = Client(app, stage_name="dev", project_dir=str(PROJECT_DIR)).http.get("/health")
         printed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
     finally:
-        telemetry.reset()
+        patches.reset_telemetry()
     assert response.status_code == 200
     written = {
         (directive["Namespace"], metric["Name"], frozenset(dimensions))

@@ -30,6 +30,7 @@ from app import app
 from chalicelib import headers, runtime, telemetry, web
 from chalicelib.table import create_table
 from chalicelib.web import INSTANCE_PREFIX
+from devserver import patches
 from tests.conftest import (
     ENGINES,
     PROJECT_DIR,
@@ -72,12 +73,12 @@ def serving_dev(endpoint_url: str | None) -> Iterator[Client]:
                 dynamodb = dynamodb_local.client(endpoint_url)
             create_table(dynamodb, DEV["TASKS_TABLE_NAME"])
             runtime.reset()
-            telemetry.reset()
+            patches.reset_telemetry()
             try:
                 yield Client(app, stage_name="dev", project_dir=str(PROJECT_DIR))
             finally:
                 runtime.reset()
-                telemetry.reset()
+                patches.reset_telemetry()
 
 
 @pytest.fixture(params=ENGINES)
@@ -124,7 +125,7 @@ def fresh_container() -> None:
     powertools_logger.is_cold_start = True
     cold_start.reset_cold_start_flag()
     runtime.reset()
-    telemetry.reset()
+    patches.reset_telemetry()
 
 
 # --- the log line -----------------------------------------------------------------------------
@@ -317,7 +318,7 @@ def test_a_failure_outside_the_views_is_still_a_problem_with_the_id(capsys) -> N
     def failing(_: Request) -> Response:
         raise KeyError("middleware bug")
 
-    telemetry.reset()
+    patches.reset_telemetry()
     response = telemetry.observe_request(Request(event), failing)
     assert response.status_code == 500
     assert response.headers["X-Request-Id"] == "mine-1"
@@ -325,7 +326,7 @@ def test_a_failure_outside_the_views_is_still_a_problem_with_the_id(capsys) -> N
     out = capsys.readouterr().out
     assert "mine-1" in out
     assert "KeyError" in out
-    telemetry.reset()
+    patches.reset_telemetry()
 
 
 # --- metrics ----------------------------------------------------------------------------------
@@ -458,13 +459,13 @@ def test_no_token_email_owner_or_task_content_is_ever_logged(
 
 
 def test_tracing_is_off_outside_lambda_and_where_the_stage_disables_it(monkeypatch) -> None:
-    telemetry.reset()
+    patches.reset_telemetry()
     assert telemetry.tracer() is None  # no LAMBDA_TASK_ROOT here
-    telemetry.reset()
+    patches.reset_telemetry()
     monkeypatch.setenv("LAMBDA_TASK_ROOT", str(PROJECT_DIR))
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     assert telemetry.tracer() is None
-    telemetry.reset()
+    patches.reset_telemetry()
 
 
 @pytest.mark.external

@@ -17,8 +17,9 @@ from chalice.test import Client
 from moto import mock_aws
 
 from app import app
-from chalicelib import headers, runtime, schema, telemetry, webpage
+from chalicelib import headers, runtime, schema, webpage
 from chalicelib.web import PROBLEM_JSON
+from devserver import patches
 from tests.conftest import PROJECT_DIR, Api, Reply, serving_api
 
 POOL_ARN = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_Abc"
@@ -171,12 +172,12 @@ def serving_dev(**environment: str) -> Iterator[Api]:
         for name, value in environment.items():
             patch.setenv(name, value)
         runtime.reset()
-        telemetry.reset()
+        patches.reset_telemetry()
         try:
             yield Api(Client(app, stage_name="dev", project_dir=str(PROJECT_DIR)))
         finally:
             runtime.reset()
-            telemetry.reset()
+            patches.reset_telemetry()
 
 
 @pytest.fixture
