@@ -23,7 +23,8 @@ from unittest import mock
 from chalice.test import Client
 
 from bench.meter import Meter, percentile
-from chalicelib import runtime, telemetry
+from chalicelib import runtime
+from devserver import patches
 from infra import stages
 from tools import dev_token
 
@@ -120,7 +121,7 @@ def app_on(endpoint_url: str) -> Iterator[Bench]:
         # chalice local does); that is expected here, not news on every run.
         warnings.filterwarnings("ignore", "CognitoUserPoolAuthorizer", UserWarning)
         runtime.reset()
-        telemetry.reset()
+        patches.reset_telemetry()
         try:
             from app import app
 
@@ -128,7 +129,7 @@ def app_on(endpoint_url: str) -> Iterator[Bench]:
                 yield Bench(client, meter)
         finally:
             runtime.reset()
-            telemetry.reset()
+            patches.reset_telemetry()
 
 
 def summary(calls: list[Call], expected_status: int) -> dict[str, Any]:
