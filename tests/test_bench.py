@@ -478,3 +478,37 @@ def test_the_largest_task_is_valid_and_an_emoji_weighs_12_bytes_in_lambda() -> N
         page_bytes.lambda_result_bytes(call(emoji)) - page_bytes.lambda_result_bytes(call("a"))
         == 11
     )
+
+
+def test_the_loader_sends_dynamodb_locals_spurious_condition_error_again_a_few_times() -> None:
+    """DynamoDB Local once refused a valid condition under concurrent writes: the loader
+    sends that create again (and counts it), but any other error, or that one every time,
+    still fails the run."""
+    from botocore.exceptions import ClientError
+
+    from bench import list_cost
+
+    def flaky(message: str) -> ClientError:
+        return ClientError(
+            {"Error": {"Code": "ValidationException", "Message": message}}, "PutItem"
+        )
+
+    class Store:
+        def __init__(self, failures: dict[str, list[str]]) -> None:
+            self.failures = failures
+
+        def create(self, owner: str, task: dict[str, Any]) -> bool:
+            pending = self.failures.get(task["id"], [])
+            if pending:
+                raise flaky(pending.pop(0))
+            return True
+
+    pairs = [("o", {"id": "a"}), ("o", {"id": "b"})]
+    once = Store({"b": [list_cost.FLAKY_CONDITION]})
+    assert list_cost.load(once, pairs)["retried"] == 1  # type: ignore[arg-type]
+    always = Store({"a": [list_cost.FLAKY_CONDITION] * list_cost.MAX_LOAD_ATTEMPTS})
+    with pytest.raises(ClientError):
+        list_cost.load(always, pairs)  # type: ignore[arg-type]
+    other = Store({"a": ["The conditional request failed"]})
+    with pytest.raises(ClientError):
+        list_cost.load(other, pairs)  # type: ignore[arg-type]
