@@ -1,7 +1,7 @@
 # Two commands on a fresh clone: `make run` serves the API, `make test` runs every test.
 # Each target installs only the layer of requirements it needs (tools/pins.py):
 #   requirements-local.txt  make run and the deploy tools   (serving: about 50 MB)
-#   requirements-lint.txt   make lint, make format          (ruff)
+#   requirements-lint.txt   make lint, make format          (serving, ruff and mypy)
 #   requirements-dev.txt    make test, check, bench ...     (both, and the test tools)
 PYTHON ?= python3
 VENV   ?= .venv
@@ -35,9 +35,10 @@ $(LOCAL): requirements.txt requirements-local.txt | $(UV)
 	$(CHECK_ENV)
 	touch $@
 
-$(LINT): requirements-lint.txt | $(UV)
+$(LINT): requirements.txt requirements-local.txt requirements-lint.txt | $(UV)
 	$(INSTALL) -r requirements-lint.txt
-	touch $@
+	$(CHECK_ENV)
+	touch $@ $(LOCAL)
 
 $(DEV): requirements.txt requirements-local.txt requirements-lint.txt requirements-dev.txt | $(UV)
 	$(INSTALL) -r requirements-dev.txt
@@ -55,11 +56,13 @@ test: $(DEV) ## run the whole test suite, on every core; the log ends with its s
 check: $(DEV) $(LINT) ## the inner loop: lint, then the tests that need no server, Java or browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	HYPOTHESIS_PROFILE=check $(BIN)/python -m pytest -n $(WORKERS) -q -m "not external"
 
-lint: $(LINT) ## ruff lint and format checks, as CI runs them
+lint: $(LINT) ## ruff lint and format checks, and mypy (strict), as CI runs them
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(LINT) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

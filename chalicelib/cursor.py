@@ -90,4 +90,5 @@ class CursorCodec:
             raise InvalidCursor("is not a cursor this API issued")
         if not isinstance(body.get("exp"), int) or body["exp"] <= now:
             raise InvalidCursor("has expired; list again from the first page")
-        return body["pos"]
+        position: dict[str, Any] = body["pos"]
+        return position

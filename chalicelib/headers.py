@@ -105,7 +105,7 @@ _IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 def idempotency_key(request: Request) -> str | None:
     """The Idempotency-Key header's key, unquoted; None when it is absent."""
-    value = request.headers.get("Idempotency-Key")
+    value: str | None = request.headers.get("Idempotency-Key")
     if value is None:
         return None
     if not _IDEMPOTENCY_KEY.fullmatch(value):
@@ -126,7 +126,7 @@ _REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
 def client_request_id(request: Request) -> str | None:
     """The caller's X-Request-Id when it is well-formed; otherwise None (never an error:
     a tracing header must not make a request fail)."""
-    value = request.headers.get(REQUEST_ID_HEADER)
+    value: str | None = request.headers.get(REQUEST_ID_HEADER)
     if value is None or not _REQUEST_ID.fullmatch(value):
         return None
     return value

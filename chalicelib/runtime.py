@@ -187,5 +187,6 @@ def dynamodb_client(
         "dynamodb",
         endpoint_url=endpoint_url,
         config=aws_config(DYNAMODB_ATTEMPTS),
-        **credentials,
+        aws_access_key_id=credentials.get("aws_access_key_id"),
+        aws_secret_access_key=credentials.get("aws_secret_access_key"),
     )

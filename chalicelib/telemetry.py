@@ -130,7 +130,10 @@ def capture_lambda_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
     def api_handler(event: Any, context: Any) -> Any:  # names the segment "## api_handler"
         return handler(event, context)
 
-    return active.capture_lambda_handler(api_handler, capture_response=False)
+    captured: Callable[..., Any] = active.capture_lambda_handler(
+        api_handler, capture_response=False
+    )
+    return captured
 
 
 def observe_request(event: Request, get_response: Callable[[Request], Response]) -> Response:
@@ -231,7 +234,7 @@ def _publish(
     request.add_dimension(STATUS_CLASS, status_class(status))
     request.add_dimensions(**{SERVICE_DIMENSION: SERVICE, STATUS_CLASS: status_class(status)})
 
-    @request.log_metrics(capture_cold_start_metric=context is not None)
+    @request.log_metrics(capture_cold_start_metric=context is not None)  # type: ignore[untyped-decorator]
     def publish_request(_event: Any, _context: Any) -> None:
         request.add_metric(REQUESTS, MetricUnit.Count, 1)
         request.add_metric(LATENCY, MetricUnit.Milliseconds, round(latency_ms, 2))

@@ -147,7 +147,8 @@ def _validator(root: str) -> Any:
     checker.checks("date")(_is_full_date)
     checker.checks("date-time")(_is_date_time)
     base = jsonschema.Draft202012Validator
-    bounded = jsonschema.validators.extend(
+    # types-jsonschema leaves validators.extend untyped.
+    bounded = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
         base,
         {
             "uniqueItems": _unique_items,

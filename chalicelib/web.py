@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from chalice import CORSConfig, Response
-from chalice.app import Request
+from chalice.app import CORSConfig, Request, Response
 
 from chalicelib import encoding, identity
 from chalicelib.conditions import Match, matches
@@ -210,6 +209,8 @@ def json_object(request: Request) -> dict[str, Any]:
     """The request body as a JSON object, or an HttpProblem saying why not. Every check
     here, and every later one, costs time linear in the body's size."""
     raw = request.raw_body or b""
+    if isinstance(raw, str):  # Chalice passes bytes; its type admits a str
+        raw = raw.encode("utf-8")
     if len(raw) > MAX_BODY_BYTES:
         raise HttpProblem(413, f"The request body must be at most {MAX_BODY_BYTES} bytes.")
     try:
@@ -250,7 +251,7 @@ def base_path(request: Request) -> str:
 
 
 def task_response(task: dict[str, Any], request: Request, status: int = 200) -> Response:
-    headers = {"ETag": etag(task)}
+    headers: dict[str, str | list[str]] = {"ETag": etag(task)}
     if status == 201:
         headers["Location"] = f"{base_path(request)}/tasks/{task['id']}"
     return Response(body=task, status_code=status, headers=headers)
@@ -265,7 +266,9 @@ def read_response(task: dict[str, Any], request: Request, if_none_match: Match |
 
 def query_parameters(request: Request) -> dict[str, str | list[str]]:
     """The query string: a string per parameter, a list for one given more than once."""
-    params = request.query_params or {}
+    params = request.query_params
+    if not params:
+        return {}
     return {
         name: values[0] if len(values := params.getlist(name)) == 1 else values for name in params
     }
@@ -274,7 +277,7 @@ def query_parameters(request: Request) -> dict[str, str | list[str]]:
 def page_response(page: Any, request: Request) -> Response:
     """A list page; with a next page, also an RFC 8288 Link to it (same query, new cursor)."""
     body = {"items": page.items, "count": len(page.items), "nextCursor": page.next_cursor}
-    headers = {}
+    headers: dict[str, str | list[str]] = {}
     if page.next_cursor is not None:
         params = [(k, v) for k, v in (request.query_params or {}).items() if k != "cursor"]
         query = urllib.parse.urlencode([*params, ("cursor", page.next_cursor)])
@@ -381,7 +384,11 @@ def problem_middleware(event: Request, get_response: Callable[[Request], Respons
     body = response.body
     if response.status_code < 400 or not (isinstance(body, dict) and "Code" in body):
         return response
-    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-type"}
+    headers = {
+        k: v if isinstance(v, str) else ", ".join(v)
+        for k, v in response.headers.items()
+        if k.lower() != "content-type"
+    }
     if response.status_code >= 500:
         return internal_error(exc_info=False)  # Chalice logged the trace
     return problem(response.status_code, str(body.get("Message", "")), headers=headers)

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chalice import Response
-from chalice.app import Request
+from chalice.app import Request, Response
 
 from chalicelib import identity, schema
 from chalicelib.headers import weakly_matches
@@ -169,7 +168,12 @@ def _render(api_base: str, config_json: str, csp: str) -> tuple[str, str]:
 def _cached_response(
     request: Request, body: str, content_type: str, etag: str, cache_control: str, **extra: str
 ) -> Response:
-    headers = {"ETag": etag, "Cache-Control": cache_control, **SECURITY_HEADERS, **extra}
+    headers: dict[str, str | list[str]] = {
+        "ETag": etag,
+        "Cache-Control": cache_control,
+        **SECURITY_HEADERS,
+        **extra,
+    }
     if weakly_matches(request.headers.get("If-None-Match"), etag.strip('"')):
         return Response(body="", status_code=304, headers=headers)
     return Response(body=body, status_code=200, headers={**headers, "Content-Type": content_type})

@@ -43,7 +43,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from chalice import CORSConfig, local
+from chalice import local
+from chalice.app import CORSConfig
 
 from chalicelib.headers import REQUEST_ID_HEADER
 from chalicelib.web import (
@@ -142,9 +143,12 @@ def with_loopback_cors(headers: Mapping[str, Any], origin: str | None) -> dict[s
     return kept | {"Vary": ", ".join(vary)}
 
 
+_PATCHED = "_task_api_patched"  # our marker on the class: install() runs once
+
+
 def install() -> None:
     """Patch chalice.local once; idempotent."""
-    if getattr(local.LocalGateway, "_task_api_patched", False):
+    if getattr(local.LocalGateway, _PATCHED, False):
         return
     decode = local.LocalGatewayAuthorizer._decode_jwt_payload
     handle_request = local.LocalGateway.handle_request
@@ -204,9 +208,10 @@ def install() -> None:
         methods = list(self._app_object.routes[lambda_event["requestContext"]["resourcePath"]])
         return {"Access-Control-Allow-Methods": ",".join([*methods, "OPTIONS"])}
 
-    local.LocalGatewayAuthorizer._decode_jwt_payload = decode_or_401
-    local.LocalGateway.handle_request = handle_as_gateway
-    local.LocalGateway._autogen_options_headers = options_with_methods
+    # setattr: replacing a method is what a patch does (mypy would refuse an assignment).
+    setattr(local.LocalGatewayAuthorizer, "_decode_jwt_payload", decode_or_401)  # noqa: B010
+    setattr(local.LocalGateway, "handle_request", handle_as_gateway)  # noqa: B010
+    setattr(local.LocalGateway, "_autogen_options_headers", options_with_methods)  # noqa: B010
 
     def any_method(self: Any, name: str) -> Any:
         """http.server looks up ``do_<METHOD>``; route every method the same way."""
@@ -215,4 +220,4 @@ def install() -> None:
         raise AttributeError(name)
 
     local.ChaliceRequestHandler.__getattr__ = any_method
-    local.LocalGateway._task_api_patched = True
+    setattr(local.LocalGateway, _PATCHED, True)

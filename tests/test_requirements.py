@@ -78,12 +78,15 @@ def test_serving_installs_none_of_the_development_tools() -> None:
     local = pins.closure(LAYERS, "requirements-local.txt")
     assert DEVELOPMENT_ONLY & set(local) == set()
     assert set(pins.closure(LAYERS, "requirements-dev.txt")) >= DEVELOPMENT_ONLY
-    assert set(pins.closure(LAYERS, "requirements-lint.txt")) == {"ruff"}
+    lint = pins.closure(LAYERS, "requirements-lint.txt")
+    assert {"ruff", "mypy", "mypy-boto3-dynamodb"} <= set(lint)  # mypy reads the code's deps:
+    assert set(local) <= set(lint)  # the serving layer is part of the lint layer
+    assert {"pytest", "playwright", "schemathesis"} & set(lint) == set()
 
 
 def test_each_make_target_installs_only_its_layer() -> None:
-    """make run needs the serving layer only, make lint only ruff; the rest take the dev
-    layer, which holds both. Installs are --no-deps: the environment is the pins."""
+    """make run needs the serving layer only, make lint that and ruff and mypy; the rest take
+    the dev layer, which holds both. Installs are --no-deps: the environment is the pins."""
     makefile = (PROJECT_DIR / "Makefile").read_text()
     prerequisites = dict(re.findall(r"^([a-z-]+): ([^#\n]*?)\s*##", makefile, flags=re.M))
     assert prerequisites["run"] == "$(LOCAL)"
