@@ -25,9 +25,16 @@ def etag(task: dict[str, Any]) -> str:
 
 _ENTITY_TAG = r'(?:W/)?"[\x21\x23-\x7e]*"'
 _OWS = r"[ \t]*"  # optional whitespace (RFC 9110 §5.6.3)
+#: Entity tags one If-Match or If-None-Match may list. Each becomes a comparison in a
+#: DynamoDB condition expression, which allows 300 operators: 75 tags were a 500.
+MAX_ENTITY_TAGS = 20
 #: If-Match and If-None-Match (RFC 9110 §13.1.1): "*" or a list of entity tags.
-CONDITION_PATTERN = rf"{_OWS}(?:\*|{_ENTITY_TAG}(?:{_OWS},{_OWS}{_ENTITY_TAG})*){_OWS}"
-_CONDITION = re.compile(CONDITION_PATTERN)
+_CONDITION = re.compile(rf"{_OWS}(?:\*|{_ENTITY_TAG}(?:{_OWS},{_OWS}{_ENTITY_TAG})*){_OWS}")
+#: What the API accepts, as the API document states it: at most MAX_ENTITY_TAGS tags. (The
+#: check itself reads the syntax first and counts after, to say which rule a value broke.)
+CONDITION_PATTERN = (
+    rf"{_OWS}(?:\*|{_ENTITY_TAG}(?:{_OWS},{_OWS}{_ENTITY_TAG}){{0,{MAX_ENTITY_TAGS - 1}}}){_OWS}"
+)
 _ENTITY_TAG_ITEM = re.compile(r'(W/)?"([\x21\x23-\x7e]*)"')
 _OUR_OPAQUE_TAG = re.compile(r"([0-9]{1,15})\.([0-9]{20})")
 #: Every ETag this API sends: the version, then the creation time's 20 digits.
@@ -42,11 +49,6 @@ def _version(opaque_tag: str) -> TaskVersion | None:
     d = found.group(2)
     created_at = f"{d[0:4]}-{d[4:6]}-{d[6:8]}T{d[8:10]}:{d[10:12]}:{d[12:14]}.{d[14:]}Z"
     return TaskVersion(int(found.group(1)), created_at)
-
-
-#: Entity tags one If-Match or If-None-Match may list. Each becomes a comparison in a
-#: DynamoDB condition expression, which allows 300 operators: 75 tags were a 500.
-MAX_ENTITY_TAGS = 20
 
 
 def _match(request: Request, header: str, weak: bool) -> Match | None:
