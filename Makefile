@@ -1,6 +1,6 @@
 # Two commands on a fresh clone: `make run` serves the API, `make test` runs every test.
 # Each target installs only the layer of requirements it needs (tools/pins.py):
-#   requirements-local.txt  make run and the deploy tools   (serving: about 50 MB)
+#   requirements-local.txt  make run and the deploy tools   (serving: about 200 MB)
 #   requirements-lint.txt   make lint, make format          (serving, ruff and mypy)
 #   requirements-dev.txt    make test, check, bench ...     (both, and the test tools)
 PYTHON ?= python3
@@ -53,10 +53,7 @@ run: $(LOCAL) ## serve the API on http://127.0.0.1:$(PORT) (stage "local")
 test: $(DEV) ## run the whole test suite, on every core; the log ends with its slowest 15 tests
 	$(BIN)/python -m pytest -n $(WORKERS) --durations=15
 
-check: $(DEV) $(LINT) ## the inner loop: lint, then the tests that need no server, Java or browser
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy
+check: lint $(DEV) ## the inner loop: lint, then the tests that need no server, Java or browser
 	HYPOTHESIS_PROFILE=check $(BIN)/python -m pytest -n $(WORKERS) -q -m "not external"
 
 lint: $(LINT) ## ruff lint and format checks, and mypy (strict), as CI runs them

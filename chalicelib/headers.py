@@ -28,13 +28,19 @@ _OWS = r"[ \t]*"  # optional whitespace (RFC 9110 §5.6.3)
 #: Entity tags one If-Match or If-None-Match may list. Each becomes a comparison in a
 #: DynamoDB condition expression, which allows 300 operators: 75 tags were a 500.
 MAX_ENTITY_TAGS = 20
-#: If-Match and If-None-Match (RFC 9110 §13.1.1): "*" or a list of entity tags.
-_CONDITION = re.compile(rf"{_OWS}(?:\*|{_ENTITY_TAG}(?:{_OWS},{_OWS}{_ENTITY_TAG})*){_OWS}")
-#: What the API accepts, as the API document states it: at most MAX_ENTITY_TAGS tags. (The
-#: check itself reads the syntax first and counts after, to say which rule a value broke.)
-CONDITION_PATTERN = (
-    rf"{_OWS}(?:\*|{_ENTITY_TAG}(?:{_OWS},{_OWS}{_ENTITY_TAG}){{0,{MAX_ENTITY_TAGS - 1}}}){_OWS}"
-)
+
+
+def _condition_pattern(more_tags: str) -> str:
+    """If-Match and If-None-Match (RFC 9110 §13.1.1): "*" or a list of entity tags, with
+    ``more_tags`` the quantifier of the tags after the first."""
+    return rf"{_OWS}(?:\*|{_ENTITY_TAG}(?:{_OWS},{_OWS}{_ENTITY_TAG}){more_tags}){_OWS}"
+
+
+#: The syntax, with any number of tags: the check reads it first and counts after, to say
+#: which rule a value broke.
+_CONDITION = re.compile(_condition_pattern("*"))
+#: What the API accepts, as the API document states it: at most MAX_ENTITY_TAGS tags.
+CONDITION_PATTERN = _condition_pattern(f"{{0,{MAX_ENTITY_TAGS - 1}}}")
 _ENTITY_TAG_ITEM = re.compile(r'(W/)?"([\x21\x23-\x7e]*)"')
 _OUR_OPAQUE_TAG = re.compile(r"([0-9]{1,15})\.([0-9]{20})")
 #: Every ETag this API sends: the version, then the creation time's 20 digits.

@@ -8,13 +8,10 @@ here and never reaches Lambda; a deployed stage refuses auto-provisioning anyway
 
 from __future__ import annotations
 
-import logging
 import threading
 from typing import Any
 
 from chalicelib import runtime
-
-log = logging.getLogger("task-api.runtime")
 
 
 class EmbeddedDynamoDB:
@@ -28,7 +25,7 @@ class EmbeddedDynamoDB:
 
         self._mock = mock_aws()
         self._mock.start()
-        log.warning(
+        runtime.log.warning(
             "DYNAMODB_ENDPOINT_URL is not set: serving from an in-memory DynamoDB emulator "
             "(moto). Tasks are kept in memory and are gone when the server stops."
         )
@@ -42,8 +39,8 @@ class EmbeddedDynamoDB:
         """moto checks a condition and writes in separate steps, so two threads can both
         pass one If-Match; DynamoDB applies each request atomically. Serialising the
         embedded emulator's requests (chalice local serves on many threads) restores that
-        guarantee. (Wraps botocore's private ``_make_api_call``: tests/test_runtime.py
-        fails if botocore's client no longer has it.)"""
+        guarantee. (Wraps botocore's private ``_make_api_call``: listed in patches.py, whose
+        test fails if botocore's client no longer has it.)"""
         lock = threading.Lock()
         make_api_call = client._make_api_call
 
