@@ -2,12 +2,15 @@
 # Each target installs only the layer of requirements it needs (tools/pins.py):
 #   requirements-local.txt  make run and the deploy tools   (serving: about 200 MB)
 #   requirements-lint.txt   make lint, make format          (serving, ruff and mypy)
-#   requirements-dev.txt    make test, check, bench ...     (both, and the test tools)
+#   requirements-docs.txt   make docs, make docs-build      (lint's, and MkDocs: see the file)
+#   requirements-dev.txt    make test, check, bench ...     (all of them, and the test tools)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 PORT   ?= 8000
+# The API serves on 8000 and make dynamodb-local on 8001.
+DOCS_PORT ?= 8002
 STAGE  ?= dev
 # A layer is installed exactly as pinned: --no-deps, so nothing is resolved at install
 # time; `uv pip check` then proves the pins complete. Reinstalled when its files change.
@@ -17,11 +20,12 @@ INSTALL = $(UV) pip install --quiet --compile-bytecode --python $(BIN)/python --
 CHECK_ENV = $(UV) pip check --quiet --python $(BIN)/python
 LOCAL := $(VENV)/.installed-local
 LINT  := $(VENV)/.installed-lint
+DOCS  := $(VENV)/.installed-docs
 DEV   := $(VENV)/.installed-dev
 # pytest's workers: one per core (pytest-xdist); `make test WORKERS=0` runs in one process.
 WORKERS ?= auto
 
-.PHONY: venv run run-persistent test check lint format pins token openapi smoke contract fuzz bench list-cost cold-start package support deploy teardown dynamodb-local clean terraform-validate spectral
+.PHONY: venv run run-persistent test check lint format docs docs-build pins token openapi smoke contract fuzz bench list-cost cold-start package support deploy teardown dynamodb-local clean terraform-validate spectral
 
 # The venv and uv in it, from PyPI with the venv's own pip: Python 3.11+ is all it needs.
 $(UV): requirements-uv.txt
@@ -40,10 +44,15 @@ $(LINT): requirements.txt requirements-local.txt requirements-lint.txt | $(UV)
 	$(CHECK_ENV)
 	touch $@ $(LOCAL)
 
-$(DEV): requirements.txt requirements-local.txt requirements-lint.txt requirements-dev.txt | $(UV)
-	$(INSTALL) -r requirements-dev.txt
+$(DOCS): requirements.txt requirements-local.txt requirements-lint.txt requirements-docs.txt | $(UV)
+	$(INSTALL) -r requirements-docs.txt
 	$(CHECK_ENV)
 	touch $@ $(LOCAL) $(LINT)
+
+$(DEV): requirements.txt requirements-local.txt requirements-lint.txt requirements-docs.txt requirements-dev.txt | $(UV)
+	$(INSTALL) -r requirements-dev.txt
+	$(CHECK_ENV)
+	touch $@ $(LOCAL) $(LINT) $(DOCS)
 
 venv: $(DEV) ## create .venv with every layer: serving, linting and the development tools
 
@@ -64,6 +73,12 @@ lint: $(LINT) ## ruff lint and format checks, and mypy (strict), as CI runs them
 format: $(LINT) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+docs: $(DOCS) ## serve the documentation site on http://127.0.0.1:$(DOCS_PORT), rebuilt on every change
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
+
+docs-build: $(DOCS) ## build the documentation site into site/ as CI does: a warning (a broken link) fails
+	$(BIN)/mkdocs build --strict --site-dir site
 
 pins: $(UV) ## resolve each requirements layer's declared lines again (tools/pins.py)
 	$(BIN)/python -m tools.pins
@@ -122,4 +137,4 @@ dynamodb-local: $(LOCAL) ## serve DynamoDB Local on port 8001 (DB_PATH=dir keeps
 	$(BIN)/python -m tools.dynamodb_local serve --port 8001 $(if $(DB_PATH),--db-path $(DB_PATH))
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache site

@@ -43,7 +43,7 @@ WARM_UP_SECONDS = 3
 #: The budget: the app's cold start (total) at most this many times the floor's, as the
 #: median of paired ratios. On the 2-core development machine, busy with other work, 16
 #: runs of 15 pairs gave 1.33 to 1.66; CPU work of about 100 ms (idle) before ``import app``
-#: gave 1.71 to 1.95, a module-level ``import numpy`` 1.86 (README.md, Cold start).
+#: gave 1.71 to 1.95, a module-level ``import numpy`` 1.86 (docs/design/costs.md, Cold start).
 MAX_RATIO = 1.8
 
 _FLOOR = """

@@ -429,15 +429,16 @@ IMPORT_IDENTIFIERS = {
     "AWS::Logs::LogGroup": "LogGroupName",
     "AWS::Cognito::UserPool": "UserPoolId",
 }
-#: The user pool's id is AWS's, not ours: the README shows how to fill it in.
+#: The user pool's id is AWS's, not ours: docs/deploying/teardown.md shows how to fill it in.
 USER_POOL_ID_PLACEHOLDER = "USER_POOL_ID"
 
 
 def adoption(stage: Stage) -> tuple[Template, list[dict[str, Any]]]:
     """What a protected stage's stack deletion retains, as a template and the
     ``--resources-to-import`` list of a CloudFormation IMPORT change set: the first step of
-    creating the stage again with its data (README, "Creating prod again"). The same for the
-    SAM stack and the support stack, which define these resources alike."""
+    creating the stage again with its data (docs/deploying/teardown.md, "Creating prod
+    again"). The same for the SAM stack and the support stack, which define these resources
+    alike."""
     resources = _supporting(stage, function=stage.function_name)["Resources"]
     kept = {
         name: {key: value for key, value in resource.items() if key != "DependsOn"}

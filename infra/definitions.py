@@ -409,8 +409,8 @@ ACCEPTED_FINDINGS: dict[str, dict[str, str]] = {
         "CKV_AWS_149": "Read only by this account's function; the AWS-managed key "
         "(aws/secretsmanager) encrypts it",
         "CKV2_AWS_57": "Rotated by hand (prepend a new key, drop the old one a day later: "
-        "README); a rotation Lambda would be one more function to run for a key that only "
-        "signs list cursors",
+        "docs/security.md); a rotation Lambda would be one more function to run for a key that "
+        "only signs list cursors",
     },
     "log_group": {
         "CKV_AWS_158": "Logs hold no secrets or task contents; CloudWatch Logs encrypts "

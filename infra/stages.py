@@ -43,7 +43,8 @@ class Tuning:
     protect_data: bool  # deletion protection, and keep table and users on stack deletion
     #: Anyone who knows the app client id (the web page publishes it) may create an account
     #: with Cognito's SignUp and use the API. Off: only an administrator creates users
-    #: (``admin-create-user``). README, "Sign-up is closed" says what opening it costs.
+    #: (``admin-create-user``). docs/security.md, "Users, sign-up and passwords" says what
+    #: opening it costs.
     allow_self_sign_up: bool = False
 
 

@@ -301,7 +301,7 @@ def supporting_file(stage: Stage) -> Block:
                 "cursor": {
                     "secret_id": "${aws_secretsmanager_secret.cursor.id}",
                     # Written when the version is created, never read back or compared: a
-                    # rotation made outside Terraform (README) stays.
+                    # rotation made outside Terraform (docs/security.md) stays.
                     "secret_string_wo": CURSOR_SECRET_VALUE_REFERENCE,
                     "secret_string_wo_version": 1,
                 }

@@ -862,7 +862,7 @@ def test_prod_writes_an_import_of_what_a_deleted_stack_kept(packaged: Any) -> No
     prod = stage("prod")
     assert {r["LogicalResourceId"]: r["ResourceIdentifier"] for r in to_import} == {
         "TasksTable": {"TableName": prod.table_name},
-        "TasksUserPool": {"UserPoolId": "USER_POOL_ID"},  # the README says how to find it
+        "TasksUserPool": {"UserPoolId": "USER_POOL_ID"},  # see docs/deploying/teardown.md
         "ApiHandlerLogGroup": {"LogGroupName": prod.function_log_group},
         "ApiAccessLogGroup": {"LogGroupName": prod.access_log_group},
     }

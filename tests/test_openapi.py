@@ -4,6 +4,7 @@ definitions (routes, schemas, header syntax), so that it cannot drift from them.
 from __future__ import annotations
 
 import copy
+import html
 import json
 import re
 import subprocess
@@ -27,6 +28,7 @@ from chalicelib.web import (
     SECURITY_HEADERS,
 )
 from tests.conftest import PROJECT_DIR, Api, serving_api
+from tests.docs import build_site
 from tests.local_server import running_local_server
 from tools import openapi as openapi_tool
 
@@ -471,20 +473,44 @@ def test_importing_the_app_loads_neither_the_document_builder_nor_jsonschema() -
     assert result.stdout.strip() == "[]"
 
 
-# --- the README -----------------------------------------------------------------------
+# --- the documentation site's API reference --------------------------------------------
 
 
-def test_the_readme_endpoint_table_is_the_document() -> None:
-    """README's "Endpoints" table: one row per operation, with the document's summary and
-    status codes, so that the prose cannot drift from the contract either."""
-    readme = (PROJECT_DIR / "README.md").read_text()
-    section = readme.split("### Endpoints", 1)[1].split("\n#", 1)[0]
-    rows = re.findall(r"^\| `([A-Z]+)` \| `([^`]+)` \| ([^|]+?) \| ([^|]+?) \|$", section, re.M)
-    documented = sorted(
-        (method, path, operation["summary"], ", ".join(sorted(operation["responses"])))
+def rendered_operations(reference: str) -> dict[tuple[str, str], tuple[str, list[str]]]:
+    """Each operation the built reference page shows: (method, path) -> its summary and the
+    status codes of its response tabs, read from the page's HTML."""
+    found = {}
+    sections = re.split(r"(?=<h[1-3][ >])", reference)
+    for section in sections:
+        heading = re.match(r"<h3[^>]*>(.*?)</h3>", section, flags=re.S)
+        if heading is None:
+            continue
+        title = html.unescape(re.sub(r"<[^>]+>", "", heading[1])).replace("\N{PILCROW SIGN}", "")
+        operation = re.fullmatch(r"(GET|PUT|POST|PATCH|DELETE|HEAD|OPTIONS) (/\S*)", title.strip())
+        if operation is None:
+            continue
+        summary = re.search(r"</h3>\s*<p>(.*?)</p>", section, flags=re.S)
+        statuses = re.findall(r"<label for=\"__tabbed_[^\"]+\">(\d{3}) ", section)
+        found[operation[1], operation[2]] = (
+            html.unescape(summary[1]) if summary else "",
+            sorted(statuses),
+        )
+    return found
+
+
+@pytest.mark.external  # mkdocs builds the site in a fresh interpreter
+def test_the_docs_api_reference_shows_every_operation_of_the_document(tmp_path: Path) -> None:
+    """The site's API reference is openapi.json rendered when the site is built: each
+    operation with its summary and status codes, and no other, so that the documentation
+    cannot drift from the contract."""
+    result = build_site(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    reference = (tmp_path / "api" / "reference" / "index.html").read_text()
+    documented = {
+        (method, path): (operation["summary"], sorted(operation["responses"]))
         for path, method, operation in operations(COMMITTED)
-    )
-    assert sorted(rows) == documented
+    }
+    assert rendered_operations(reference) == documented
 
 
 def test_request_body_examples_are_accepted_by_the_api(api: Api) -> None:

@@ -27,6 +27,7 @@ LAYERS = (
     "requirements.txt",  # what Lambda runs (chalice packages this file)
     "requirements-local.txt",  # what `make run` serves with
     "requirements-lint.txt",  # what `make lint` and `make format` run
+    "requirements-docs.txt",  # what `make docs` builds the documentation site with
     "requirements-dev.txt",  # everything `make test`, `make bench` and the tools need
 )
 RESOLVED_MARKER = "# Resolved by `make pins` (tools/pins.py) from the lines above; do not edit."
@@ -90,9 +91,15 @@ def read(file: str, project: Path = PROJECT) -> Layer:
     return layer
 
 
+def read_all(project: Path = PROJECT) -> dict[str, Layer]:
+    """Every layer as written, unchecked: while `make pins` rewrites them bottom up, a new
+    layer may already pin what a layer above it still pins until its own turn comes."""
+    return {file: read(file, project) for file in LAYERS}
+
+
 def layers(project: Path = PROJECT) -> dict[str, Layer]:
     """Every layer, checked: includes point down, and each distribution is pinned once."""
-    found = {file: read(file, project) for file in LAYERS}
+    found = read_all(project)
     owner: dict[str, str] = {}
     for position, (file, layer) in enumerate(found.items()):
         for include in layer.includes:
@@ -131,7 +138,7 @@ def extras_asked(found: dict[str, Layer], file: str) -> dict[str, set[str]]:
 def resolve(file: str, uv: str, project: Path = PROJECT) -> dict[str, str]:
     """uv's resolution of a layer's declared lines, on top of the layers it includes:
     each distribution that no lower layer and no declared line pins, with why."""
-    found = layers(project)
+    found = read_all(project)
     layer = found[file]
     lower = {name for include in layer.includes for name in closure(found, include)}
     with tempfile.TemporaryDirectory() as tmp:
@@ -164,11 +171,13 @@ def resolve(file: str, uv: str, project: Path = PROJECT) -> dict[str, str]:
 
 
 def write(file: str, uv: str, project: Path = PROJECT) -> None:
-    layer = layers(project)[file]
+    layer = read_all(project)[file]
     body = "\n".join(layer.header).rstrip("\n")
     resolved = resolve(file, uv, project)
     lines = [body, "", RESOLVED_MARKER, *(resolved[name] for name in sorted(resolved))]
-    (project / file).write_text("\n".join(lines if resolved else [body]) + "\n")
+    text = "\n".join(lines if resolved else [body]) + "\n"
+    if (project / file).read_text() != text:  # an unchanged file keeps its time: the
+        (project / file).write_text(text)  # Makefile reinstalls a layer when its files change
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     for file in LAYERS:  # bottom up: a layer's resolution sees the pins below it
         write(file, args.uv)
-        print(f"{file}: {len(layers()[file].resolved)} resolved pins")
+        print(f"{file}: {len(read(file).resolved)} resolved pins")
     layers()  # the result obeys the rules
     return 0
 

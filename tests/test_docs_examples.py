@@ -1,6 +1,9 @@
-"""Every curl example in the README, run as written (in order) against a fresh `make run`.
+"""Every curl example of the documentation, run as written against a fresh `make run`: those
+of README.md, and those of each page of the site, in the nav's order. Each page's examples
+run in order, on a server of the page's own: a page's examples may build on each other
+(the examples page creates, lists and deletes), never on another page's.
 
-The README shows each command's response; the status line, the headers it shows and the
+Each page shows each command's response; the status line, the headers it shows and the
 body must match, except for generated ids, timestamps, ETags and list cursors, and bodies
 it abbreviates with "...".
 """
@@ -10,15 +13,15 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import PROJECT_DIR
+from tests.docs import DOCS_DIR, Example, curl_examples, nav_pages
 from tests.local_server import running_local_server
 
-README_URL = "http://127.0.0.1:8000"
+DOCS_URL = "http://127.0.0.1:8000"
 VOLATILE = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # generated ids
     r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z"  # server timestamps
@@ -26,37 +29,15 @@ VOLATILE = re.compile(
     # list cursors: base64url of a JSON object ("eyJ" is '{"'), ".", 22-character base64url MAC
     r"|(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}(?![A-Za-z0-9_-])"
 )
+#: The README first, then the site's pages in the nav's order.
+PAGES = [PROJECT_DIR / "README.md", *(DOCS_DIR / page for page in nav_pages())]
+#: As many examples as the README held when the documentation moved out of it into docs/.
+EXAMPLES_MOVED_TO_DOCS = 29
 
 
-@dataclass
-class Example:
-    command: str
-    expected: list[str]
-
-
-def readme_examples() -> list[Example]:
-    text = (PROJECT_DIR / "README.md").read_text()
-    examples: list[Example] = []
-    for block in re.findall(r"```console\n(.*?)```", text, flags=re.S):
-        lines = block.splitlines()
-        i = 0
-        while i < len(lines):
-            if not lines[i].startswith("$ curl "):
-                i += 1
-                continue
-            command = lines[i][2:]
-            while command.endswith("\\"):
-                i += 1
-                command = command[:-1] + lines[i].strip()
-            i += 1
-            expected = []
-            while i < len(lines) and not lines[i].startswith("$ "):
-                expected.append(lines[i])
-                i += 1
-            while expected and not expected[-1]:
-                expected.pop()
-            examples.append(Example(command, expected))
-    return examples
+def examples_by_page() -> dict[str, list[Example]]:
+    found = {str(page.relative_to(PROJECT_DIR)): curl_examples(page) for page in PAGES}
+    return {page: examples for page, examples in found.items() if examples}
 
 
 def parse_response(lines: list[str]) -> tuple[str, dict[str, str], str]:
@@ -76,8 +57,8 @@ def normalise(text: str) -> str:
     return VOLATILE.sub("<volatile>", text)
 
 
-def test_readme_has_a_curl_example_for_every_route() -> None:
-    commands = " ".join(e.command for e in readme_examples())
+def test_the_docs_have_a_curl_example_for_every_route() -> None:
+    commands = " ".join(e.command for examples in examples_by_page().values() for e in examples)
     for method, path in [
         ("GET", "/health"),
         ("POST", "/tasks"),
@@ -88,23 +69,32 @@ def test_readme_has_a_curl_example_for_every_route() -> None:
         ("DELETE", "/tasks/"),
     ]:
         verb = "" if method == "GET" else f"-X {method} "
-        assert re.search(rf"curl -i {verb}{re.escape(README_URL + path)}", commands), (method, path)
+        assert re.search(rf"curl -i {verb}{re.escape(DOCS_URL + path)}", commands), (method, path)
+
+
+def test_the_readme_shows_a_round_trip_and_the_site_keeps_every_other_example() -> None:
+    found = examples_by_page()
+    readme = [e.command for e in found.pop("README.md", [])]
+    assert len(readme) >= 2, "the README's round trip: create a task, then read it"
+    assert re.match(rf"curl -i -X (POST|PUT) {re.escape(DOCS_URL)}/tasks", readme[0])
+    assert re.match(rf"curl -i {re.escape(DOCS_URL)}/tasks/", readme[1])
+    assert sum(len(examples) for examples in found.values()) >= EXAMPLES_MOVED_TO_DOCS
 
 
 @pytest.mark.external
-def test_readme_curl_examples_work_as_written(tmp_path: Path) -> None:
-    examples = readme_examples()
-    assert len(examples) >= 8
+@pytest.mark.parametrize("page", list(examples_by_page()))
+def test_curl_examples_work_as_written(page: str, tmp_path: Path) -> None:
+    examples = examples_by_page()[page]
     with running_local_server(tmp_path) as server:
         for example in examples:
-            command = example.command.replace(README_URL, server.base_url)
+            command = example.command.replace(DOCS_URL, server.base_url)
             result = subprocess.run(
                 ["bash", "-c", command],
                 capture_output=True,
                 text=True,
                 timeout=30,
                 check=False,
-                cwd=PROJECT_DIR,  # as the README says: `$(make -s token ...)` runs here
+                cwd=PROJECT_DIR,  # as the pages say: `$(make -s token ...)` runs here
             )
             assert result.returncode == 0, (example.command, result.stderr)
             actual = result.stdout.replace("\r\n", "\n").splitlines()
