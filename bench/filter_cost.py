@@ -4,7 +4,7 @@ Why: ``priority`` and ``tag`` are filter expressions, applied after DynamoDB has
 items, so a filter that matches nothing once read every task of the owner: 10 Queries and
 2,599.5 RCU for ``tag=nomatch&limit=1`` at 2,000 tasks of about 10 KB, growing with the
 owner's tasks. Every list request now has a fixed read budget
-(``chalicelib.store.MAX_QUERIES_PER_PAGE`` Queries evaluating at most
+(``chalicelib.tasks.store.MAX_QUERIES_PER_PAGE`` Queries evaluating at most
 ``MAX_ITEMS_READ_PER_PAGE`` items); this measures it on AWS's DynamoDB Local, through
 ``chalice.test.Client``, with the meter on the app's own client.
 
@@ -29,9 +29,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench import operations
-from chalicelib.schema import FIELDS, LIST_PARAMETERS, PRIORITIES, STATUSES
-from chalicelib.store import MAX_ITEMS_READ_PER_PAGE, MAX_QUERIES_PER_PAGE, Task, TaskStore
 from chalicelib.table import create_table
+from chalicelib.tasks.record import Task
+from chalicelib.tasks.schema import FIELDS, LIST_PARAMETERS, PRIORITIES, STATUSES
+from chalicelib.tasks.store import MAX_ITEMS_READ_PER_PAGE, MAX_QUERIES_PER_PAGE, DynamoTaskStore
 from tools import dynamodb_local
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -100,7 +101,7 @@ def owner_tasks(count: int, description_chars: int, seed: int = 1) -> list[Task]
 def batch_load(client: Any, table: str, owner: str, tasks: list[Task]) -> float:
     """Write the tasks as the store lays them out, with BatchWriteItem (unconditional:
     the table is fresh); returns the seconds it took."""
-    puts = [{"PutRequest": {"Item": TaskStore.item(owner, task)}} for task in tasks]
+    puts = [{"PutRequest": {"Item": DynamoTaskStore.item(owner, task)}} for task in tasks]
 
     def write(batch: list[dict[str, Any]]) -> None:
         while batch:

@@ -24,7 +24,12 @@ from chalicelib import openapi; t3 = time.perf_counter()
 openapi.document(app.app.routes); t4 = time.perf_counter()
 print(t1 - t0, t2 - t1, t3 - t2, t4 - t3)
 """
-STEPS = ("import app", "then import jsonschema", "then import chalicelib.openapi", "build document")
+STEPS = (
+    "import app",
+    "then import jsonschema",
+    "then import chalicelib.core.openapi",
+    "build document",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

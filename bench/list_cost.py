@@ -24,10 +24,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from bench.meter import Meter
-from chalicelib.cursor import CursorCodec
-from chalicelib.schema import PRIORITIES, STATUSES
-from chalicelib.store import ListFilters, TaskStore
+from chalicelib.core.cursor import CursorCodec
 from chalicelib.table import create_table
+from chalicelib.tasks.schema import PRIORITIES, STATUSES
+from chalicelib.tasks.store import DynamoTaskStore, ListFilters
 from tools import dynamodb_local
 
 TABLE = "tasks-bench"
@@ -132,14 +132,14 @@ FLAKY_CONDITION = "Invalid ConditionExpression: Index 0 out of bounds for length
 MAX_LOAD_ATTEMPTS = 3
 
 
-def load(store: TaskStore, pairs: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+def load(store: DynamoTaskStore, pairs: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     """Write every task through the store (conditional puts, as the API does)."""
     retried: list[str] = []
 
     def create(owner: str, task: dict[str, Any]) -> bool:
         for attempt in range(1, MAX_LOAD_ATTEMPTS + 1):
             try:
-                return store.create(owner, task)
+                return store.create(owner, task, 0)  # no task of the load expires
             except ClientError as error:
                 if FLAKY_CONDITION not in str(error) or attempt == MAX_LOAD_ATTEMPTS:
                     raise
@@ -161,7 +161,7 @@ def load(store: TaskStore, pairs: list[tuple[str, dict[str, Any]]]) -> dict[str,
 
 
 def measure_pages(
-    store: TaskStore,
+    store: DynamoTaskStore,
     meter: Meter,
     pairs: list[tuple[str, dict[str, Any]]],
     limit: int,
@@ -211,7 +211,7 @@ def load_and_measure(
     meter = Meter(forbidden=frozenset({"Scan"}))
     meter.attach(client)
     create_table(client, table)
-    store = TaskStore(client, table, CursorCodec([b"x" * 32]))
+    store = DynamoTaskStore(client, table, CursorCodec([b"x" * 32]))
     return load(store, pairs), measure_pages(store, meter, pairs, limit, int(time.time()))
 
 

@@ -4,7 +4,7 @@ Why: Lambda refuses a function result over 6 MB, and API Gateway turns that into
 The python3.11 runtime writes the result with non-ASCII characters escaped, so an emoji
 weighs 12 bytes there (``\\ud83d\\ude00``) although it is 4 on the wire. With 100 such
 tasks, ``GET /tasks?limit=100`` once returned 13,470,541 bytes. A page now ends early,
-with a cursor, before its tasks pass ``chalicelib.encoding.PAGE_BUDGET_BYTES``.
+with a cursor, before its tasks pass ``chalicelib.core.encoding.PAGE_BUDGET_BYTES``.
 
 The tasks are created through the API (so each is valid) and listed through
 ``chalice.test.Client``. The page's weight in Lambda is measured here, not taken from the
@@ -23,9 +23,9 @@ import urllib.parse
 from typing import Any
 
 from bench import operations
-from chalicelib.encoding import LAMBDA_RESULT_LIMIT_BYTES, PAGE_BUDGET_BYTES
-from chalicelib.schema import FIELDS, LIST_PARAMETERS, MAX_EPOCH_SECONDS, PRIORITIES, STATUSES
+from chalicelib.core.encoding import LAMBDA_RESULT_LIMIT_BYTES, PAGE_BUDGET_BYTES
 from chalicelib.table import create_table
+from chalicelib.tasks.schema import FIELDS, LIST_PARAMETERS, MAX_EPOCH_SECONDS, PRIORITIES, STATUSES
 from tools import dynamodb_local
 
 OWNER = "owner-emoji"

@@ -4,7 +4,7 @@ Why: a body the API rejects must cost time linear in its size. jsonschema's
 ``uniqueItems`` is quadratic for items it cannot sort, so ``{"title":"x","tags":[0,1,...,
 6999,"x"]}`` (41 KB) once kept a core busy for 23 s before its 400; in Lambda, a few such
 requests a second would take every reserved instance. Each body below is as bad as we can
-build within the body limit (``chalicelib.web.MAX_BODY_BYTES``), sent as POST, PUT and
+build within the body limit (``chalicelib.core.http.MAX_BODY_BYTES``), sent as POST, PUT and
 PATCH (``application/merge-patch+json``) through ``chalice.test.Client`` on the ``dev``
 stage, each right after a normal create, in the same process. Each rejection is timed as a
 ratio to the create just before it, and a case's figure is the median of those paired
@@ -30,8 +30,8 @@ from typing import Any
 
 from bench import operations
 from bench.cold_start import median_paired_ratio
+from chalicelib.core.http import MAX_BODY_BYTES, PROBLEM_JSON
 from chalicelib.table import create_table
-from chalicelib.web import MAX_BODY_BYTES, PROBLEM_JSON
 from tools import dynamodb_local
 
 #: Every hostile body is sent with each method; PUT and PATCH name one task id.

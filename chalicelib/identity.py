@@ -1,4 +1,4 @@
-"""Who is calling: the owner that every task operation is scoped to.
+"""Who is calling: the owner that every operation on stored data is scoped to.
 
 Deployed, API Gateway's Cognito user-pool authorizer verifies the ID token and passes its
 claims; the owner is the ``sub`` claim. The local stage may also run anonymously, as
@@ -13,7 +13,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.errors import AnonymousModeRefused, AudienceUnconfigured, Unauthenticated
+from chalice.app import CognitoUserPoolAuthorizer
+
+from chalicelib.core.errors import AnonymousModeRefused, AudienceUnconfigured, Unauthenticated
 
 #: The owner of every request without a token, in the local stage only.
 LOCAL_OWNER = "local"
@@ -30,6 +32,11 @@ def user_pool_arns(environ: Mapping[str, str] | None = None) -> list[str]:
     environ = os.environ if environ is None else environ
     arns = [a.strip() for a in environ.get("COGNITO_USER_POOL_ARN", "").split(",") if a.strip()]
     return arns or [PLACEHOLDER_USER_POOL_ARN]
+
+
+#: API Gateway verifies the ID token; the app takes the owner from its claims. Built when the
+#: app is imported, with the stage's pools: every route that reads stored data names it.
+cognito = CognitoUserPoolAuthorizer("TasksUserPool", provider_arns=user_pool_arns())
 
 
 def anonymous_allowed(environ: Mapping[str, str] | None = None) -> bool:

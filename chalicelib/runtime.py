@@ -1,28 +1,31 @@
-"""Composition root: builds the task service once per container from the stage's settings.
+"""Composition root: what every resource's service is built from, once per container.
 
-Settings are read on first use, not at import: ``chalice.test.Client`` sets a stage's
-environment variables only while a request runs. The store itself never learns where
-it runs; only this module decides which DynamoDB endpoint it talks to.
+``Shared`` is the stage's DynamoDB client, table, cursor codec and clock; each resource
+builds its service from it with ``per_container``. Settings are read on first use, not at
+import: ``chalice.test.Client`` sets a stage's environment variables only while a request
+runs. Stores never learn where they run; only this module decides which DynamoDB
+endpoint they talk to.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import boto3
 from botocore.config import Config
 
 from chalicelib import telemetry
-from chalicelib.cursor import CursorCodec
+from chalicelib.core.clock import Clock, utc_now
+from chalicelib.core.cursor import CursorCodec
+from chalicelib.core.dynamo import translating_errors
 from chalicelib.secrets import SecretsManagerSecrets, parse_secrets
-from chalicelib.store import TaskStore, translating_errors
 from chalicelib.table import ensure_table
-from chalicelib.tasks import TaskService
 
 log = logging.getLogger("task-api.runtime")
 
@@ -79,9 +82,23 @@ class Settings:
         )
 
 
+@dataclass(frozen=True)
+class Shared:
+    """What every resource's service is built from."""
+
+    client: Any
+    table_name: str
+    cursors: CursorCodec
+    clock: Clock
+
+
+Service = TypeVar("Service")
 _lock = threading.Lock()
-_service: TaskService | None = None
+_shared: Shared | None = None
+_services: dict[Callable[..., Any], Any] = {}
 _embedded: EmbeddedEngine | None = None
+#: The clock services are built with; tests and benchmarks set their own (``use_clock``).
+_clock: Clock = utc_now
 
 
 class EmbeddedEngine(Protocol):
@@ -113,27 +130,51 @@ def _start_embedded_engine() -> None:
     _embedded.start()
 
 
-def task_service() -> TaskService:
-    """The container's one TaskService, built on first use."""
-    global _service
-    if _service is None:
+def shared() -> Shared:
+    """The container's client, table, cursors and clock, built on first use."""
+    global _shared
+    if _shared is None:
         with _lock:
-            if _service is None:
-                _service = _build(Settings.from_environ())
-    return _service
+            if _shared is None:
+                _shared = _build(Settings.from_environ())
+    return _shared
+
+
+def per_container(build: Callable[[Shared], Service]) -> Callable[[], Service]:
+    """``build``, called once per container (after a ``reset``, once again): how each
+    resource makes its one service from what they share."""
+
+    @functools.wraps(build)
+    def service() -> Service:
+        built: Service | None = _services.get(build)
+        if built is None:
+            ready = shared()
+            with _lock:
+                built = _services.setdefault(build, build(ready))
+        return built
+
+    return service
+
+
+def use_clock(clock: Clock | None) -> None:
+    """Build services with ``clock`` from now on (None: the real one): the seam tests and
+    benchmarks move time with. Services already built keep theirs until ``reset``."""
+    global _clock
+    _clock = clock or utc_now
 
 
 def reset() -> None:
-    """Forget the service and stop the embedded emulator (tests, between cases)."""
-    global _service, _embedded
+    """Forget the services and stop the embedded emulator (tests, between cases)."""
+    global _shared, _embedded
     with _lock:
-        _service = None
+        _shared = None
+        _services.clear()
         if _embedded is not None:
             _embedded.stop()
             _embedded = None
 
 
-def _build(settings: Settings) -> TaskService:
+def _build(settings: Settings) -> Shared:
     if settings.auto_provision and os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
         raise RuntimeError("TASKS_AUTO_PROVISION is for development stages, not for Lambda")
     if settings.auto_provision and settings.endpoint_url is None:
@@ -151,7 +192,7 @@ def _build(settings: Settings) -> TaskService:
     if settings.auto_provision and _provision(client, settings.table_name):
         log.info("Created table %s from the table definition", settings.table_name)
     codec = _cursor_codec(settings, session)
-    return TaskService(TaskStore(client, settings.table_name, codec))
+    return Shared(client, settings.table_name, codec, _clock)
 
 
 def _cursor_codec(settings: Settings, session: boto3.session.Session) -> CursorCodec:

@@ -33,7 +33,7 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from chalice.app import Request, Response
 
-from chalicelib import web
+from chalicelib.core import http
 from chalicelib.log_format import PrettyFormatter
 
 #: The service: the Logger's name (modules log to ``task-api.<module>``), the metrics'
@@ -139,7 +139,7 @@ def capture_lambda_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
 def observe_request(event: Request, get_response: Callable[[Request], Response]) -> Response:
     """X-Request-Id, then the request's log line and metrics, whatever the outcome."""
     started = time.perf_counter()
-    ids = web.request_ids(event)
+    ids = http.request_ids(event)
     log = logger()
     log.thread_safe_append_keys(request_id=ids.gateway, correlation_id=ids.correlation)
     tally = _Tally()
@@ -148,8 +148,8 @@ def observe_request(event: Request, get_response: Callable[[Request], Response])
         try:
             response = get_response(event)
         except Exception:  # a failure outside the views: still a problem document
-            response = web.internal_error()
-        response = web.identify(response, ids.correlation)
+            response = http.internal_error()
+        response = http.identify(response, ids.correlation)
         _record(event, response, (time.perf_counter() - started) * 1000, tally, ids)
         return response
     finally:
@@ -186,13 +186,13 @@ _current: contextvars.ContextVar[_Tally | None] = contextvars.ContextVar(
 
 
 def _record(
-    event: Request, response: Response, latency_ms: float, tally: _Tally, ids: web.RequestIds
+    event: Request, response: Response, latency_ms: float, tally: _Tally, ids: http.RequestIds
 ) -> None:
     """The log line, the metrics and the trace annotations. A failure here is logged and
     never changes the response: the request itself has already happened."""
     route, method, status = event.path, event.method, response.status_code
     try:
-        owner = web.caller(event)
+        owner = http.caller(event)
         fields: dict[str, Any] = {
             "method": method,
             "route": route,

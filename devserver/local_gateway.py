@@ -46,11 +46,10 @@ from typing import Any
 from chalice import local
 from chalice.app import CORSConfig
 
-from chalicelib.headers import REQUEST_ID_HEADER
-from chalicelib.web import (
+from chalicelib.core.errors import GATEWAY_PROBLEM, GATEWAY_PROBLEM_TITLE
+from chalicelib.core.headers import REQUEST_ID_HEADER
+from chalicelib.core.http import (
     CORS_ORIGIN_VARIABLE,
-    GATEWAY_PROBLEM,
-    GATEWAY_PROBLEM_TITLE,
     INSTANCE_PREFIX,
     LOOPBACK_ORIGINS,
     PROBLEM_JSON,

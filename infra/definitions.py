@@ -13,17 +13,15 @@ from enum import Enum
 from typing import Any
 
 from chalicelib import telemetry
-from chalicelib.headers import REQUEST_ID_HEADER
-from chalicelib.table import TABLE_DEFINITION, TTL_ATTRIBUTE  # noqa: F401  (re-exported)
-from chalicelib.web import (
+from chalicelib.core.errors import GATEWAY_PROBLEM, GATEWAY_PROBLEM_TITLE, RETRY_AFTER_SECONDS
+from chalicelib.core.headers import REQUEST_ID_HEADER
+from chalicelib.core.http import (
     CORS_EXPOSE_HEADERS,
-    GATEWAY_PROBLEM,
-    GATEWAY_PROBLEM_TITLE,
     INSTANCE_PREFIX,
     PROBLEM_JSON,
-    RETRY_AFTER_SECONDS,
     SECURITY_HEADERS,
 )
+from chalicelib.table import TABLE_DEFINITION, TTL_ATTRIBUTE  # noqa: F401  (re-exported)
 
 # --- identity -----------------------------------------------------------------------------
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chalicelib.core.http import CORS_ORIGIN_VARIABLE, LOOPBACK_ORIGINS
 from chalicelib.telemetry import NAMESPACE_ENV, SERVICE
-from chalicelib.web import CORS_ORIGIN_VARIABLE, LOOPBACK_ORIGINS
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CONFIG_FILE = PROJECT_DIR / ".chalice" / "config.json"

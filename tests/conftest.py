@@ -21,9 +21,9 @@ from moto import mock_aws
 
 from app import app
 from bench.page_bytes import largest_task  # noqa: F401  (the tests' largest task)
-from chalicelib import runtime, tasks
-from chalicelib.schema import DEFAULTS, default_for
+from chalicelib import runtime
 from chalicelib.table import create_table
+from chalicelib.tasks.schema import DEFAULTS, default_for
 from devserver import patches
 
 # The `external` marker and its guard (make check runs the tests without it).
@@ -365,11 +365,13 @@ class Clock:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    """Use before the first request of a test: the service is built with it then."""
+def clock() -> Iterator[Clock]:
+    """Use before the first request of a test: the services are built with it then
+    (``runtime.use_clock``, the composition root's seam)."""
     fake = Clock()
-    monkeypatch.setattr(tasks, "_utc_now", fake)
-    return fake
+    runtime.use_clock(fake)
+    yield fake
+    runtime.use_clock(None)
 
 
 @pytest.fixture

@@ -20,11 +20,11 @@ from moto import mock_aws
 from bench import cold_start, filter_cost, operations, page_bytes, rejection_cost, report, suite
 from bench.meter import Meter
 from bench.operations import Call
-from chalicelib import validation
-from chalicelib.schema import FIELDS, STATUSES
-from chalicelib.store import TaskStore
+from chalicelib.core.http import MAX_BODY_BYTES
 from chalicelib.table import create_table
-from chalicelib.web import MAX_BODY_BYTES
+from chalicelib.tasks import service
+from chalicelib.tasks.schema import FIELDS, STATUSES
+from chalicelib.tasks.store import DynamoTaskStore
 
 
 def _operation(requests: int = 1, read: float = 0.0, write: float = 1.0) -> dict[str, Any]:
@@ -449,7 +449,7 @@ def test_the_docs_quote_the_ratio_budgets() -> None:
 
 def test_the_filtered_owners_tasks_weigh_the_same_and_never_match() -> None:
     tasks = filter_cost.owner_tasks(400, filter_cost.SMALL_DESCRIPTION)
-    sizes = {len(json.dumps(TaskStore.item("owner", task))) for task in tasks}
+    sizes = {len(json.dumps(DynamoTaskStore.item("owner", task))) for task in tasks}
     assert len(sizes) == 1  # same lengths everywhere: the same DynamoDB item size
     longest = max(len(task["description"]) for task in tasks)
     assert longest == filter_cost.SMALL_DESCRIPTION  # as the report says
@@ -466,7 +466,7 @@ def test_the_filtered_owners_tasks_weigh_the_same_and_never_match() -> None:
 
 def test_the_largest_task_is_valid_and_an_emoji_weighs_12_bytes_in_lambda() -> None:
     task = page_bytes.largest_task(3)
-    validation.validate_task(task, dt.datetime.now(dt.UTC))
+    service._validate(service._INPUT, task, dt.datetime.now(dt.UTC))  # as POST and PUT do
 
     def call(body: str) -> Call:
         return Call(200, {}, None, 1.0, {}, body.encode())
@@ -495,7 +495,7 @@ def test_the_loader_sends_dynamodb_locals_spurious_condition_error_again_a_few_t
         def __init__(self, failures: dict[str, list[str]]) -> None:
             self.failures = failures
 
-        def create(self, owner: str, task: dict[str, Any]) -> bool:
+        def create(self, owner: str, task: dict[str, Any], now: int) -> bool:
             pending = self.failures.get(task["id"], [])
             if pending:
                 raise flaky(pending.pop(0))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.headers import MAX_ENTITY_TAGS
+from chalicelib.core.headers import MAX_ENTITY_TAGS
 from tests.conftest import Api
 
 

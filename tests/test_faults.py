@@ -27,7 +27,7 @@ from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, Re
 from moto.core.models import botocore_stubber
 
 from chalicelib import runtime
-from chalicelib.web import INSTANCE_PREFIX
+from chalicelib.core.http import INSTANCE_PREFIX
 from tests.conftest import LOCAL_TABLE, PROJECT_DIR, Api, require_dynamodb_local, serving_api
 from tools import dynamodb_local
 

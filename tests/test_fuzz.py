@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from bench.rejection_cost import MAX_PROBLEM_BYTES
-from chalicelib.schema import FIELDS, PRIORITIES, STATUSES
+from chalicelib.tasks.schema import FIELDS, PRIORITIES, STATUSES
 from tests.conftest import ENGINES, LOCAL_TABLE, Api, engine_endpoint, serving_api
 from tools import dev_token, dynamodb_local
 

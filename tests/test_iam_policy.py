@@ -59,7 +59,7 @@ def operations_in(path: Path) -> set[str]:
 
 
 def deployed_operations() -> set[str]:
-    modules = [PROJECT_DIR / "app.py", *sorted((PROJECT_DIR / "chalicelib").glob("*.py"))]
+    modules = [PROJECT_DIR / "app.py", *sorted((PROJECT_DIR / "chalicelib").rglob("*.py"))]
     found: set[str] = set()
     for module in modules:
         if module.name != "table.py":  # create/describe: local development only

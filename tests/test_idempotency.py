@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from chalicelib.cursor import CursorCodec
-from chalicelib.errors import IdempotencyConflict, IdempotencyKeyReused
-from chalicelib.store import ListFilters, TaskStore
-from chalicelib.tasks import IDEMPOTENCY_WINDOW_SECONDS
+from chalicelib.core.cursor import CursorCodec
+from chalicelib.core.errors import IdempotencyConflict, IdempotencyKeyReused
+from chalicelib.tasks.service import IDEMPOTENCY_WINDOW_SECONDS, TaskService
+from chalicelib.tasks.store import DynamoTaskStore, ListFilters, Remembered
 from tests.conftest import Api, Clock, new_task
 
 BODY = {"title": "pay rent", "priority": "high", "tags": ["home"]}
@@ -123,21 +123,35 @@ def task(task_id: str) -> dict[str, Any]:
 
 
 def test_keys_are_scoped_per_owner(dynamodb: Any, table_name: str) -> None:
-    store = TaskStore(dynamodb, table_name, CursorCodec([b"k" * 32]))
-    alice, created = store.create_idempotent("alice", task("a1"), "same-key", "h", 0, 100)
-    assert (alice["id"], created) == ("a1", True)
-    bob, created = store.create_idempotent("bob", task("b1"), "same-key", "h", 0, 100)
-    assert created
-    assert bob["id"] == "b1"
-    replay, created = store.create_idempotent("bob", task("b2"), "same-key", "h", 0, 100)
-    assert (replay["id"], created) == ("b1", False)
-    with pytest.raises(IdempotencyKeyReused):
-        store.create_idempotent("alice", task("a2"), "same-key", "other", 0, 100)
+    store = DynamoTaskStore(dynamodb, table_name, CursorCodec([b"k" * 32]))
+    alice = store.create_idempotent("alice", task("a1"), "same-key", "h", 0, 100)
+    assert alice == task("a1")  # created
+    bob = store.create_idempotent("bob", task("b1"), "same-key", "h", 0, 100)
+    assert bob == task("b1")
+    replay = store.create_idempotent("bob", task("b2"), "same-key", "h", 0, 100)
+    assert replay == Remembered("h", task("b1"))  # the key's first task: no new one
+    assert store.create_idempotent("alice", task("a2"), "same-key", "other", 0, 100) == (
+        Remembered("h", task("a1"))
+    )
     assert [t["id"] for t in store.list_page("bob", ListFilters(), 10, None, 0).items] == ["b1"]
 
 
+def test_a_key_reused_with_another_request_is_refused(dynamodb: Any, table_name: str) -> None:
+    """The service decides what a remembered key means: the same request replays, another
+    request is refused."""
+    store = DynamoTaskStore(dynamodb, table_name, CursorCodec([b"k" * 32]))
+    service = TaskService(store)
+    first = service.create("alice", {"title": "t"}, "key")
+    assert service.create("alice", {"title": "t"}, "key") == first
+    with pytest.raises(IdempotencyKeyReused):
+        service.create("alice", {"title": "other"}, "key")
+    assert [t["id"] for t in store.list_page("alice", ListFilters(), 10, None, 0).items] == [
+        first["id"]
+    ]
+
+
 def test_idempotency_records_are_not_tasks(dynamodb: Any, table_name: str) -> None:
-    store = TaskStore(dynamodb, table_name, CursorCodec([b"k" * 32]))
+    store = DynamoTaskStore(dynamodb, table_name, CursorCodec([b"k" * 32]))
     store.create_idempotent("alice", task("a1"), "key", "h", 0, 100)
     assert [t["id"] for t in store.list_page("alice", ListFilters(), 10, None, 0).items] == ["a1"]
     assert store.get("alice", "key", 0) is None
@@ -145,7 +159,7 @@ def test_idempotency_records_are_not_tasks(dynamodb: Any, table_name: str) -> No
 
 def test_a_conflicting_transaction_is_409(dynamodb: Any, table_name: str) -> None:
     """DynamoDB cancels one of two concurrent transactions on the same key."""
-    store = TaskStore(dynamodb, table_name, CursorCodec([b"k" * 32]))
+    store = DynamoTaskStore(dynamodb, table_name, CursorCodec([b"k" * 32]))
     with Stubber(dynamodb) as stub:
         stub.add_client_error(
             "transact_write_items",
@@ -165,7 +179,7 @@ def test_conflict_is_a_409_problem_with_retry_after(
     def conflict(*args: Any, **kwargs: Any) -> Any:
         raise IdempotencyConflict()
 
-    monkeypatch.setattr(TaskStore, "create_idempotent", conflict)
+    monkeypatch.setattr(DynamoTaskStore, "create_idempotent", conflict)
     reply = post(app_only, "k-1")
     assert reply.status == 409
     assert reply.header("Retry-After") == "1"

@@ -14,7 +14,7 @@ from moto import mock_aws
 
 from app import app
 from chalicelib import identity, runtime
-from chalicelib.errors import AnonymousModeRefused, AudienceUnconfigured, Unauthenticated
+from chalicelib.core.errors import AnonymousModeRefused, AudienceUnconfigured, Unauthenticated
 from chalicelib.table import create_table
 from tests.conftest import PROJECT_DIR, Api
 from tools import dev_token

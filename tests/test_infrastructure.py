@@ -27,8 +27,9 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
 from app import app
+from chalicelib.core.errors import GATEWAY_PROBLEM, RETRY_AFTER_SECONDS
+from chalicelib.core.http import SECURITY_HEADERS
 from chalicelib.table import TABLE_DEFINITION, TTL_ATTRIBUTE
-from chalicelib.web import GATEWAY_PROBLEM, RETRY_AFTER_SECONDS, SECURITY_HEADERS
 from devserver import patches
 from infra import cloudformation, definitions, package, stages, terraform, tfjson, tfvalidate
 from infra.stages import stage
@@ -270,7 +271,7 @@ def test_powertools_comes_from_the_layer_in_both_formats(packaged: Any, name: st
         assert "botocore" not in top
         # The web page's files: without them GET / fails and its assets are 404s.
         web_files = {
-            f"chalicelib/static/{n}" for n in ("index.html", "app.js", "app.css", "icon.svg")
+            f"chalicelib/site/static/{n}" for n in ("index.html", "app.js", "app.css", "icon.svg")
         }
         assert web_files <= entries, sorted(web_files - entries)
 

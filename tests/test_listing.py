@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from chalicelib import encoding
-from chalicelib.cursor import CursorCodec
-from chalicelib.errors import InvalidCursor
-from chalicelib.store import ListFilters, PageBytes, TaskStore
+from chalicelib.core import encoding
+from chalicelib.core.cursor import CursorCodec
+from chalicelib.core.errors import InvalidCursor
+from chalicelib.core.paging import PageBytes
+from chalicelib.tasks.store import DynamoTaskStore, ListFilters
 from tests.conftest import Api, Clock, largest_task, new_task
 
 STATUSES = ["new", "in_progress", "completed", "cancelled"]
@@ -224,10 +225,10 @@ def test_cursor_reveals_no_key_schema(api: Api, clock: Clock) -> None:
 
 
 def test_cursor_of_another_owner_is_refused(dynamodb: Any, table_name: str) -> None:
-    store = TaskStore(dynamodb, table_name, CursorCodec([b"k" * 32]))
+    store = DynamoTaskStore(dynamodb, table_name, CursorCodec([b"k" * 32]))
     for owner, i in itertools.product(("alice", "bob"), range(3)):
         task = new_task(f"t{i}", created=f"2026-01-0{i + 1}T00:00:00.000000Z")
-        store.create(owner, task)
+        store.create(owner, task, 0)
     alice_cursor = store.list_page("alice", ListFilters(), 1, None, 0).next_cursor
     with pytest.raises(InvalidCursor):
         store.list_page("bob", ListFilters(), 1, alice_cursor, 0)

@@ -17,9 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib import encoding, store
-from chalicelib.cursor import CursorCodec
-from chalicelib.store import ListFilters, PageBytes, TaskStore
+from chalicelib.core import encoding
+from chalicelib.core.cursor import CursorCodec
+from chalicelib.core.paging import PageBytes
+from chalicelib.tasks import store
+from chalicelib.tasks.store import DynamoTaskStore, ListFilters
 from tests.conftest import new_task
 
 NOW = 1_800_000_000
@@ -52,8 +54,8 @@ FILTERS = st.fixed_dictionaries(
 
 
 @pytest.fixture
-def codec_store(dynamodb: Any, table_name: str) -> TaskStore:
-    return TaskStore(dynamodb, table_name, CursorCodec([b"k" * 32]))
+def codec_store(dynamodb: Any, table_name: str) -> DynamoTaskStore:
+    return DynamoTaskStore(dynamodb, table_name, CursorCodec([b"k" * 32]))
 
 
 @settings(
@@ -63,7 +65,7 @@ def codec_store(dynamodb: Any, table_name: str) -> TaskStore:
 )
 @given(tasks=TASKS, filters=FILTERS, data=st.data())
 def test_every_walk_lists_each_matching_task_once_within_its_budgets(
-    codec_store: TaskStore,
+    codec_store: DynamoTaskStore,
     queries: list[dict[str, Any]],
     monkeypatch: pytest.MonkeyPatch,
     tasks: list[dict[str, Any]],
@@ -73,7 +75,7 @@ def test_every_walk_lists_each_matching_task_once_within_its_budgets(
     limit = data.draw(st.integers(1, 8), label="limit")
     budget = data.draw(st.integers(limit + 1, limit + 10), label="items read per request")
     byte_budget = data.draw(st.none() | st.integers(200, 3000), label="page bytes")
-    monkeypatch.setattr(store, "MAX_ITEMS_READ_PER_PAGE", budget)
+    monkeypatch.setattr(codec_store.pager, "max_items", budget)
     owner = f"owner-{next(_owners)}"
     created = []
     for number, spec in enumerate(tasks):
@@ -86,7 +88,7 @@ def test_every_walk_lists_each_matching_task_once_within_its_budgets(
             description=spec["description"],
             expireAt=NOW - 1 if spec["expired"] else NOW + 60,
         )
-        assert codec_store.create(owner, task)
+        assert codec_store.create(owner, task, NOW)
         created.append(task)
     expected = [
         t["id"]

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib import tasks
-from chalicelib.store import MAX_ITEMS_READ_PER_PAGE, MAX_QUERIES_PER_PAGE
+from chalicelib import runtime
+from chalicelib.tasks.store import MAX_ITEMS_READ_PER_PAGE, MAX_QUERIES_PER_PAGE
 from tests.conftest import ENGINES, Api, Clock, engine_endpoint, serving_api
 from tests.test_listing import newest_first, seed, walk
 
@@ -17,10 +17,12 @@ from tests.test_listing import newest_first, seed, walk
 @pytest.fixture(scope="module", params=ENGINES)
 def seeded(request: pytest.FixtureRequest) -> Iterator[tuple[Api, list[dict[str, Any]]]]:
     """260 tasks, created once per engine for the read-only walks of this module."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(tasks, "_utc_now", Clock())
+    runtime.use_clock(Clock())
+    try:
         with serving_api(engine_endpoint(request)) as api:
             yield api, seed(api, 260)
+    finally:
+        runtime.use_clock(None)
 
 
 # One task per page makes each of the 260 tasks a page boundary. These walks run on DynamoDB

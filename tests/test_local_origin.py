@@ -13,11 +13,11 @@ from collections.abc import Iterator, Mapping
 
 import pytest
 
-from chalicelib import web
-from chalicelib.web import (
+from chalicelib.core import http as web
+from chalicelib.core.errors import GATEWAY_PROBLEM
+from chalicelib.core.http import (
     CORS_ALLOW_HEADERS,
     CORS_EXPOSE_HEADERS,
-    GATEWAY_PROBLEM,
     INSTANCE_PREFIX,
     PROBLEM_JSON,
     SECURITY_HEADERS,

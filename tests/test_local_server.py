@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from chalicelib.web import INSTANCE_PREFIX, SECURITY_HEADERS
+from chalicelib.core.http import INSTANCE_PREFIX, SECURITY_HEADERS
 from tests.local_server import LocalServer, running_local_server
 
 #: Starts another program (a server, a CLI or a browser): not in `make check`.
@@ -77,7 +77,7 @@ def test_local_stage_allows_loopback_front_ends_with_every_header_the_api_uses(
 
 
 def test_cors_is_per_stage_and_off_without_an_origin() -> None:
-    from chalicelib import web
+    from chalicelib.core import http as web
 
     assert web.cors({}) is False
     config = web.cors({"TASKS_CORS_ALLOW_ORIGIN": "https://tasks.example.org"})

@@ -155,7 +155,7 @@ def test_without_a_registered_embedded_engine_a_development_stage_says_why(
     monkeypatch.setenv("TASKS_AUTO_PROVISION", "true")
     monkeypatch.setenv("TASKS_TABLE_NAME", "tasks-local")
     with pytest.raises(RuntimeError, match="needs the embedded engine"):
-        runtime.task_service()
+        runtime.shared()
 
 
 def test_the_embedded_engine_patch_still_finds_what_it_wraps() -> None:

@@ -1,4 +1,7 @@
-"""The store on its own, on moto: keys, owner scoping, versions, one request per call."""
+"""The store on its own, on moto: keys, owner scoping, versions, one request per call.
+
+The store decides nothing: a conditional write that does not apply comes back ``Refused``
+with what it met, and the service (tests/test_task_service.py) says what that means."""
 
 from __future__ import annotations
 
@@ -6,16 +9,17 @@ from typing import Any
 
 import pytest
 
-from chalicelib.cursor import CursorCodec
-from chalicelib.errors import TaskNotFound
-from chalicelib.store import ListFilters, TaskStore
+from chalicelib.core.conditions import NONE
+from chalicelib.core.cursor import CursorCodec
 from chalicelib.table import BY_STATUS_INDEX
+from chalicelib.tasks.record import Task
+from chalicelib.tasks.store import DynamoTaskStore, ListFilters, Refused
 from tests.conftest import fields, new_task
 
 NOW = 1_800_000_000  # epoch seconds the store is asked about
 
 
-def ids(store: TaskStore, owner: str, **filters: Any) -> list[str]:
+def ids(store: DynamoTaskStore, owner: str, **filters: Any) -> list[str]:
     page = store.list_page(owner, ListFilters(**filters), 100, None, NOW)
     assert page.next_cursor is None
     return [t["id"] for t in page.items]
@@ -33,8 +37,17 @@ class RequestCounter:
 
 
 @pytest.fixture
-def store(dynamodb: Any, table_name: str) -> TaskStore:
-    return TaskStore(dynamodb, table_name, CursorCodec([b"k" * 32]))
+def store(dynamodb: Any, table_name: str) -> DynamoTaskStore:
+    return DynamoTaskStore(dynamodb, table_name, CursorCodec([b"k" * 32]))
+
+
+def put(
+    store: DynamoTaskStore, owner: str, task_id: str, fields: dict[str, Any], stamp: str
+) -> tuple[Task, bool]:
+    """PUT without preconditions, as the service sends it: (task, created)."""
+    task = store.upsert(owner, task_id, fields, NOW, stamp, NONE)
+    assert not isinstance(task, Refused)
+    return task, task["version"] == 1
 
 
 @pytest.fixture
@@ -42,23 +55,23 @@ def calls(dynamodb: Any) -> RequestCounter:
     return RequestCounter(dynamodb)
 
 
-def test_create_then_get(store: TaskStore, calls: RequestCounter) -> None:
+def test_create_then_get(store: DynamoTaskStore, calls: RequestCounter) -> None:
     task = new_task("a", tags=["x"], dueDate="2030-01-01", expireAt=4102444800)
-    assert store.create("alice", task) is True
+    assert store.create("alice", task, NOW) is True
     assert store.get("alice", "a", NOW) == task
     assert calls.calls == ["PutItem", "GetItem"]
 
 
-def test_create_never_overwrites(store: TaskStore) -> None:
-    assert store.create("alice", new_task("a", title="first"))
-    assert store.create("alice", new_task("a", title="second")) is False
+def test_create_never_overwrites(store: DynamoTaskStore) -> None:
+    assert store.create("alice", new_task("a", title="first"), NOW)
+    assert store.create("alice", new_task("a", title="second"), NOW) is False
     assert store.get("alice", "a", NOW)["title"] == "first"
 
 
 def test_items_hold_no_nulls_and_tasks_hold_no_keys(
-    store: TaskStore, dynamodb: Any, table_name: str
+    store: DynamoTaskStore, dynamodb: Any, table_name: str
 ) -> None:
-    store.create("alice", new_task("a"))
+    store.create("alice", new_task("a"), NOW)
     item = dynamodb.scan(TableName=table_name)["Items"][0]
     assert item["pk"] == {"S": "OWNER#alice"}
     assert item["sk"] == {"S": "TASK#a"}
@@ -70,29 +83,27 @@ def test_items_hold_no_nulls_and_tasks_hold_no_keys(
     assert not {"pk", "sk", "statusPk", "listSk", "owner"} & set(task)
 
 
-def test_owners_are_isolated(store: TaskStore) -> None:
-    store.create("alice", new_task("same", title="alice's"))
-    store.create("bob", new_task("same", title="bob's"))
+def test_owners_are_isolated(store: DynamoTaskStore) -> None:
+    store.create("alice", new_task("same", title="alice's"), NOW)
+    store.create("bob", new_task("same", title="bob's"), NOW)
     assert store.get("alice", "same", NOW)["title"] == "alice's"
     assert store.get("bob", "same", NOW)["title"] == "bob's"
     assert store.get("carol", "same", NOW) is None
     assert ids(store, "bob") == ["same"]
     assert store.list_page("bob", ListFilters(), 10, None, NOW).items[0]["title"] == "bob's"
-    with pytest.raises(TaskNotFound):
-        store.update("carol", "same", {"title": "x"}, NOW, "T")
-    with pytest.raises(TaskNotFound):
-        store.delete("carol", "same", NOW)
+    assert store.update("carol", "same", {"title": "x"}, NOW, "T", None) == Refused(None)
+    assert store.delete("carol", "same", NOW, None) == Refused(None)
     assert store.get("alice", "same", NOW)["title"] == "alice's"
 
 
 def test_put_creates_then_replaces_in_one_request_each(
-    store: TaskStore, calls: RequestCounter
+    store: DynamoTaskStore, calls: RequestCounter
 ) -> None:
-    created, was_created = store.put("alice", "p", fields(title="one", tags=["a"]), NOW, "T1")
+    created, was_created = put(store, "alice", "p", fields(title="one", tags=["a"]), "T1")
     assert was_created is True
     assert created["version"] == 1
     assert created["createdAt"] == created["updatedAt"] == "T1"
-    replaced, was_created = store.put("alice", "p", fields(title="two"), NOW, "T2")
+    replaced, was_created = put(store, "alice", "p", fields(title="two"), "T2")
     assert was_created is False
     assert replaced["version"] == 2
     assert replaced["createdAt"] == "T1"
@@ -101,18 +112,19 @@ def test_put_creates_then_replaces_in_one_request_each(
     assert calls.calls == ["UpdateItem", "UpdateItem"]
 
 
-def test_put_removes_nulled_attributes(store: TaskStore) -> None:
-    store.put("alice", "p", fields(dueDate="2030-01-01", expireAt=4102444800), NOW, "T1")
-    task, _ = store.put("alice", "p", fields(), NOW, "T2")
+def test_put_removes_nulled_attributes(store: DynamoTaskStore) -> None:
+    put(store, "alice", "p", fields(dueDate="2030-01-01", expireAt=4102444800), "T1")
+    task, _ = put(store, "alice", "p", fields(), "T2")
     assert task["dueDate"] is None
     assert task["expireAt"] is None
 
 
 def test_update_changes_fields_and_moves_status_index(
-    store: TaskStore, dynamodb: Any, table_name: str, calls: RequestCounter
+    store: DynamoTaskStore, dynamodb: Any, table_name: str, calls: RequestCounter
 ) -> None:
-    store.create("alice", new_task("u"))
-    task = store.update("alice", "u", {"status": "completed", "dueDate": None}, NOW, "T2")
+    store.create("alice", new_task("u"), NOW)
+    task = store.update("alice", "u", {"status": "completed", "dueDate": None}, NOW, "T2", None)
+    assert not isinstance(task, Refused)
     assert task["status"] == "completed"
     assert task["version"] == 2
     assert task["updatedAt"] == "T2"
@@ -126,24 +138,24 @@ def test_update_changes_fields_and_moves_status_index(
     assert [i["id"]["S"] for i in by_status["Items"]] == ["u"]
 
 
-def test_update_missing_creates_nothing(store: TaskStore, dynamodb: Any, table_name: str) -> None:
-    with pytest.raises(TaskNotFound):
-        store.update("alice", "ghost", {"title": "x"}, NOW, "T")
+def test_update_missing_creates_nothing(
+    store: DynamoTaskStore, dynamodb: Any, table_name: str
+) -> None:
+    assert store.update("alice", "ghost", {"title": "x"}, NOW, "T", None) == Refused(None)
     assert dynamodb.scan(TableName=table_name)["Count"] == 0
 
 
-def test_delete(store: TaskStore, calls: RequestCounter) -> None:
-    store.create("alice", new_task("d"))
-    store.delete("alice", "d", NOW)
-    with pytest.raises(TaskNotFound):
-        store.delete("alice", "d", NOW)
+def test_delete(store: DynamoTaskStore, calls: RequestCounter) -> None:
+    store.create("alice", new_task("d"), NOW)
+    assert store.delete("alice", "d", NOW, None) is None
+    assert store.delete("alice", "d", NOW, None) == Refused(None)
     assert store.get("alice", "d", NOW) is None
     assert calls.calls == ["PutItem", "DeleteItem", "DeleteItem", "GetItem"]
 
 
-def test_list_is_newest_first_with_ties_broken_by_id(store: TaskStore) -> None:
-    store.create("alice", new_task("b", created="2026-01-02T00:00:00.000000Z"))
-    store.create("alice", new_task("a", created="2026-01-02T00:00:00.000000Z"))
-    store.create("alice", new_task("c", created="2026-01-01T00:00:00.000000Z"))
-    store.create("alice", new_task("z", created="2026-01-03T00:00:00.000000Z"))
+def test_list_is_newest_first_with_ties_broken_by_id(store: DynamoTaskStore) -> None:
+    store.create("alice", new_task("b", created="2026-01-02T00:00:00.000000Z"), NOW)
+    store.create("alice", new_task("a", created="2026-01-02T00:00:00.000000Z"), NOW)
+    store.create("alice", new_task("c", created="2026-01-01T00:00:00.000000Z"), NOW)
+    store.create("alice", new_task("z", created="2026-01-03T00:00:00.000000Z"), NOW)
     assert ids(store, "alice") == ["z", "b", "a", "c"]

@@ -18,7 +18,7 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ssm.models import Parameter, ssm_backends
 
-from chalicelib.web import RETRY_AFTER_SECONDS
+from chalicelib.core.errors import RETRY_AFTER_SECONDS
 from infra import definitions, support
 from infra.stages import CONFIG_FILE, DEPLOY_ONLY_VARIABLES, stage
 from tests.conftest import PROJECT_DIR

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from chalicelib.web import MAX_BODY_BYTES
+from chalicelib.core.http import MAX_BODY_BYTES
 from tests.conftest import Api
 
 TASK_FIELDS = {
@@ -307,19 +307,19 @@ def test_list_never_drops_tasks_past_one_megabyte(api: Api) -> None:
 def test_location_keeps_the_stage_prefix_api_gateway_strips() -> None:
     from types import SimpleNamespace
 
-    from chalicelib import web
+    from chalicelib.core import http as web
 
     task = {"id": "t1", "version": 1, "createdAt": "2026-01-01T00:00:00.000000Z"}
     deployed = SimpleNamespace(path="/tasks", context={"path": "/api/tasks"})
-    assert web.task_response(task, deployed, 201).headers["Location"] == "/api/tasks/t1"
+    assert web.created(task, deployed, "/tasks").headers["Location"] == "/api/tasks/t1"
     put = SimpleNamespace(path="/tasks/{task_id}", context={"path": "/v1/tasks/t1"})
-    assert web.task_response(task, put, 201).headers["Location"] == "/v1/tasks/t1"
+    assert web.created(task, put, "/tasks").headers["Location"] == "/v1/tasks/t1"
     local = SimpleNamespace(path="/tasks", context={"path": "/tasks"})
-    assert web.task_response(task, local, 201).headers["Location"] == "/tasks/t1"
+    assert web.created(task, local, "/tasks").headers["Location"] == "/tasks/t1"
     local_put = SimpleNamespace(path="/tasks/{task_id}", context={"path": "/tasks/t1"})
-    assert web.task_response(task, local_put, 201).headers["Location"] == "/tasks/t1"
+    assert web.created(task, local_put, "/tasks").headers["Location"] == "/tasks/t1"
     no_context = SimpleNamespace(path="/tasks", context={})
-    assert web.task_response(task, no_context, 201).headers["Location"] == "/tasks/t1"
+    assert web.created(task, no_context, "/tasks").headers["Location"] == "/tasks/t1"
 
 
 def test_every_api_response_says_no_store_and_nosniff(api: Api) -> None:

@@ -27,9 +27,12 @@ from chalice.test import Client
 from moto import mock_aws
 
 from app import app
-from chalicelib import headers, runtime, telemetry, web
+from chalicelib import runtime, telemetry
+from chalicelib.core import headers
+from chalicelib.core import http as web
+from chalicelib.core.errors import GATEWAY_PROBLEM
+from chalicelib.core.http import INSTANCE_PREFIX
 from chalicelib.table import create_table
-from chalicelib.web import INSTANCE_PREFIX
 from devserver import patches
 from tests.conftest import (
     ENGINES,
@@ -182,12 +185,12 @@ def test_cold_start_is_true_on_the_first_request_only(moto_dev: Api, capsys) -> 
 def test_an_error_line_has_the_exception_and_the_request_line_is_an_error(
     moto_dev: Api, capsys, monkeypatch
 ) -> None:
-    from chalicelib import store
+    from chalicelib.tasks import store
 
     def explode(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("the disk is on fire")
 
-    monkeypatch.setattr(store.TaskStore, "get", explode)
+    monkeypatch.setattr(store.DynamoTaskStore, "get", explode)
     printed(capsys)
     reply = moto_dev.get("/tasks/some-id")
     assert reply.status == 500
@@ -247,9 +250,9 @@ def test_every_response_carries_x_request_id_and_problems_name_it_in_instance(
     path = path.replace("{id}", task["id"])
     extra = {k: v.replace("{etag}", f'"{task["version"]}.x"') for k, v in extra.items()}
     if extra.pop("explode", None):
-        from chalicelib import store
+        from chalicelib.tasks import store
 
-        monkeypatch.setattr(store.TaskStore, "get", _explode)
+        monkeypatch.setattr(store.DynamoTaskStore, "get", _explode)
     if status == 304:
         extra["If-None-Match"] = moto_dev.get(path).header("ETag")
     caller = Api(moto_dev._client) if extra.pop("token", None) else moto_dev
@@ -270,7 +273,7 @@ def test_every_response_carries_x_request_id_and_problems_name_it_in_instance(
         assert reply.json["instance"] == INSTANCE_PREFIX + rid
     logs, _ = printed(capsys)
     if gateway:
-        assert reply.json["type"] == web.GATEWAY_PROBLEM
+        assert reply.json["type"] == GATEWAY_PROBLEM
         assert logs == [], "the gateway answered: the app never ran"
     else:
         assert request_line(logs, reply)["status"] == status
@@ -435,9 +438,9 @@ def test_no_token_email_owner_or_task_content_is_ever_logged(
     moto_dev.get("/tasks?tag=tag-x81")
     moto_dev.post("/tasks", {"title": "Title-7Q2" * 100})  # 400: too long
     moto_dev.post("/tasks", {"title": "Title-7Q2", "priority": "Prio-x3"})  # 400
-    from chalicelib import store
+    from chalicelib.tasks import store
 
-    monkeypatch.setattr(store.TaskStore, "put", _explode)
+    monkeypatch.setattr(store.DynamoTaskStore, "upsert", _explode)
     moto_dev.put(f"/tasks/{task_id}", {"title": "Title-7Q2-d"})  # 500
     out = capsys.readouterr().out
     assert '"level":"DEBUG"' in out, "the DEBUG lines were written and are checked too"

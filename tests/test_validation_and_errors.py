@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from chalicelib import validation
-from chalicelib.web import INSTANCE_PREFIX, MAX_BODY_BYTES, MAX_BODY_DEPTH, MAX_PROBLEM_ERRORS
+from chalicelib.core import validation
+from chalicelib.core.http import INSTANCE_PREFIX, MAX_BODY_BYTES, MAX_BODY_DEPTH, MAX_PROBLEM_ERRORS
 from tests.conftest import Api, largest_task
 
 PROBLEM_JSON = "application/problem+json"
@@ -260,13 +260,13 @@ def test_unsupported_method_is_405_with_allow(
 def test_unexpected_failure_is_500_problem_without_internals(
     app_only: Api, monkeypatch, capsys
 ) -> None:
-    from chalicelib import store
+    from chalicelib.tasks import store
 
     def explode(*args, **kwargs):
         raise RuntimeError("table secret-table-name is on fire")
 
     app_only.get("/health")
-    monkeypatch.setattr(store.TaskStore, "get", explode)
+    monkeypatch.setattr(store.DynamoTaskStore, "get", explode)
     reply = app_only.get("/tasks/some-id")
     problem = assert_problem(reply, 500)
     assert "secret" not in reply.body.decode()

@@ -14,8 +14,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, Request, expect
 
-from chalicelib.headers import etag
-from chalicelib.store import MAX_ITEMS_READ_PER_PAGE
+from chalicelib.core.headers import etag
+from chalicelib.tasks.store import MAX_ITEMS_READ_PER_PAGE
 from tests.browser import (
     add_task,
     all_tasks,

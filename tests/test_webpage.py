@@ -17,8 +17,11 @@ from chalice.test import Client
 from moto import mock_aws
 
 from app import app
-from chalicelib import headers, runtime, schema, webpage
-from chalicelib.web import PROBLEM_JSON
+from chalicelib import runtime
+from chalicelib.core import headers
+from chalicelib.core.http import PROBLEM_JSON
+from chalicelib.site import webpage
+from chalicelib.tasks import schema
 from devserver import patches
 from tests.conftest import PROJECT_DIR, Api, Reply, serving_api
 

@@ -1,8 +1,8 @@
-"""Validation derived from ``chalicelib.schema``.
+"""Validation against a resource's JSON Schemas (``chalicelib.core.schema``).
 
 jsonschema does the checking; this module only turns its errors into one short,
-value-free message per field (never echoing input back) and adds the rules JSON
-Schema cannot state (``expireAt`` in the future). jsonschema is imported on first
+value-free message per field (never echoing input back), and bounds what a rejection
+costs. Rules JSON Schema cannot state are the services'. jsonschema is imported on first
 use so that reads never pay for it at cold start.
 """
 
@@ -14,8 +14,8 @@ import heapq
 import re
 from typing import Any
 
-from chalicelib import encoding, schema
-from chalicelib.errors import MAX_FIELD_ERRORS, FieldError, ValidationFailed
+from chalicelib.core import encoding, record, schema
+from chalicelib.core.errors import MAX_FIELD_ERRORS, FieldError, ValidationFailed
 
 _RFC3339_DATE_TIME = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
@@ -32,9 +32,7 @@ _TYPE_NAMES = {
 }
 _PATTERN_MESSAGES = {
     schema.NOT_BLANK_PATTERN: "must not be blank",
-    schema.TASK_ID_PATTERN: (
-        "must be 1-128 characters of A-Za-z0-9._~- starting with a letter or digit"
-    ),
+    record.ID_PATTERN: "must be 1-128 characters of A-Za-z0-9._~- starting with a letter or digit",
 }
 _DATE_MESSAGE = "must be an RFC 3339 full-date (2025-01-31) or date-time (2025-01-31T17:00:00Z)"
 
@@ -62,18 +60,10 @@ _is_date_time = _rfc3339_checker(
 )
 
 
-#: What each check validates against: the schemas the API document publishes, as they are.
-_SCHEMAS = {
-    "task": schema.TASK_INPUT_SCHEMA,
-    "patch": schema.TASK_PATCH_SCHEMA,
-    "list": schema.LIST_PARAMETERS_SCHEMA,
-}
-
-
 def _canonical(value: Any) -> Any:
     """A hashable stand-in with JSON Schema's equality: 1 equals 1.0, true is not 1, and
     an object's key order does not matter. Bodies are at most ``MAX_BODY_DEPTH`` deep
-    (``chalicelib.web``), so the recursion is bounded."""
+    (``chalicelib.core.http``), so the recursion is bounded."""
     if isinstance(value, bool) or value is None:
         return ("literal", value)
     if isinstance(value, int | float):
@@ -139,8 +129,8 @@ def _max_items(validator: Any, limit: int, instance: Any, schema_: dict[str, Any
 
 
 @functools.cache
-def _validator(root: str) -> Any:
-    """Build (once) the validator for a request body or the list parameters."""
+def _validator(json_schema: Schema) -> Any:
+    """Build (once per schema) the validator for a request body or query parameters."""
     import jsonschema
 
     checker = jsonschema.FormatChecker(formats=())
@@ -157,7 +147,7 @@ def _validator(root: str) -> Any:
             "maxItems": _max_items,
         },
     )
-    return bounded(_SCHEMAS[root], format_checker=checker)
+    return bounded(json_schema.document, format_checker=checker)
 
 
 def _token(name: object) -> str:
@@ -226,14 +216,14 @@ def _describe(error: Any) -> list[tuple[str, str]]:
     return [(pointer, message)]
 
 
-def _check(root: str, document: Any) -> tuple[dict[str, str], int]:
+def _check(json_schema: Schema, document: Any) -> tuple[dict[str, str], int]:
     """Every invalid field's pointer and message (unknown fields: the first
     MAX_FIELD_ERRORS), and how many invalid values there are in all."""
     found: dict[str, str] = {}
     unknown: dict[str, str] = {}
     unknown_count = 0
-    errors = sorted(_validator(root).iter_errors(document), key=lambda e: list(e.absolute_path))
-    for error in errors:
+    errors = _validator(json_schema).iter_errors(document)
+    for error in sorted(errors, key=lambda e: list(e.absolute_path)):
         if error.validator == "additionalProperties":
             described, count = _unknown_fields(error)
             unknown |= described
@@ -244,72 +234,56 @@ def _check(root: str, document: Any) -> tuple[dict[str, str], int]:
     return unknown | found, len(found) + unknown_count
 
 
-def _failed(found: dict[str, str], total: int, location: str = "pointer") -> ValidationFailed:
+def failed(found: dict[str, str], total: int, location: str = "pointer") -> ValidationFailed:
     """The first MAX_FIELD_ERRORS of ``found`` by location, and the count of all."""
     first = heapq.nsmallest(MAX_FIELD_ERRORS, found.items())
     return ValidationFailed([FieldError(**{location: k}, detail=m) for k, m in first], total)
 
 
-_EXPIRED = "must be in the future"
+class Schema:
+    """A JSON Schema a request is checked against: the one the API document publishes."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+
+    def check(self, document: Any) -> tuple[dict[str, str], int]:
+        """Each invalid value's JSON pointer and message, and how many there are in all
+        (more than are listed when a body has thousands of unknown fields)."""
+        return _check(self, document)
 
 
-def only_expired(invalid: ValidationFailed) -> bool:
-    """Whether the one thing wrong is an ``expireAt`` that has passed."""
-    return all(e.pointer == "/expireAt" and e.detail == _EXPIRED for e in invalid.errors)
-
-
-def _validate(root: str, body: dict[str, Any], now: dt.datetime) -> None:
-    """The schema, then ``expireAt`` in the future. A schema-valid expireAt is null or an
-    integral number (JSON Schema counts 4102444800.0 as an integer)."""
-    found, total = _check(root, body)
-    expire_at = body.get("expireAt")
-    if expire_at is not None and "/expireAt" not in found and expire_at <= now.timestamp():
-        found["/expireAt"] = _EXPIRED
-        total += 1
-    if found:
-        raise _failed(found, total)
-
-
-def validate_task(body: dict[str, Any], now: dt.datetime) -> None:
-    """A full task, as POST and PUT take it. Raises ValidationFailed listing every error."""
-    _validate("task", body, now)
-
-
-def validate_patch(patch: dict[str, Any], now: dt.datetime) -> None:
-    """A JSON Merge Patch: any subset of fields; null resets an optional field."""
-    _validate("patch", patch, now)
-
-
-def validate_task_id(task_id: str) -> None:
-    """The id in the path: a plain regex match, so reads never import jsonschema."""
-    if not re.fullmatch(schema.TASK_ID_PATTERN, task_id):
-        message = _PATTERN_MESSAGES[schema.TASK_ID_PATTERN]
+def validate_id(resource_id: str) -> None:
+    """An id in the path: a plain regex match, so reads never import jsonschema."""
+    if not re.fullmatch(record.ID_PATTERN, resource_id):
+        message = _PATTERN_MESSAGES[record.ID_PATTERN]
         raise ValidationFailed([FieldError(parameter="id", detail=message)])
 
 
-_LIMIT_DIGITS = re.compile(r"[0-9]{1,9}")
+_INTEGER_DIGITS = re.compile(r"[0-9]{1,9}")
 
 
-def validate_list_parameters(raw: dict[str, str | list[str]]) -> dict[str, Any]:
-    """GET /tasks query parameters (strings; a list when repeated) to typed values with
-    defaults applied. Every bad parameter is reported at once."""
-    known = schema.LIST_PARAMETERS
+def validate_parameters(parameters: Schema, raw: dict[str, str | list[str]]) -> dict[str, Any]:
+    """Query parameters (strings; a list when repeated) to typed values with defaults
+    applied. Every bad parameter is reported at once."""
+    known: dict[str, Any] = parameters.document["properties"]
     repeated = {name for name, value in raw.items() if isinstance(value, list)}
     unknown = {name for name in raw if name not in known}
     params: dict[str, Any] = {k: v for k, v in raw.items() if k not in repeated | unknown}
-    if isinstance(params.get("limit"), str) and _LIMIT_DIGITS.fullmatch(params["limit"]):
-        params["limit"] = int(params["limit"])
+    for name, value in params.items():
+        if known[name].get("type") == "integer" and _INTEGER_DIGITS.fullmatch(value):
+            params[name] = int(value)
     found = {
         _parameter(name): "is not a known parameter"
         for name in heapq.nsmallest(MAX_FIELD_ERRORS, unknown)
     }
     found |= {name: "must be given once" for name in repeated - unknown}
-    invalid, invalid_count = _check("list", params)  # known names only: "/limit" and such
+    invalid, invalid_count = parameters.check(params)  # known names only: "/limit" and such
     found |= {pointer.removeprefix("/"): message for pointer, message in invalid.items()}
     if found:
         total = len(unknown) + len(repeated - unknown) + invalid_count
-        raise _failed(found, total, location="parameter")
-    return {"limit": known["limit"]["default"], **params}
+        raise failed(found, total, location="parameter")
+    defaults = {name: spec["default"] for name, spec in known.items() if "default" in spec}
+    return {**defaults, **params}
 
 
 def _parameter(name: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 #: Lambda's limit on a synchronous invocation's result (6 MB).
 LAMBDA_RESULT_LIMIT_BYTES = 6 * 1024 * 1024
-#: A list page's tasks weigh at most this much in Lambda's result: far below the limit,
+#: A list page's records weigh at most this much in Lambda's result: far below the limit,
 #: and at least seven of the largest valid tasks (about 135 KB each, written in emoji).
 PAGE_BUDGET_BYTES = 1024 * 1024
 

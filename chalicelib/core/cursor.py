@@ -1,6 +1,6 @@
 """Opaque, authenticated list cursors.
 
-A cursor carries only a list position (public task fields) and an expiry time, signed
+A cursor carries only a list position (public record fields) and an expiry time, signed
 with HMAC-SHA256. The signature also covers a *binding* (the owner and the query's
 filters) that is not carried in the cursor, so a cursor made for another owner or
 other filters fails verification just like a forged one. Several secrets may be
@@ -18,13 +18,13 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from chalicelib.errors import InvalidCursor
+from chalicelib.core.errors import InvalidCursor
+from chalicelib.core.paging import MAX_CURSOR_LENGTH
 
 DEFAULT_TTL_SECONDS = 24 * 60 * 60
 MIN_SECRET_BYTES = 32
 _VERSION = 1
 _MAC_BYTES = 16
-MAX_CURSOR_LENGTH = 1024
 
 
 def _b64encode(data: bytes) -> str:

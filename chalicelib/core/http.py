@@ -1,7 +1,9 @@
-"""The HTTP layer's helpers: request bodies, task responses, ETags and problem documents.
+"""The HTTP layer shared by every resource: problem documents, request bodies, responses,
+ETags, request ids and CORS.
 
-Everything about headers, status codes and RFC 9457 problem details lives here (and
-in the thin routes of app.py); the service below raises domain errors only.
+Everything about headers, status codes and RFC 9457 problem details lives here and in the
+resources' thin routes; services raise ``chalicelib.core.errors`` only, and
+``problem_for`` is the one place that writes them as problems.
 """
 
 from __future__ import annotations
@@ -14,37 +16,30 @@ import os
 import re
 import urllib.parse
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
 from chalice.app import CORSConfig, Request, Response
 
-from chalicelib import encoding, identity
-from chalicelib.conditions import Match, matches
-from chalicelib.errors import (
+from chalicelib import identity
+from chalicelib.core import encoding
+from chalicelib.core.conditions import Match, matches
+from chalicelib.core.errors import (
     MAX_FIELD_ERRORS,
-    FieldError,
-    IdempotencyConflict,
-    IdempotencyKeyReused,
-    InvalidCursor,
-    PreconditionFailed,
-    StageMisconfigured,
-    StoreUnavailable,
-    TaskApiError,
-    TaskNotFound,
-    Unauthenticated,
-    ValidationFailed,
+    ApiError,
+    ContentTooLarge,
+    InternalError,
+    MalformedBody,
 )
-from chalicelib.headers import REQUEST_ID_HEADER, client_request_id, etag
+from chalicelib.core.headers import REQUEST_ID_HEADER, client_request_id, etag
+from chalicelib.core.paging import CURSOR, Page
+from chalicelib.core.record import ID, Record
 
 log = logging.getLogger("task-api.web")
 
 PROBLEM_JSON = "application/problem+json"
-#: Seconds a client should wait before retrying a request that met a passing condition
-#: (a key in use, DynamoDB throttling or unreachable).
-RETRY_AFTER_SECONDS = 1
 #: Room for the largest valid task even with every character \u-escaped (about 140 KB).
 MAX_BODY_BYTES = 256 * 1024
 #: Arrays and objects in a request body nest at most this deep (a task needs 2).
@@ -55,44 +50,48 @@ MAX_PROBLEM_ERRORS = MAX_FIELD_ERRORS
 #: (The web page and its assets set their own Cache-Control; nosniff is theirs too.)
 SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
-VALIDATION_PROBLEM = "urn:task-api:problem:validation-error"
-MALFORMED_BODY_PROBLEM = "urn:task-api:problem:malformed-body"
-#: Rendered by API Gateway itself for its own errors (see infra/definitions.py).
-GATEWAY_PROBLEM = "urn:task-api:problem:gateway"
-GATEWAY_PROBLEM_TITLE = "Rejected by the API gateway"
 #: A problem's ``instance``: this occurrence, named by the request's X-Request-Id.
 INSTANCE_PREFIX = "urn:task-api:request:"
-
-
-class HttpProblem(Exception):
-    """An error the HTTP layer itself detects (body too large, malformed JSON, ...)."""
-
-    def __init__(self, status: int, detail: str, problem_type: str = "about:blank") -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.problem_type = problem_type
 
 
 def problem(
     status: int,
     detail: str,
     problem_type: str = "about:blank",
-    headers: dict[str, str] | None = None,
+    title: str | None = None,
+    headers: Mapping[str, str] | None = None,
     **extensions: Any,
 ) -> Response:
     """An RFC 9457 problem document. With type about:blank the title is the status phrase."""
-    title = HTTPStatus(status).phrase if problem_type == "about:blank" else _TITLES[problem_type]
-    body = {"type": problem_type, "title": title, "status": status, "detail": detail, **extensions}
+    body = {
+        "type": problem_type,
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        **extensions,
+    }
     return Response(
         body=body, status_code=status, headers={**(headers or {}), "Content-Type": PROBLEM_JSON}
     )
 
 
-_TITLES = {
-    VALIDATION_PROBLEM: "The request body or parameters are invalid",
-    MALFORMED_BODY_PROBLEM: "Malformed request body",
-}
+def problem_for(error: ApiError) -> Response:
+    """The one mapping from an error to its problem document: the error carries it all."""
+    error.report(log)
+    return problem(
+        error.status,
+        error.detail,
+        error.problem_type,
+        error.title,
+        error.headers(),
+        **error.extensions(),
+    )
+
+
+def internal_error(exc_info: bool = True) -> Response:
+    """A 500 that shows no internals; the log has the exception, next to the request's id."""
+    log.error("Unhandled error", exc_info=exc_info)
+    return problem_for(InternalError())
 
 
 #: Request headers browsers may send, and response headers their scripts may read.
@@ -155,7 +154,8 @@ def identify(response: Response, correlation_id: str) -> Response:
 
 
 def owner(request: Request) -> str:
-    """The identity every task operation is scoped to: never the body, path or query."""
+    """The identity every operation on stored data is scoped to: never the body, path or
+    query."""
     authorizer = (getattr(request, "context", None) or {}).get("authorizer") or {}
     sent_credentials = bool(request.headers.get("Authorization"))
     return identity.owner(authorizer.get("claims"), sent_credentials)
@@ -165,7 +165,7 @@ def caller(request: Request) -> str | None:
     """The owner when the request has one (for the request's log line); never raises."""
     try:
         return owner(request)
-    except TaskApiError:
+    except ApiError:
         return None
 
 
@@ -206,35 +206,35 @@ def _nests_deeper_than(document: Any, limit: int) -> bool:
 
 
 def json_object(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object, or an HttpProblem saying why not. Every check
+    """The request body as a JSON object, or a MalformedBody saying why not. Every check
     here, and every later one, costs time linear in the body's size."""
     raw = request.raw_body or b""
     if isinstance(raw, str):  # Chalice passes bytes; its type admits a str
         raw = raw.encode("utf-8")
     if len(raw) > MAX_BODY_BYTES:
-        raise HttpProblem(413, f"The request body must be at most {MAX_BODY_BYTES} bytes.")
+        raise ContentTooLarge(f"The request body must be at most {MAX_BODY_BYTES} bytes.")
     try:
         body = json.loads(
             raw.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float
         )
     except RecursionError:
-        raise HttpProblem(400, _TOO_DEEP, MALFORMED_BODY_PROBLEM) from None
+        raise MalformedBody(_TOO_DEEP) from None
     except _NumberOutOfRange:
         detail = "The request body has a number beyond the range of a 64-bit float."
-        raise HttpProblem(400, detail, MALFORMED_BODY_PROBLEM) from None
+        raise MalformedBody(detail) from None
     except (UnicodeError, ValueError):
-        raise HttpProblem(400, _NOT_JSON, MALFORMED_BODY_PROBLEM) from None
+        raise MalformedBody(_NOT_JSON) from None
     if _nests_deeper_than(body, MAX_BODY_DEPTH):
-        raise HttpProblem(400, _TOO_DEEP, MALFORMED_BODY_PROBLEM)
+        raise MalformedBody(_TOO_DEEP)
     try:
         # "\ud800" parses to a lone surrogate, which no store can encode as UTF-8. Only a
         # \u escape can make one (UTF-8 cannot encode surrogates), so look for one first.
         if _SURROGATE_ESCAPE.search(raw):
             json.dumps(body, ensure_ascii=False).encode("utf-8")
     except UnicodeError:
-        raise HttpProblem(400, _NOT_JSON, MALFORMED_BODY_PROBLEM) from None
+        raise MalformedBody(_NOT_JSON) from None
     if not isinstance(body, dict):
-        raise HttpProblem(400, "The request body must be a JSON object.", MALFORMED_BODY_PROBLEM)
+        raise MalformedBody("The request body must be a JSON object.")
     return body
 
 
@@ -250,18 +250,24 @@ def base_path(request: Request) -> str:
     return "/".join(segments[: max(len(segments) - route_segments, 0)]).rstrip("/")
 
 
-def task_response(task: dict[str, Any], request: Request, status: int = 200) -> Response:
-    headers: dict[str, str | list[str]] = {"ETag": etag(task)}
-    if status == 201:
-        headers["Location"] = f"{base_path(request)}/tasks/{task['id']}"
-    return Response(body=task, status_code=status, headers=headers)
+def record_response(current: Record, status: int = 200) -> Response:
+    """A record as the body, its version as the ETag."""
+    return Response(body=current, status_code=status, headers={"ETag": etag(current)})
 
 
-def read_response(task: dict[str, Any], request: Request, if_none_match: Match | None) -> Response:
+def created(current: Record, request: Request, collection: str) -> Response:
+    """201: the record, and its URL path in Location (``collection`` is where it lives,
+    such as ``/tasks``)."""
+    response = record_response(current, status=201)
+    response.headers["Location"] = f"{base_path(request)}{collection}/{current[ID]}"
+    return response
+
+
+def read_response(current: Record, if_none_match: Match | None) -> Response:
     """GET: 304 with the ETag and no body when If-None-Match matches, else 200."""
-    if if_none_match is not None and matches(task, if_none_match):
-        return Response(body="", status_code=304, headers={"ETag": etag(task)})
-    return task_response(task, request)
+    if if_none_match is not None and matches(current, if_none_match):
+        return Response(body="", status_code=304, headers={"ETag": etag(current)})
+    return record_response(current)
 
 
 def query_parameters(request: Request) -> dict[str, str | list[str]]:
@@ -274,13 +280,13 @@ def query_parameters(request: Request) -> dict[str, str | list[str]]:
     }
 
 
-def page_response(page: Any, request: Request) -> Response:
+def page_response(page: Page[Any], request: Request) -> Response:
     """A list page; with a next page, also an RFC 8288 Link to it (same query, new cursor)."""
     body = {"items": page.items, "count": len(page.items), "nextCursor": page.next_cursor}
     headers: dict[str, str | list[str]] = {}
     if page.next_cursor is not None:
-        params = [(k, v) for k, v in (request.query_params or {}).items() if k != "cursor"]
-        query = urllib.parse.urlencode([*params, ("cursor", page.next_cursor)])
+        params = [(k, v) for k, v in (request.query_params or {}).items() if k != CURSOR]
+        query = urllib.parse.urlencode([*params, (CURSOR, page.next_cursor)])
         headers["Link"] = f'<{base_path(request)}{request.path}?{query}>; rel="next"'
     return Response(body=body, headers=headers)
 
@@ -289,78 +295,19 @@ def no_content() -> Response:
     return Response(body="", status_code=204)
 
 
-def _validation_problem(invalid: ValidationFailed) -> Response:
-    """A 400 listing at most MAX_PROBLEM_ERRORS of the invalid values, and counting the rest,
-    so that no problem document grows with the request."""
-    listed, total = invalid.errors, invalid.total
-    if total > len(listed):
-        detail = (
-            f"{total} invalid values; errors lists the first {len(listed)} "
-            f"({total - len(listed)} more not listed)."
-        )
-    else:
-        detail = f"{total} invalid value(s): see errors."
-    return problem(400, detail, VALIDATION_PROBLEM, errors=[e.to_dict() for e in listed])
-
-
-def _problem_for(error: TaskApiError) -> Response:
-    if isinstance(error, ValidationFailed):
-        return _validation_problem(error)
-    if isinstance(error, InvalidCursor):
-        errors = [FieldError(parameter="cursor", detail=error.reason).to_dict()]
-        return problem(400, str(error), VALIDATION_PROBLEM, errors=errors)
-    if isinstance(error, TaskNotFound):
-        return problem(404, str(error))
-    if isinstance(error, Unauthenticated):
-        detail = "Send a Cognito ID token of this API's user pool in the Authorization header."
-        return problem(401, detail, headers={"WWW-Authenticate": 'Bearer realm="tasks"'})
-    if isinstance(error, StageMisconfigured):
-        log.error("%s: refusing to serve", error.reason)
-        return problem(500, "This deployment is misconfigured; it refuses to serve.")
-    if isinstance(error, PreconditionFailed):
-        detail = f"{error} GET the task for its current ETag."
-        return problem(412, detail)
-    if isinstance(error, IdempotencyKeyReused):
-        detail = "This Idempotency-Key was already used with a different request body."
-        return problem(422, detail)
-    if isinstance(error, StoreUnavailable):
-        log.warning("Task store unavailable: %s", error.reason)
-        detail = (
-            f"The task store is busy or unreachable; retry after {RETRY_AFTER_SECONDS} second(s)."
-        )
-        retry_after = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-        return problem(503, detail, headers=retry_after)
-    if isinstance(error, IdempotencyConflict):
-        detail = "A request with this Idempotency-Key is in progress; retry shortly."
-        return problem(409, detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-    raise error
-
-
-def internal_error(exc_info: bool = True) -> Response:
-    """A 500 that shows no internals; the log has the exception, next to the request's id."""
-    log.error("Unhandled error", exc_info=exc_info)
-    detail = "An unexpected error occurred. Quote the X-Request-Id when reporting it."
-    return problem(500, detail)
-
-
-def api_view(app: Any) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+def answering_problems(view: Callable[..., Response]) -> Callable[..., Response]:
     """Wrap a route so that every error leaves as a problem document, never a trace."""
 
-    def decorate(view: Callable[..., Response]) -> Callable[..., Response]:
-        @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Response:
-            try:
-                return view(*args, **kwargs)
-            except HttpProblem as error:
-                return problem(error.status, error.detail, error.problem_type)
-            except TaskApiError as error:
-                return _problem_for(error)
-            except Exception:
-                return internal_error()
+    @functools.wraps(view)
+    def answer(*args: Any, **kwargs: Any) -> Response:
+        try:
+            return view(*args, **kwargs)
+        except ApiError as error:
+            return problem_for(error)
+        except Exception:
+            return internal_error()
 
-        return wrapper
-
-    return decorate
+    return answer
 
 
 def finish_response(event: Request, get_response: Callable[[Request], Response]) -> Response:
@@ -378,7 +325,9 @@ def finish_response(event: Request, get_response: Callable[[Request], Response])
     return response
 
 
-def problem_middleware(event: Request, get_response: Callable[[Request], Response]) -> Response:
+def chalice_errors_as_problems(
+    event: Request, get_response: Callable[[Request], Response]
+) -> Response:
     """Rewrite Chalice's own errors ({"Code", "Message"}: 400, 405, 415, 500) as problems."""
     response = get_response(event)
     body = response.body

@@ -1,6 +1,6 @@
 """The web page: a task manager in the browser, served by the app itself (``GET /``).
 
-The files live in ``chalicelib/static`` because Chalice packages everything under
+The files live in ``chalicelib/site/static`` because Chalice packages everything under
 ``chalicelib``. There is no build step: ``index.html`` names its assets as
 ``{{app.js}}``; they are served under a fingerprint of their content
 (``/ui/app.<hash>.js``), so browsers may cache them for a year and still never run a
@@ -24,9 +24,12 @@ from typing import Any
 
 from chalice.app import Request, Response
 
-from chalicelib import identity, schema
-from chalicelib.headers import weakly_matches
-from chalicelib.web import base_path, problem
+from chalicelib import identity
+from chalicelib.core.headers import weakly_matches
+from chalicelib.core.http import base_path, problem
+from chalicelib.core.paging import LIMIT
+from chalicelib.tasks import schema
+from chalicelib.tasks.schema import DESCRIPTION, PRIORITY, STATUS, TAGS, TITLE
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 #: Assets by suffix; anything else in the folder is not served.
@@ -119,13 +122,13 @@ def page_config(api_base: str, environ: Mapping[str, str] | None = None) -> dict
         "signIn": sign_in(environ),
         "statuses": list(schema.STATUSES),
         "priorities": list(schema.PRIORITIES),
-        "defaults": {"status": schema.DEFAULTS["status"], "priority": schema.DEFAULTS["priority"]},
+        "defaults": {STATUS: schema.DEFAULTS[STATUS], PRIORITY: schema.DEFAULTS[PRIORITY]},
         "limits": {
-            "title": schema.FIELDS["title"]["maxLength"],
-            "description": schema.FIELDS["description"]["maxLength"],
-            "tags": schema.FIELDS["tags"]["maxItems"],
-            "tag": schema.FIELDS["tags"]["items"]["maxLength"],
-            "page": schema.LIST_PARAMETERS["limit"]["default"],
+            TITLE: schema.FIELDS[TITLE]["maxLength"],
+            DESCRIPTION: schema.FIELDS[DESCRIPTION]["maxLength"],
+            TAGS: schema.FIELDS[TAGS]["maxItems"],
+            "tag": schema.FIELDS[TAGS]["items"]["maxLength"],
+            "page": schema.LIST_PARAMETERS[LIMIT]["default"],
         },
     }
 

@@ -1,26 +1,26 @@
 """Request and response headers: conditional requests, idempotent creation, request ids.
 
 ETag, If-Match, If-None-Match (RFC 9110 §13), Idempotency-Key (IETF httpapi draft) and
-X-Request-Id: their syntax lives here; what they mean for a task lives in
-``chalicelib.conditions``.
+X-Request-Id: their syntax lives here; what they mean for a record lives in
+``chalicelib.core.conditions``.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from chalice.app import Request
 
-from chalicelib.conditions import ANY, Match, Preconditions, TaskVersion
-from chalicelib.errors import FieldError, ValidationFailed
+from chalicelib.core.conditions import ANY, Match, Preconditions, Version
+from chalicelib.core.errors import FieldError, ValidationFailed
+from chalicelib.core.record import CREATED_AT, VERSION, Record
 
 
-def etag(task: dict[str, Any]) -> str:
-    """Strong ETag from the version, qualified by the creation time so that a task
+def etag(current: Record) -> str:
+    """Strong ETag from the version, qualified by the creation time so that a record
     deleted and created again at the same id never repeats an old ETag."""
-    created = "".join(ch for ch in task["createdAt"] if ch.isdigit())
-    return f'"{task["version"]}.{created}"'
+    created = "".join(ch for ch in current[CREATED_AT] if ch.isdigit())
+    return f'"{current[VERSION]}.{created}"'
 
 
 _ENTITY_TAG = r'(?:W/)?"[\x21\x23-\x7e]*"'
@@ -47,14 +47,14 @@ _OUR_OPAQUE_TAG = re.compile(r"([0-9]{1,15})\.([0-9]{20})")
 ETAG_PATTERN = rf'"{_OUR_OPAQUE_TAG.pattern}"'
 
 
-def _version(opaque_tag: str) -> TaskVersion | None:
+def _version(opaque_tag: str) -> Version | None:
     """The inverse of ``etag``; None for a tag this API never issued."""
     found = _OUR_OPAQUE_TAG.fullmatch(opaque_tag)
     if found is None:
         return None
     d = found.group(2)
     created_at = f"{d[0:4]}-{d[4:6]}-{d[6:8]}T{d[8:10]}:{d[10:12]}:{d[12:14]}.{d[14:]}Z"
-    return TaskVersion(int(found.group(1)), created_at)
+    return Version(int(found.group(1)), created_at)
 
 
 def _match(request: Request, header: str, weak: bool) -> Match | None:
@@ -77,7 +77,7 @@ def _match(request: Request, header: str, weak: bool) -> Match | None:
 
 def weakly_matches(value: str | None, opaque_tag: str) -> bool:
     """Whether an If-None-Match value names ``opaque_tag`` (weak comparison, RFC 9110
-    §13.1.2), for resources other than tasks; a malformed value matches nothing."""
+    §13.1.2), for content that is not a record (the web page); a malformed value matches nothing."""
     if value is None or not _CONDITION.fullmatch(value):
         return False
     return value.strip(" \t") == "*" or opaque_tag in (

@@ -1,0 +1,332 @@
+"""The DynamoDB core every resource's store is written with: owner-scoped keys, expression
+and update builders, error translation, items as typed records, and keyset paging with
+signed cursors.
+
+The table is ``chalicelib.table``'s: every key starts with the owner, so no request can
+cross owners. A resource's store adds only its own keys, conditions and filters.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
+from chalicelib.core.conditions import ANY, Match
+from chalicelib.core.cursor import CursorCodec
+from chalicelib.core.errors import InvalidCursor, StoreUnavailable
+from chalicelib.core.paging import Page, PageBytes
+from chalicelib.core.record import CREATED_AT, ID, VERSION, Record
+from chalicelib.table import LIST_SORT_KEY, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+else:
+    DynamoDBClient = Any
+
+P = ParamSpec("P")
+T = TypeVar("T")
+R = TypeVar("R", bound=Record)
+Item = dict[str, Any]
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+# --- keys -------------------------------------------------------------------------------
+
+
+def owner_partition(owner: str) -> str:
+    """The partition of everything an owner stores."""
+    return f"OWNER#{owner}"
+
+
+def item_key(owner: str, kind: str, name: str) -> Item:
+    """Primary key of an owner's item: ``<kind>#<name>`` in the owner's partition."""
+    return {PARTITION_KEY: {"S": owner_partition(owner)}, SORT_KEY: {"S": f"{kind}#{name}"}}
+
+
+def list_key(created_at: str, record_id: str) -> str:
+    """The list indexes' sort key: newest first by creation, ties broken by id."""
+    return f"{created_at}#{record_id}"
+
+
+# --- expressions ------------------------------------------------------------------------
+
+
+class Expression:
+    """Collects placeholder names and values for one request's expressions."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        self.values: dict[str, Any] = {}
+
+    def name(self, attribute: str) -> str:
+        placeholder = f"#a{len(self.names)}"
+        self.names[placeholder] = attribute
+        return placeholder
+
+    def value(self, value: Any) -> str:
+        placeholder = f":v{len(self.values)}"
+        self.values[placeholder] = _serializer.serialize(value)
+        return placeholder
+
+    def not_expired(self, now: int) -> str:
+        expire_at = self.name(TTL_ATTRIBUTE)
+        return f"(attribute_not_exists({expire_at}) OR {expire_at} > {self.value(now)})"
+
+    def exists(self) -> str:
+        return f"attribute_exists({self.name(PARTITION_KEY)})"
+
+    def missing(self) -> str:
+        return f"attribute_not_exists({self.name(PARTITION_KEY)})"
+
+    def version_matches(self, match: Match) -> str:
+        """The current version is one of ``match`` (any existing record for ``*``)."""
+        if match == ANY:
+            return self.exists()
+        if not match:
+            return f"{self.name(VERSION)} = {self.value(-1)}"  # nothing can match
+        alternatives = [
+            f"({self.name(VERSION)} = {self.value(v.version)} AND "
+            f"{self.name(CREATED_AT)} = {self.value(v.created_at)})"
+            for v in match
+        ]
+        # DynamoDB rejects redundant parentheses, such as ((a AND b)).
+        return alternatives[0] if len(alternatives) == 1 else f"({' OR '.join(alternatives)})"
+
+    def current(self, now: int, if_match: Match | None) -> str:
+        """The record exists, has not expired and matches ``if_match``."""
+        condition = f"{self.exists()} AND {self.not_expired(now)}"
+        if if_match is not None:
+            condition += f" AND {self.version_matches(if_match)}"
+        return condition
+
+    def params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {"ExpressionAttributeNames": self.names}
+        if self.values:
+            params["ExpressionAttributeValues"] = self.values
+        return params
+
+
+class Update(Expression):
+    """Builds one UpdateExpression: SET for values, REMOVE for nulls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sets: list[str] = []
+        self.removes: list[str] = []
+
+    def set(self, attribute: str, value: Any) -> None:
+        if value is None:
+            self.removes.append(self.name(attribute))
+        else:
+            self.sets.append(f"{self.name(attribute)} = {self.value(value)}")
+
+    def set_expression(self, attribute: str, expression: str) -> None:
+        self.sets.append(f"{self.name(attribute)} = {expression}")
+
+    def set_if_missing(self, attribute: str, value: Any) -> None:
+        """Keep the attribute's value; set ``value`` only where there is none yet."""
+        self.set_expression(
+            attribute, f"if_not_exists({self.name(attribute)}, {self.value(value)})"
+        )
+
+    def increment_version(self) -> None:
+        version = self.name(VERSION)
+        zero, one = self.value(0), self.value(1)
+        self.sets.append(f"{version} = if_not_exists({version}, {zero}) + {one}")
+
+    def params(self) -> dict[str, Any]:
+        clauses = []
+        if self.sets:
+            clauses.append("SET " + ", ".join(self.sets))
+        if self.removes:
+            clauses.append("REMOVE " + ", ".join(self.removes))
+        return {"UpdateExpression": " ".join(clauses), **super().params()}
+
+
+# --- errors -----------------------------------------------------------------------------
+
+#: DynamoDB's answers when it throttles (after the client's own retries ran out).
+THROTTLING_CODES = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
+
+
+def _unavailable(error: Exception) -> StoreUnavailable | None:
+    """The domain error for a DynamoDB failure that a later retry may not meet; None for
+    every other error (a bug, a misconfiguration), which must stay a 500."""
+    if isinstance(error, BotoConnectionError | HTTPClientError):
+        return StoreUnavailable(f"DynamoDB unreachable: {type(error).__name__}")
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        reasons = cast(list[dict[str, Any]], error.response.get("CancellationReasons") or [])
+        cancelled_by_throttling = any(r.get("Code") == "ThrottlingError" for r in reasons)
+        if code in THROTTLING_CODES or cancelled_by_throttling:
+            return StoreUnavailable(f"DynamoDB throttled: {code}")
+    return None
+
+
+def translating_errors(method: Callable[P, T]) -> Callable[P, T]:
+    """Throttling and unreachable DynamoDB become StoreUnavailable (503); nothing else
+    changes, so every other failure stays a 500."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return method(*args, **kwargs)
+        except (ClientError, BotoConnectionError, HTTPClientError) as error:
+            unavailable = _unavailable(error)
+            if unavailable is None:
+                raise
+            raise unavailable from error
+
+    return wrapper
+
+
+def failed_item(error: ClientError) -> Item | None:
+    """The item a failed condition saw (ReturnValuesOnConditionCheckFailure=ALL_OLD)."""
+    item: Item | None = cast(Mapping[str, Any], error.response).get("Item")
+    return item
+
+
+# --- items and records ------------------------------------------------------------------
+
+
+def serialize(value: Any) -> dict[str, Any]:
+    """One attribute value in DynamoDB's wire format."""
+    return cast(dict[str, Any], _serializer.serialize(value))
+
+
+class RecordItems(Generic[R]):
+    """A resource's records as items and back: exactly the schema's fields, in its order.
+    A null field is stored as an absent attribute; integers come back as int, not Decimal."""
+
+    def __init__(
+        self, fields: Sequence[str], integers: Sequence[str], default_for: Callable[[str], Any]
+    ) -> None:
+        self._fields = tuple(fields)
+        self._integers = tuple(integers)
+        self._default_for = default_for
+
+    def record(self, item: Item) -> R:
+        values = {
+            name: _deserializer.deserialize(item[name]) if name in item else self._default_for(name)
+            for name in self._fields
+        }
+        for name in self._integers:
+            if values[name] is not None:
+                values[name] = int(values[name])
+        return cast(R, values)
+
+    def item(self, record: R, key: Item) -> Item:
+        """The item that stores ``record`` under ``key`` (and any index attributes)."""
+        attributes = cast(Mapping[str, Any], record)
+        return {
+            **{k: _serializer.serialize(v) for k, v in attributes.items() if v is not None},
+            **key,
+        }
+
+
+# --- keyset paging ----------------------------------------------------------------------
+
+
+def _record_position(record: Record) -> dict[str, str]:
+    return {CREATED_AT: record[CREATED_AT], ID: record[ID]}
+
+
+def _key_position(key: Item) -> dict[str, str]:
+    """The list position of an item DynamoDB read last (a LastEvaluatedKey): its list
+    sort key is ``<createdAt>#<id>``, and neither part can hold a ``#``."""
+    created_at, _, record_id = key[LIST_SORT_KEY]["S"].partition("#")
+    return {CREATED_AT: created_at, ID: record_id}
+
+
+def _sort_key_after(position: dict[str, Any]) -> str:
+    created_at, record_id = position.get(CREATED_AT), position.get(ID)
+    if not isinstance(created_at, str) or not isinstance(record_id, str):
+        raise InvalidCursor("is not a cursor this API issued")
+    return list_key(created_at, record_id)
+
+
+class KeysetPager(Generic[R]):
+    """Pages of a list index, newest first, with a bounded read per page.
+
+    Each page costs at most ``max_queries`` Queries evaluating at most ``max_items``
+    items, whatever the owner holds. The cursor names a list position (a record's creation
+    time and id), not DynamoDB's LastEvaluatedKey, so it reveals no key schema; it is
+    signed together with a *binding* (the owner and the filters), so it serves only the
+    query it was made for.
+    """
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        cursors: CursorCodec,
+        items: RecordItems[R],
+        max_items: int,
+        max_queries: int,
+    ) -> None:
+        self._client = client
+        self._cursors = cursors
+        self._items = items
+        self.max_items = max_items
+        self.max_queries = max_queries
+
+    def page(
+        self,
+        query: dict[str, Any],
+        expression: Expression,
+        key_condition: str,
+        *,
+        binding: str,
+        limit: int,
+        cursor: str | None,
+        now: int,
+        page_bytes: PageBytes[R] | None = None,
+    ) -> Page[R]:
+        """One page of ``query`` (a Query request without its key condition), whose
+        placeholders are ``expression``'s. The first Query evaluates ``limit + 1`` items
+        (the extra one only tells whether a next page exists), which fills an unfiltered
+        page. Filters apply after DynamoDB has read the items: when they leave the page
+        short, a further Query reads the rest of the budget. A page that is still short then
+        holds what matched, possibly nothing, and a cursor at the last item read, so the
+        next page resumes exactly there. ``page_bytes`` ends a page early, at a record
+        boundary, when its records would weigh more than its budget."""
+        if cursor is not None:
+            after = _sort_key_after(self._cursors.decode(cursor, binding, now))
+            key_condition += f" AND {expression.name(LIST_SORT_KEY)} < {expression.value(after)}"
+        request: dict[str, Any] = {
+            **query,
+            "KeyConditionExpression": key_condition,
+            "ScanIndexForward": False,
+            **expression.params(),
+        }
+        matched: list[Item] = []
+        records: list[R] = []
+        read, last_read = 0, None
+        query_limit = min(limit + 1, self.max_items)
+        for _ in range(self.max_queries):
+            response = self._client.query(**request, Limit=query_limit)
+            matched.extend(response.get("Items", []))
+            read += response.get("ScannedCount", query_limit)
+            last_read = response.get("LastEvaluatedKey")
+            query_limit = self.max_items - read
+            candidates = [self._items.record(item) for item in matched[:limit]]
+            records = page_bytes.fitting(candidates) if page_bytes else candidates
+            full = len(records) == limit or len(records) < len(candidates)  # count or bytes
+            if full or last_read is None or query_limit <= 0:
+                break
+            request["ExclusiveStartKey"] = last_read
+        if len(records) < len(matched):  # more matched than the page holds
+            position = _record_position(records[-1])
+        elif last_read is not None:  # the budget ran out before the end of the list
+            position = _key_position(last_read)
+        else:
+            return Page(records, None)
+        return Page(records, self._cursors.encode(position, binding, now))
