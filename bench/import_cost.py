@@ -20,7 +20,7 @@ _PROBE = """
 import time
 t0 = time.perf_counter(); import app; t1 = time.perf_counter()
 import jsonschema; t2 = time.perf_counter()
-from chalicelib import openapi; t3 = time.perf_counter()
+from chalicelib.core import openapi; t3 = time.perf_counter()
 openapi.document(app.app.routes); t4 = time.perf_counter()
 print(t1 - t0, t2 - t1, t3 - t2, t4 - t3)
 """

@@ -19,6 +19,7 @@ from chalice.app import RouteEntry
 from chalicelib.core import errors, headers, http
 from chalicelib.core.errors import ApiError, ValidationFailed
 from chalicelib.core.operations import Components, Operation, declaration
+from chalicelib.core.record import Record
 
 API_VERSION = "0.1.0"
 SECURITY_SCHEME = "CognitoIdToken"
@@ -201,7 +202,7 @@ def _header_parameter(
 
 #: What an ETag of this API looks like: version 3 of a record created 2026-11-23.
 _EXAMPLE_ETAG = headers.etag(
-    {"id": "example", "version": 3, "createdAt": "2026-11-23T10:46:49.134891Z", "updatedAt": ""}
+    Record(id="example", version=3, createdAt="2026-11-23T10:46:49.134891Z", updatedAt="")
 )
 
 

@@ -256,7 +256,7 @@ def validate_id(resource_id: str) -> None:
     """An id in the path: a plain regex match, so reads never import jsonschema."""
     if not re.fullmatch(record.ID_PATTERN, resource_id):
         message = _PATTERN_MESSAGES[record.ID_PATTERN]
-        raise ValidationFailed([FieldError(parameter="id", detail=message)])
+        raise ValidationFailed([FieldError(parameter=record.ID, detail=message)])
 
 
 _INTEGER_DIGITS = re.compile(r"[0-9]{1,9}")
