@@ -52,7 +52,7 @@ def aws_config(attempts: int) -> Config:
 
 @dataclass(frozen=True)
 class Settings:
-    """What a stage configures, through environment variables (see the README)."""
+    """What a stage configures, through environment variables (docs/deploying/configuration.md)."""
 
     table_name: str
     endpoint_url: str | None

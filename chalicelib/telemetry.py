@@ -43,7 +43,8 @@ NAMESPACE_ENV = "POWERTOOLS_METRICS_NAMESPACE"
 LOG_FORMAT_ENV = "TASKS_LOG_FORMAT"
 _TRUE = {"1", "true", "yes", "on"}
 
-# Metric and dimension names: the alarms (infra/definitions.py) and the README use these.
+# Metric and dimension names: the alarms (infra/definitions.py) and docs/operations/metrics.md
+# use these.
 REQUESTS = "Requests"
 LATENCY = "Latency"
 DYNAMODB_REQUESTS = "DynamoDBRequests"

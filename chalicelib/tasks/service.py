@@ -42,6 +42,8 @@ from chalicelib.tasks.store import ListFilters, Refused, Remembered, TaskStore
 
 #: How long an Idempotency-Key is remembered: a retry within this window replays.
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 60 * 60
+#: A random UUID collides only in theory: this many taken ids in a row is a broken new_id.
+MAX_ID_ATTEMPTS = 5
 #: A page ends early, with a cursor, before its tasks outweigh Lambda's result limit.
 _PAGE_BYTES: PageBytes[Task] = PageBytes(encoding.PAGE_BUDGET_BYTES, encoding.lambda_weight)
 
@@ -133,7 +135,7 @@ class TaskService:
             return self._replay(remembered, _request_hash(_stored(fields)))
         stored = _stored(fields)
         stamp = utc_timestamp(now)
-        while True:  # a random UUID collides only in theory; never overwrite if it does
+        for _ in range(MAX_ID_ATTEMPTS):  # never overwrite a task whose id was drawn again
             task = _new_task(self._new_id(), stored, stamp)
             if idempotency_key is None:
                 if self._store.create(owner, task, epoch):
@@ -152,6 +154,7 @@ class TaskService:
                 return self._replay(created, request_hash)
             if created is not None:
                 return created
+        raise RuntimeError(f"no free id in {MAX_ID_ATTEMPTS} attempts: is new_id random?")
 
     @staticmethod
     def _replay(remembered: Remembered, request_hash: str) -> Task:

@@ -93,8 +93,9 @@ class TaskStore(Protocol):
         self, owner: str, task: Task, key: str, request_hash: str, now: int, remember_until: int
     ) -> Task | Remembered | None:
         """Create ``task`` and remember ``key`` with it until ``remember_until``, at once.
-        The task when created; what the key remembers when it is in use; None if the id
-        is taken. IdempotencyConflict when another request holds the key right now."""
+        The task when created; what the key remembers when it is in use; None if any task,
+        even an expired one, holds the id. IdempotencyConflict when another request holds
+        the key right now."""
 
     def remembered(self, owner: str, key: str, now: int) -> Remembered | None:
         """What a key still in its window remembers."""
@@ -108,9 +109,10 @@ class TaskStore(Protocol):
         stamp: str,
         preconditions: Preconditions,
     ) -> Task | Refused:
-        """Create or replace a visible task's writable fields: ``createdAt`` survives a
-        replace and the version counts up from 1. Refused for an expired task and when a
-        precondition does not hold."""
+        """Create or replace a visible task with ``fields``, every writable field (one left
+        out would keep its old value): ``createdAt`` survives a replace and the version
+        counts up from 1. Refused for an expired task and when a precondition does not
+        hold."""
 
     def update(
         self,
