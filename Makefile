@@ -96,16 +96,16 @@ openapi: $(LOCAL) ## rewrite openapi.json from the app (a test fails while it di
 	$(BIN)/python -m tools.openapi
 
 spectral: $(DEV) ## Spectral's OpenAPI and OWASP rules on openapi.json (.spectral.yaml; npm, pinned)
-	$(BIN)/python -m pytest tests/test_spectral.py
+	$(BIN)/python -m pytest tests/infrastructure/test_spectral.py
 
 smoke: $(LOCAL) ## the full task flow against URL (default: make run's), TOKEN for a deployed stage
 	$(BIN)/python -m tools.smoke $(or $(URL),http://127.0.0.1:$(PORT)) $(if $(TOKEN),--token "$(TOKEN)")
 
 contract: $(DEV) ## schemathesis against chalice local, deeper: EXAMPLES per operation (default 200)
-	CONTRACT_MAX_EXAMPLES=$(or $(EXAMPLES),200) $(BIN)/python -m pytest tests/test_contract.py
+	CONTRACT_MAX_EXAMPLES=$(or $(EXAMPLES),200) $(BIN)/python -m pytest tests/server/test_contract.py
 
 fuzz: $(DEV) ## the hypothesis fuzz tests, deeper: 2,000 examples each (make test runs 60)
-	HYPOTHESIS_PROFILE=deep $(BIN)/python -m pytest -n $(WORKERS) tests/test_fuzz.py
+	HYPOTHESIS_PROFILE=deep $(BIN)/python -m pytest -n $(WORKERS) tests/engines/test_fuzz.py
 
 bench: $(DEV) ## benchmarks on DynamoDB Local: BENCHMARKS.md and its plot; QUICK=1 (CI) into build/bench/
 	$(BIN)/python -m bench.suite $(if $(QUICK),--quick --command "make bench QUICK=1")

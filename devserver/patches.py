@@ -1,5 +1,5 @@
 """Every private internal of a third-party library that this project relies on, in one
-place, with the parameters it is called with. ``tests/test_patches.py`` checks each entry
+place, with the parameters it is called with. ``tests/unit/test_patches.py`` checks each entry
 against the installed library, so an upgrade that renames or reshapes one fails there
 first, not as a silent change in behaviour. None of these is in ``deployment.zip``.
 """

@@ -4,7 +4,7 @@ It reads /openapi.json from the server, generates requests from it (examples, co
 fuzzing and stateful phases) and checks every response against the document: no server
 error, documented status codes, content types, headers and schemas, invalid data
 rejected, valid data accepted, and more. The configuration and the hooks, with the
-reasons for each, are in tests/contract/. `make contract EXAMPLES=200` runs it deeper.
+reasons for each, are in tests/server/contract/. `make contract EXAMPLES=200` runs it deeper.
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import PROJECT_DIR
-from tests.contract import hooks
 from tests.local_server import LocalServer, running_local_server
+from tests.server.contract import hooks
 
 #: Starts another program (a server, a CLI or a browser): not in `make check`.
 pytestmark = pytest.mark.external
 
 SCHEMATHESIS = str(Path(sys.executable).parent / "st")
-CONFIG = PROJECT_DIR / "tests" / "contract" / "schemathesis.toml"
+CONFIG = PROJECT_DIR / "tests" / "server" / "contract" / "schemathesis.toml"
 PHASES = ("Examples", "Coverage", "Fuzzing", "Stateful")
 
 

@@ -23,9 +23,9 @@ from chalicelib.core.http import (
     SECURITY_HEADERS,
 )
 from tests.conftest import Api, serving_api
+from tests.engines.test_telemetry import run_as_lambda
 from tests.external import starts_a_process
 from tests.local_server import LocalServer, running_local_server
-from tests.test_telemetry import run_as_lambda
 from tools import dev_token
 
 LOOPBACK_ORIGINS = [

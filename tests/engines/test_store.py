@@ -1,7 +1,7 @@
 """The store on its own, on moto: keys, owner scoping, versions, one request per call.
 
 The store decides nothing: a conditional write that does not apply comes back ``Refused``
-with what it met, and the service (tests/test_task_service.py) says what that means."""
+with what it met, and the service (tests/unit/test_task_service.py) says what that means."""
 
 from __future__ import annotations
 

@@ -512,7 +512,7 @@ def sam_gateway_responses(template: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize("name", STAGES)
 def test_gateway_errors_are_problem_documents_browsers_can_read(packaged: Any, name: str) -> None:
     """The same responses on the SAM and Terraform paths (and ``chalice deploy``'s, which
-    applies ``gateway_responses_extension``: tests/test_support_stack.py)."""
+    applies ``gateway_responses_extension``: tests/infrastructure/test_support_stack.py)."""
     origin = stage(name).cors_origin
     responses = sam_gateway_responses(sam(packaged, name))
     assert tf_gateway_responses(packaged, name) == responses

@@ -54,7 +54,7 @@ def test_local_server_errors_are_problems(local_server: LocalServer) -> None:
 def test_local_stage_allows_loopback_front_ends_with_every_header_the_api_uses(
     local_server: LocalServer,
 ) -> None:
-    """A front end on another loopback port (tests/test_local_origin.py: no other origin)."""
+    """A front end on another loopback port (tests/server/test_local_origin.py: no other origin)."""
     front_end = {"Origin": "http://localhost:5173"}
     request = urllib.request.Request(
         local_server.base_url + "/tasks/x",

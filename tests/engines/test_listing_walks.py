@@ -11,7 +11,7 @@ import pytest
 from chalicelib import runtime
 from chalicelib.tasks.store import MAX_ITEMS_READ_PER_PAGE, MAX_QUERIES_PER_PAGE
 from tests.conftest import ENGINES, Api, Clock, engine_endpoint, serving_api
-from tests.test_listing import newest_first, seed, walk
+from tests.engines.test_listing import newest_first, seed, walk
 
 
 @pytest.fixture(scope="module", params=ENGINES)
