@@ -37,7 +37,7 @@ from chalicelib.core.headers import REQUEST_ID_HEADER, client_request_id, etag
 from chalicelib.core.paging import CURSOR, Page
 from chalicelib.core.record import ID, Record
 
-log = logging.getLogger("task-api.web")
+log = logging.getLogger("task-api.http")
 
 PROBLEM_JSON = "application/problem+json"
 #: Room for the largest valid task even with every character \u-escaped (about 140 KB).

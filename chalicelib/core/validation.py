@@ -129,7 +129,7 @@ def _max_items(validator: Any, limit: int, instance: Any, schema_: dict[str, Any
 
 
 @functools.cache
-def _validator(json_schema: Schema) -> Any:
+def _validator(json_schema: SchemaCheck) -> Any:
     """Build (once per schema) the validator for a request body or query parameters."""
     import jsonschema
 
@@ -216,7 +216,7 @@ def _describe(error: Any) -> list[tuple[str, str]]:
     return [(pointer, message)]
 
 
-def _check(json_schema: Schema, document: Any) -> tuple[dict[str, str], int]:
+def _check(json_schema: SchemaCheck, document: Any) -> tuple[dict[str, str], int]:
     """Every invalid field's pointer and message (unknown fields: the first
     MAX_FIELD_ERRORS), and how many invalid values there are in all."""
     found: dict[str, str] = {}
@@ -240,7 +240,7 @@ def failed(found: dict[str, str], total: int, location: str = "pointer") -> Vali
     return ValidationFailed([FieldError(**{location: k}, detail=m) for k, m in first], total)
 
 
-class Schema:
+class SchemaCheck:
     """A JSON Schema a request is checked against: the one the API document publishes."""
 
     def __init__(self, document: dict[str, Any]) -> None:
@@ -262,7 +262,7 @@ def validate_id(resource_id: str) -> None:
 _INTEGER_DIGITS = re.compile(r"[0-9]{1,9}")
 
 
-def validate_parameters(parameters: Schema, raw: dict[str, str | list[str]]) -> dict[str, Any]:
+def validate_parameters(parameters: SchemaCheck, raw: dict[str, str | list[str]]) -> dict[str, Any]:
     """Query parameters (strings; a list when repeated) to typed values with defaults
     applied. Every bad parameter is reported at once."""
     known: dict[str, Any] = parameters.document["properties"]

@@ -19,6 +19,7 @@ def _components() -> Components:
     return document.components()
 
 
+#: ``blueprint`` is what app.py registers; the routes below call it ``site``.
 site = blueprint = ApiBlueprint(__name__, components=_components)
 
 

@@ -27,6 +27,7 @@ def _components() -> Components:
     return document.components()
 
 
+#: ``blueprint`` is what app.py registers; the routes below call it ``tasks``.
 tasks = blueprint = ApiBlueprint(__name__, components=_components, tag="tasks")
 
 

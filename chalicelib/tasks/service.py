@@ -47,14 +47,14 @@ MAX_ID_ATTEMPTS = 5
 #: A page ends early, with a cursor, before its tasks outweigh Lambda's result limit.
 _PAGE_BYTES: PageBytes[Task] = PageBytes(encoding.PAGE_BUDGET_BYTES, encoding.lambda_weight)
 
-_INPUT = validation.Schema(schema.TASK_INPUT_SCHEMA)
-_PATCH = validation.Schema(schema.TASK_PATCH_SCHEMA)
-_LIST = validation.Schema(schema.LIST_PARAMETERS_SCHEMA)
+_INPUT = validation.SchemaCheck(schema.TASK_INPUT_SCHEMA)
+_PATCH = validation.SchemaCheck(schema.TASK_PATCH_SCHEMA)
+_LIST = validation.SchemaCheck(schema.LIST_PARAMETERS_SCHEMA)
 _EXPIRED = "must be in the future"
 _EXPIRE_AT_POINTER = f"/{EXPIRE_AT}"
 
 
-def _validate(against: validation.Schema, body: dict[str, Any], now: dt.datetime) -> None:
+def _validate(against: validation.SchemaCheck, body: dict[str, Any], now: dt.datetime) -> None:
     """The schema, then ``expireAt`` in the future (JSON Schema cannot say so). A
     schema-valid expireAt is null or an integral number (4102444800.0 is an integer)."""
     found, total = against.check(body)

@@ -152,7 +152,7 @@ def test_request_media_types_and_security_come_from_the_route_table() -> None:
     ],
 )
 def test_body_schemas_are_the_definitions_validation_uses(
-    component_name: str, definition: dict[str, Any], validator_root: validation.Schema | None
+    component_name: str, definition: dict[str, Any], validator_root: validation.SchemaCheck | None
 ) -> None:
     documented = COMMITTED["components"]["schemas"][component_name]
     assert documented == {k: v for k, v in definition.items() if k != "$schema"}
