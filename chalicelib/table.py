@@ -13,6 +13,11 @@ Item layout (one item per task):
   page returns tasks newest first with ties broken by id.
 - ``statusPk`` = ``OWNER#<owner>#STATUS#<status>``: partition of the status index.
 - ``expireAt`` = the DynamoDB TTL attribute.
+- ``actor``    = who made the item's last write (the caller's ``sub``): the change stream
+  carries it to the activity consumer, which learns from it who acted.
+
+The table's stream carries every change, new and old images, to the one consumer that
+writes the activity history (``chalicelib.activity``).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ SORT_KEY = "sk"
 LIST_SORT_KEY = "listSk"
 STATUS_PARTITION_KEY = "statusPk"
 TTL_ATTRIBUTE = "expireAt"
+ACTOR_ATTRIBUTE = "actor"
 
 BY_CREATED_INDEX = "byCreated"
 BY_STATUS_INDEX = "byStatus"
@@ -55,6 +61,7 @@ TABLE_DEFINITION: dict[str, Any] = {
         },
     ],
     "BillingMode": "PAY_PER_REQUEST",
+    "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
 }
 
 

@@ -50,7 +50,9 @@ def _kept(stage: Stage, resource: Template) -> Template:
 
 def tasks_table(stage: Stage) -> Template:
     properties = copy.deepcopy(d.TABLE_DEFINITION)
+    stream = properties.pop("StreamSpecification")  # CreateTable's shape; CloudFormation's:
     properties |= {
+        "StreamSpecification": {"StreamViewType": stream["StreamViewType"]},
         "TableName": stage.table_name,
         "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
         "SSESpecification": {"SSEEnabled": True},  # KMS with the AWS-managed key

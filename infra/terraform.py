@@ -101,6 +101,8 @@ def tasks_table(stage: Stage) -> Block:
             for a in definition["AttributeDefinitions"]
         ],
         "global_secondary_index": indexes,
+        "stream_enabled": definition["StreamSpecification"]["StreamEnabled"],
+        "stream_view_type": definition["StreamSpecification"]["StreamViewType"],
         "ttl": {"attribute_name": d.TTL_ATTRIBUTE, "enabled": True},
         "point_in_time_recovery": {"enabled": True},
         "server_side_encryption": {"enabled": True},  # KMS with the AWS-managed key

@@ -380,8 +380,12 @@ def test_the_table_comes_from_the_single_definition(packaged: Any, name: str) ->
     protected = stage(name).tuning.protect_data
     table = sam(packaged, name)["Resources"]["TasksTable"]
     props = table["Properties"]
+    stream = TABLE_DEFINITION["StreamSpecification"]
     for key, value in TABLE_DEFINITION.items():
-        assert props[key] == value
+        if key != "StreamSpecification":  # CloudFormation's shape has no StreamEnabled
+            assert props[key] == value
+    assert stream["StreamEnabled"] is True
+    assert props["StreamSpecification"] == {"StreamViewType": stream["StreamViewType"]}
     assert props["TableName"] == stage(name).table_name
     assert props["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
@@ -402,6 +406,7 @@ def test_the_table_comes_from_the_single_definition(packaged: Any, name: str) ->
         i["IndexName"]: tuple(k["AttributeName"] for k in i["KeySchema"])
         for i in TABLE_DEFINITION["GlobalSecondaryIndexes"]
     }
+    assert (tf["stream_enabled"], tf["stream_view_type"]) == (True, stream["StreamViewType"])
     assert tf["ttl"] == {"attribute_name": TTL_ATTRIBUTE, "enabled": True}
     assert tf["point_in_time_recovery"] == {"enabled": True}
     assert tf["server_side_encryption"]["enabled"] is True
