@@ -57,7 +57,7 @@ STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
 SERVICE_DIMENSION = "service"  # Powertools' own name
 
 #: DynamoDB operations the API calls, and which capacity each consumes.
-_READS = frozenset({"GetItem", "Query"})
+_READS = frozenset({"GetItem", "BatchGetItem", "Query"})
 _WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"})
 
 _log = logging.getLogger(f"{SERVICE}.telemetry")

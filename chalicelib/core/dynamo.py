@@ -152,6 +152,12 @@ class Update(Expression):
 
 # --- errors -----------------------------------------------------------------------------
 
+#: What a cancelled transaction says of an item whose condition failed, and of one that met
+#: another transaction on the same item at the same time.
+CONDITION_FAILED = "ConditionalCheckFailed"
+TRANSACTION_CONFLICT = "TransactionConflict"
+
+
 #: DynamoDB's answers when it throttles (after the client's own retries ran out).
 THROTTLING_CODES = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
@@ -169,12 +175,15 @@ def _unavailable(error: Exception) -> StoreUnavailable | None:
         cancelled_by_throttling = any(r.get("Code") == "ThrottlingError" for r in reasons)
         if code in THROTTLING_CODES or cancelled_by_throttling:
             return StoreUnavailable(f"DynamoDB throttled: {code}")
+        if any(r.get("Code") == TRANSACTION_CONFLICT for r in reasons):
+            return StoreUnavailable("a transaction met another write on one of its items")
     return None
 
 
 def translating_errors(method: Callable[P, T]) -> Callable[P, T]:
-    """Throttling and unreachable DynamoDB become StoreUnavailable (503); nothing else
-    changes, so every other failure stays a 500."""
+    """Throttling, unreachable DynamoDB and a transaction cancelled by a concurrent write
+    become StoreUnavailable (503); nothing else changes, so every other failure stays a
+    500."""
 
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
@@ -189,6 +198,14 @@ def translating_errors(method: Callable[P, T]) -> Callable[P, T]:
     return wrapper
 
 
+def cancellation_reasons(error: ClientError, items: int) -> list[dict[str, Any]]:
+    """Why a transaction of ``items`` items was cancelled: one reason per item, in their
+    order. Its ``Code`` is "None" for an item that did not cancel it; its ``Item`` is the
+    item a failed condition saw, where ReturnValuesOnConditionCheckFailure asked for it."""
+    reasons = cast(list[dict[str, Any]], error.response.get("CancellationReasons") or [])
+    return [*reasons, *[{}] * (items - len(reasons))]
+
+
 def failed_item(error: ClientError) -> Item | None:
     """The item a failed condition saw (ReturnValuesOnConditionCheckFailure=ALL_OLD)."""
     item: Item | None = cast(Mapping[str, Any], error.response).get("Item")
@@ -196,6 +213,12 @@ def failed_item(error: ClientError) -> Item | None:
 
 
 # --- items and records ------------------------------------------------------------------
+
+
+def is_live(item: Item, now: int) -> bool:
+    """Whether an item is still there for the API: it has no expiry, or one still in the
+    future (DynamoDB's TTL deletes an expired item only later)."""
+    return TTL_ATTRIBUTE not in item or int(item[TTL_ATTRIBUTE]["N"]) > now
 
 
 def serialize(value: Any) -> dict[str, Any]:
@@ -330,3 +353,87 @@ class KeysetPager(Generic[R]):
         else:
             return Page(records, None)
         return Page(records, self._cursors.encode(position, binding, now))
+
+
+#: Sorts after every character an id may hold: the end of a sort-key range.
+_LAST = "\U0010ffff"
+
+
+class CollectionPager(Generic[R]):
+    """Pages of the children of a parent item, in sort-key order: an item collection in the
+    owner's partition, whose parent has the sort key ``<parent>`` and each child
+    ``<parent>#<kind>#<child id>``. With time-ordered child ids, that is oldest first.
+
+    A page never shows the children of a parent that is gone or has expired (None
+    instead). The first page is one Query, which reads the parent first: ids hold only
+    characters that sort after ``#``, so no other item sorts between the parent and its
+    children. A later page starts after its cursor's child, past the parent, so it reads
+    the parent first with a GetItem: two requests. Each Query asks for the page and one
+    item more, which only tells whether another page follows; DynamoDB's 1 MB cap on a
+    Query can leave a page short, with a cursor where it stopped. The cursor names the
+    last child shown and is signed with a binding (the owner and the parent)."""
+
+    def __init__(self, client: DynamoDBClient, cursors: CursorCodec, items: RecordItems[R]) -> None:
+        self._client = client
+        self._cursors = cursors
+        self._items = items
+
+    def page(
+        self,
+        table: str,
+        owner: str,
+        parent: str,
+        kind: str,
+        *,
+        limit: int,
+        cursor: str | None,
+        now: int,
+        page_bytes: PageBytes[R] | None = None,
+    ) -> Page[R] | None:
+        """One page of ``parent``'s children of ``kind`` (a parent's sort key such as
+        ``TASK#<id>``), or None when the parent is missing or expired."""
+        partition = owner_partition(owner)
+        prefix = f"{parent}#{kind}#"
+        binding = "\x00".join([owner, parent, kind])
+        request: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+        if cursor is None:
+            lower, query_limit = parent, limit + 2  # the parent, the page, one more
+        else:
+            after = self._cursors.decode(cursor, binding, now).get(ID)
+            if not isinstance(after, str):
+                raise InvalidCursor("is not a cursor this API issued")
+            parent_item = self._client.get_item(
+                TableName=table,
+                Key={PARTITION_KEY: {"S": partition}, SORT_KEY: {"S": parent}},
+                ConsistentRead=True,
+            ).get("Item")
+            if parent_item is None or not is_live(parent_item, now):
+                return None
+            lower, query_limit = prefix, limit + 1
+            request["ExclusiveStartKey"] = {
+                PARTITION_KEY: {"S": partition},
+                SORT_KEY: {"S": prefix + after},
+            }
+        expression = Expression()
+        request["KeyConditionExpression"] = (
+            f"{expression.name(PARTITION_KEY)} = {expression.value(partition)} AND "
+            f"{expression.name(SORT_KEY)} BETWEEN {expression.value(lower)} AND "
+            f"{expression.value(prefix + _LAST)}"
+        )
+        response = self._client.query(**request, **expression.params(), Limit=query_limit)
+        read = response.get("Items", [])
+        if cursor is None:
+            head = read[0] if read else None
+            if head is None or head[SORT_KEY]["S"] != parent or not is_live(head, now):
+                return None
+            read = read[1:]
+        candidates = [self._items.record(item) for item in read[:limit]]
+        records = page_bytes.fitting(candidates) if page_bytes else candidates
+        last_read = response.get("LastEvaluatedKey")
+        if len(records) < len(read):  # more were read than the page holds
+            position = records[-1][ID]
+        elif last_read is not None:  # DynamoDB stopped before the end of the collection
+            position = last_read[SORT_KEY]["S"].removeprefix(parent).removeprefix(f"#{kind}#")
+        else:
+            return Page(records, None)
+        return Page(records, self._cursors.encode({ID: position}, binding, now))

@@ -260,15 +260,17 @@ class AudienceUnconfigured(StageMisconfigured):
 
 
 class StoreUnavailable(ApiError):
-    """DynamoDB throttled every attempt, or could not be reached in time. Nothing was
-    written: each operation is one request, which DynamoDB applies whole or not at all."""
+    """DynamoDB throttled every attempt, could not be reached in time, or cancelled a
+    transaction that met another write on one of its items. Nothing was written: each write
+    is one request, which DynamoDB applies whole or not at all."""
 
     status = 503
     retry_after = RETRY_AFTER_SECONDS
     response = "ServiceUnavailable"
     meaning = (
-        "DynamoDB throttled every retry or could not be reached in time. Nothing was "
-        "changed; retry after `Retry-After` seconds."
+        "DynamoDB throttled every retry, could not be reached in time, or met another write "
+        "on the same item at the same moment. Nothing was changed; retry after "
+        "`Retry-After` seconds."
     )
 
     def __init__(self, reason: str) -> None:

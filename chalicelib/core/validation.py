@@ -252,11 +252,19 @@ class SchemaCheck:
         return _check(self, document)
 
 
+def invalid_id(resource_id: str, parameter: str = record.ID) -> FieldError | None:
+    """What is wrong with an id in the path, named as ``parameter``; None when nothing. A
+    plain regex match, so reads never import jsonschema."""
+    if re.fullmatch(record.ID_PATTERN, resource_id):
+        return None
+    return FieldError(parameter=parameter, detail=_PATTERN_MESSAGES[record.ID_PATTERN])
+
+
 def validate_id(resource_id: str) -> None:
-    """An id in the path: a plain regex match, so reads never import jsonschema."""
-    if not re.fullmatch(record.ID_PATTERN, resource_id):
-        message = _PATTERN_MESSAGES[record.ID_PATTERN]
-        raise ValidationFailed([FieldError(parameter=record.ID, detail=message)])
+    """An id in the path."""
+    invalid = invalid_id(resource_id)
+    if invalid is not None:
+        raise ValidationFailed([invalid])
 
 
 _INTEGER_DIGITS = re.compile(r"[0-9]{1,9}")

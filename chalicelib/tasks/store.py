@@ -50,8 +50,10 @@ else:
 MAX_ITEMS_READ_PER_PAGE = LIST_PARAMETERS[LIMIT]["maximum"] + 1
 #: ... in at most this many Queries (DynamoDB caps each at 1 MB read).
 MAX_QUERIES_PER_PAGE = 2
-_TASK = "TASK"
-_IDEMPOTENCY = "IDEMPOTENCY"
+#: The kinds of item this store keeps: ``TASK#<id>`` and ``IDEMPOTENCY#<key>`` (public: a
+#: task's comments live under its key, and keep their Idempotency-Keys beside its own).
+KIND = "TASK"
+IDEMPOTENCY_KIND = "IDEMPOTENCY"
 
 
 @dataclass(frozen=True)
@@ -144,11 +146,11 @@ _TASKS: RecordItems[Task] = RecordItems(tuple(FIELDS), INTEGER_FIELDS, default_f
 
 
 def _key(owner: str, task_id: str) -> Item:
-    return dynamo.item_key(owner, _TASK, task_id)
+    return dynamo.item_key(owner, KIND, task_id)
 
 
 def _idempotency_key(owner: str, key: str) -> Item:
-    return dynamo.item_key(owner, _IDEMPOTENCY, key)
+    return dynamo.item_key(owner, IDEMPOTENCY_KIND, key)
 
 
 def _status_partition(owner: str, status: str) -> str:
