@@ -206,7 +206,15 @@ def topic_key_policy(account_root: Any, account_id: Any) -> dict[str, Any]:
 # --- alarms -------------------------------------------------------------------------------
 
 #: Operations whose throttling the table alarm sums: those the API calls.
-TABLE_OPERATIONS = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "TransactWriteItems")
+TABLE_OPERATIONS = (
+    "GetItem",
+    "BatchGetItem",
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "Query",
+    "TransactWriteItems",
+)
 
 
 class Ref(Enum):

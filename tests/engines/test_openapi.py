@@ -35,7 +35,13 @@ from tests.local_server import running_local_server
 from tools import openapi as openapi_tool
 
 COMMITTED = json.loads((PROJECT_DIR / "openapi.json").read_text())
-TASK_PATHS = ("/tasks", "/tasks/{task_id}")
+#: The operations that need a token: every one on stored data (tasks and their comments).
+AUTHORIZED = [
+    (path, method)
+    for path, methods in app.routes.items()
+    for method, entry in methods.items()
+    if entry.authorizer is not None
+]
 
 
 @pytest.fixture(scope="module")
@@ -82,9 +88,9 @@ def test_the_local_stage_differs_only_in_admitting_requests_without_a_token(
 ) -> None:
     assert local_document["info"]["description"].startswith(COMMITTED["info"]["description"])
     expected = copy.deepcopy(COMMITTED)
-    for path in TASK_PATHS:
-        for operation in expected["paths"][path].values():
-            operation["security"] = [{openapi.SECURITY_SCHEME: []}, {}]
+    assert {path for path, _ in AUTHORIZED} >= {"/tasks", "/tasks/{task_id}/comments"}
+    for path, method in AUTHORIZED:
+        expected["paths"][path][method.lower()]["security"] = [{openapi.SECURITY_SCHEME: []}, {}]
     expected["info"]["description"] = local_document["info"]["description"]
     assert local_document == expected
 
@@ -292,7 +298,8 @@ def test_every_request_default_is_what_the_api_applies_in_its_absence(api: Api) 
     body_defaults = {
         w.rsplit("/", 1)[1]: v for w, v in defaults.items() if w.startswith("TaskInput/")
     }
-    assert set(defaults) == {f"TaskInput/properties/{name}" for name in body_defaults} | {"limit"}
+    page_sizes = {"limit", "CommentLimit"}  # the task list's and the comment list's
+    assert set(defaults) == {f"TaskInput/properties/{name}" for name in body_defaults} | page_sizes
     created = api.post("/tasks", {"title": "defaults"}).json
     replaced = api.put("/tasks/defaults", {"title": "defaults"}).json
     for task in (created, replaced):
@@ -303,6 +310,12 @@ def test_every_request_default_is_what_the_api_applies_in_its_absence(api: Api) 
         api.create(title=f"t{i}")
     page = api.get("/tasks").json
     assert page["count"] == defaults["limit"]
+    assert page["nextCursor"] is not None
+    comments = f"/tasks/{created['id']}/comments"
+    for i in range(defaults["CommentLimit"] + 1):
+        assert api.post(comments, {"body": f"c{i}"}).status == 201
+    page = api.get(comments).json
+    assert page["count"] == defaults["CommentLimit"]
     assert page["nextCursor"] is not None
 
 
@@ -524,7 +537,14 @@ def test_the_docs_api_reference_shows_every_operation_of_the_document(tmp_path: 
 def test_request_body_examples_are_accepted_by_the_api(api: Api) -> None:
     """API clients prefill bodies from these examples: they must be valid requests."""
     task = api.create()
-    targets = {"/tasks": "/tasks", "/tasks/{task_id}": f"/tasks/{task['id']}"}
+    comments = f"/tasks/{task['id']}/comments"
+    comment = api.post(comments, {"body": "a comment"}).json
+    targets = {
+        "/tasks": "/tasks",
+        "/tasks/{task_id}": f"/tasks/{task['id']}",
+        "/tasks/{task_id}/comments": comments,
+        "/tasks/{task_id}/comments/{comment_id}": f"{comments}/{comment['id']}",
+    }
     for path, method, operation in operations(COMMITTED):
         for media_type, media in operation.get("requestBody", {}).get("content", {}).items():
             headers = {"Content-Type": media_type}

@@ -17,7 +17,12 @@ from tests.conftest import PROJECT_DIR
 #: The services the deployed code calls through a ``_client`` attribute.
 SERVICES = ("dynamodb", "secretsmanager")
 #: IAM authorises each action inside a transaction as the single-item action it is.
-TRANSACTION_ITEM_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem"}
+TRANSACTION_ITEM_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
 #: Only table.py's development helpers (auto-provisioned local stages) may call these.
 DEVELOPMENT_ONLY = {"dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:UpdateTimeToLive"}
 #: Writing logs and traces: not calls the code makes, but what running in Lambda needs.
@@ -70,9 +75,11 @@ def deployed_operations() -> set[str]:
 def test_the_derivation_finds_what_the_code_calls() -> None:
     assert deployed_operations() == {
         "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
+        "dynamodb:ConditionCheckItem",
         "dynamodb:Query",
         "secretsmanager:GetSecretValue",
     }

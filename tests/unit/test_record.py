@@ -1,5 +1,6 @@
-"""The task's record type and the one schema agree, and no module outside the schema and its
-record type names a field with a string literal: a field is defined once."""
+"""Each resource's record type and its one schema agree (the task's, the comment's), and no
+module outside the schemas and their record types names a field with a string literal: a
+field is defined once."""
 
 from __future__ import annotations
 
@@ -7,7 +8,12 @@ import ast
 import types
 import typing
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from chalicelib.comments import schema as comment_schema
+from chalicelib.comments.record import Comment
 from chalicelib.core import record
 from chalicelib.table import TTL_ATTRIBUTE
 from chalicelib.tasks import schema
@@ -21,6 +27,8 @@ JSON_TYPES: dict[object, str] = {str: "string", int: "integer", list: "array", t
 DEFINITIONS = {
     "chalicelib/tasks/schema.py",
     "chalicelib/tasks/record.py",
+    "chalicelib/comments/schema.py",
+    "chalicelib/comments/record.py",
     "chalicelib/core/record.py",
     "chalicelib/table.py",
 }
@@ -29,23 +37,40 @@ DEFINITIONS = {
 def _json_types(annotation: object) -> set[str]:
     if isinstance(annotation, types.UnionType):
         return {t for arm in typing.get_args(annotation) for t in _json_types(arm)}
+    if typing.is_typeddict(annotation):
+        return {"object"}
     return {JSON_TYPES[typing.get_origin(annotation) or annotation]}
 
 
-def test_the_task_record_has_exactly_the_schemas_fields_with_their_types() -> None:
-    hints = typing.get_type_hints(Task)
-    assert set(hints) == set(schema.FIELDS)
+def _agree(typed: Any, properties: dict[str, dict[str, Any]]) -> None:
+    """A TypedDict and an object schema's properties: the same names, each of the same
+    JSON types (a nested TypedDict against its object's properties), all required."""
+    hints = typing.get_type_hints(typed)
+    assert set(hints) == set(properties)
     for name, annotation in hints.items():
-        declared = schema.FIELDS[name]["type"]
+        declared = properties[name]["type"]
         assert _json_types(annotation) == set(
             declared if isinstance(declared, list) else [declared]
         ), name
-    assert Task.__required_keys__ == frozenset(schema.FIELDS)  # every field, always present
+        if typing.is_typeddict(annotation):
+            _agree(annotation, properties[name]["properties"])
+            assert set(properties[name]["required"]) == set(properties[name]["properties"])
+    assert typed.__required_keys__ == frozenset(properties)  # every field, always present
 
 
-def test_every_record_shares_the_core_fields() -> None:
+@pytest.mark.parametrize(
+    ("typed", "fields"), [(Task, schema.FIELDS), (Comment, comment_schema.FIELDS)]
+)
+def test_each_record_type_has_exactly_its_schemas_fields_with_their_types(
+    typed: Any, fields: dict[str, dict[str, Any]]
+) -> None:
+    _agree(typed, fields)
+
+
+@pytest.mark.parametrize("typed", [Task, Comment])
+def test_every_record_shares_the_core_fields(typed: Any) -> None:
     core = typing.get_type_hints(record.Record)
-    assert core.items() <= typing.get_type_hints(Task).items()
+    assert core.items() <= typing.get_type_hints(typed).items()
     assert {record.ID, record.CREATED_AT, record.UPDATED_AT, record.VERSION} == set(core)
 
 
@@ -61,7 +86,12 @@ SCHEMA_BUILDERS = ("chalicelib/core/schema.py", "chalicelib/core/openapi.py", "d
 
 
 def _field_names() -> set[str]:
-    return set(schema.FIELDS) | set(schema.LIST_PARAMETERS)
+    return (
+        set(schema.FIELDS)
+        | set(schema.LIST_PARAMETERS)
+        | set(comment_schema.FIELDS)
+        | set(comment_schema.LIST_PARAMETERS)
+    )
 
 
 def _field_literals(path: Path) -> list[str]:

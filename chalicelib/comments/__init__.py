@@ -1,0 +1,1 @@
+"""The comment resource: comments on a task, under ``/tasks/{task_id}/comments``."""
