@@ -67,6 +67,11 @@ def test_the_docs_have_a_curl_example_for_every_route() -> None:
         ("PUT", "/tasks/"),
         ("PATCH", "/tasks/"),
         ("DELETE", "/tasks/"),
+        ("POST", "/tasks/buy-milk/comments"),
+        ("GET", "/tasks/buy-milk/comments"),
+        ("GET", "/tasks/buy-milk/comments/"),
+        ("PATCH", "/tasks/buy-milk/comments/"),
+        ("DELETE", "/tasks/buy-milk/comments/"),
     ]:
         verb = "" if method == "GET" else f"-X {method} "
         assert re.search(rf"curl -i {verb}{re.escape(DOCS_URL + path)}", commands), (method, path)
