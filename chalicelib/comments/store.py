@@ -51,6 +51,9 @@ else:
     DynamoDBClient = Any
 
 KIND = "COMMENT"
+#: The attributes of an Idempotency-Key's record: its request's hash and its comment.
+_REQUEST_HASH = "requestHash"
+_REMEMBERED = "comment"
 #: BatchGetItem may leave keys unprocessed (throttling): it is sent at most this many times.
 MAX_BATCH_ATTEMPTS = 3
 _BATCH_BACKOFF_SECONDS = 0.05
@@ -149,7 +152,7 @@ def _idempotency_key(owner: str, key: str) -> Item:
 def _remembered(record: Item | None) -> Remembered:
     if record is None:  # gone between the check and now: let the client retry
         raise IdempotencyConflict()
-    return Remembered(record["requestHash"]["S"], _COMMENTS.record(record[KIND]["M"]))
+    return Remembered(record[_REQUEST_HASH]["S"], _COMMENTS.record(record[_REMEMBERED]["M"]))
 
 
 class DynamoCommentStore:
@@ -250,8 +253,8 @@ class DynamoCommentStore:
         PutItem of a new comment."""
         record = {
             **_idempotency_key(owner, key),
-            "requestHash": {"S": request_hash},
-            KIND: dynamo.serialize(comment),
+            _REQUEST_HASH: {"S": request_hash},
+            _REMEMBERED: dynamo.serialize(comment),
             TTL_ATTRIBUTE: {"N": str(remember_until)},
         }
         unused, new = Expression(), Expression()

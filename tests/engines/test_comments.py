@@ -16,7 +16,7 @@ from chalicelib.comments.schema import MAX_BODY_LENGTH
 from chalicelib.comments.service import COMMENT_ID_PARAMETER, TASK_ID_PARAMETER, CommentService
 from chalicelib.comments.store import DynamoCommentStore, Gone
 from chalicelib.core.cursor import CursorCodec
-from chalicelib.core.errors import StoreUnavailable
+from chalicelib.core.errors import IdempotencyConflict, StoreUnavailable
 from chalicelib.table import ACTOR_ATTRIBUTE, LIST_SORT_KEY, STATUS_PARTITION_KEY
 from tests.conftest import Api, Clock, Reply
 from tests.engines.test_openapi import COMMITTED, conforms
@@ -509,6 +509,29 @@ def test_a_transaction_that_meets_another_write_is_a_503_to_retry(
         )
         with pytest.raises(StoreUnavailable):
             store.delete("alice", "t1", "c1", None, 0)
+
+
+def test_a_key_in_use_by_a_concurrent_request_is_409(dynamodb: Any, table_name: str) -> None:
+    store = DynamoCommentStore(dynamodb, table_name, CursorCodec([b"k" * 32]))
+    service = CommentService(store)
+    dynamodb.put_item(
+        TableName=table_name, Item={"pk": {"S": "OWNER#alice"}, "sk": {"S": "TASK#t1"}}
+    )
+    with Stubber(dynamodb) as stub:
+        stub.add_client_error(
+            "transact_write_items",
+            service_error_code="TransactionCanceledException",
+            service_message="Transaction cancelled",
+            modeled_fields={
+                "CancellationReasons": [
+                    {"Code": "None"},
+                    {"Code": "TransactionConflict"},
+                    {"Code": "None"},
+                ]
+            },
+        )
+        with pytest.raises(IdempotencyConflict):
+            service.create("alice", "t1", {"body": "b"}, "key")
 
 
 # --- the documented contract ------------------------------------------------------------

@@ -19,6 +19,9 @@ from chalice.test import Client
 from openapi_spec_validator import validate
 
 from app import app
+from chalicelib.comments import routes as comment_routes
+from chalicelib.comments import schema as comment_schema
+from chalicelib.comments import service as comment_service
 from chalicelib.core import headers, openapi, validation
 from chalicelib.core.errors import RETRY_AFTER_SECONDS
 from chalicelib.core.http import (
@@ -155,6 +158,9 @@ def test_request_media_types_and_security_come_from_the_route_table() -> None:
         ("Task", schema.TASK_SCHEMA, None),
         ("TaskInput", schema.TASK_INPUT_SCHEMA, service._INPUT),
         ("TaskPatch", schema.TASK_PATCH_SCHEMA, service._PATCH),
+        ("Comment", comment_schema.COMMENT_SCHEMA, None),
+        ("CommentInput", comment_schema.COMMENT_INPUT_SCHEMA, comment_service._INPUT),
+        ("CommentPatch", comment_schema.COMMENT_PATCH_SCHEMA, comment_service._PATCH),
     ],
 )
 def test_body_schemas_are_the_definitions_validation_uses(
@@ -176,6 +182,24 @@ def test_query_parameters_are_the_list_parameter_definitions() -> None:
     refs = [p["$ref"].rsplit("/", 1)[1] for p in list_operation["parameters"]]
     assert refs == [*schema.LIST_PARAMETERS, "X-Request-Id"]
     assert validation._validator(service._LIST).schema is schema.LIST_PARAMETERS_SCHEMA
+
+
+def test_the_comment_lists_parameters_are_its_definitions_under_names_of_their_own() -> None:
+    """The task list already names its components ``limit`` and ``cursor``."""
+    parameters = COMMITTED["components"]["parameters"]
+    list_operation = COMMITTED["paths"]["/tasks/{task_id}/comments"]["get"]
+    refs = [p["$ref"].rsplit("/", 1)[1] for p in list_operation["parameters"]]
+    assert refs == ["task_id", *comment_routes.PAGE_PARAMETERS.values(), "X-Request-Id"]
+    for name, spec in comment_schema.LIST_PARAMETERS.items():
+        documented = parameters[comment_routes.PAGE_PARAMETERS[name]]
+        assert (documented["name"], documented["in"], documented["required"]) == (
+            name,
+            "query",
+            False,
+        )
+        assert {**documented["schema"], "description": documented["description"]} == spec
+    validator = validation._validator(comment_service._LIST)
+    assert validator.schema is comment_schema.LIST_PARAMETERS_SCHEMA
 
 
 def test_header_syntax_is_the_pattern_the_code_parses_with() -> None:
