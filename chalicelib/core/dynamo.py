@@ -209,19 +209,26 @@ class RecordItems(Generic[R]):
     A null field is stored as an absent attribute; integers come back as int, not Decimal."""
 
     def __init__(
-        self, fields: Sequence[str], integers: Sequence[str], default_for: Callable[[str], Any]
+        self,
+        fields: Sequence[str],
+        integers: Sequence[str],
+        default_for: Callable[[str], Any] | None = None,
     ) -> None:
+        """``default_for``: the value of a field the item lacks; None leaves it out of the
+        record (for records whose optional fields are absent rather than null)."""
         self._fields = tuple(fields)
         self._integers = tuple(integers)
         self._default_for = default_for
 
     def record(self, item: Item) -> R:
         values = {
-            name: _deserializer.deserialize(item[name]) if name in item else self._default_for(name)
-            for name in self._fields
+            name: _deserializer.deserialize(item[name]) for name in self._fields if name in item
         }
+        default_for = self._default_for
+        if default_for is not None:
+            values = {name: values.get(name, default_for(name)) for name in self._fields}
         for name in self._integers:
-            if values[name] is not None:
+            if values.get(name) is not None:
                 values[name] = int(values[name])
         return cast(R, values)
 
@@ -246,6 +253,10 @@ class ListOrder:
     prefix: str = ""
     fields: tuple[str, str] = (CREATED_AT, ID)
     newest_first: bool = True
+    #: For a list within a partition's sort key range (its key condition already holds a
+    #: ``begins_with``, and DynamoDB takes one condition per key): the table's partition key
+    #: and its value, so that a cursor resumes with ExclusiveStartKey instead.
+    partition: tuple[str, str] | None = None
 
     def position(self, record: Mapping[str, Any]) -> dict[str, str]:
         """A record's place in the list, as a cursor carries it."""
@@ -313,17 +324,24 @@ class KeysetPager(Generic[R]):
         holds what matched, possibly nothing, and a cursor at the last item read, so the
         next page resumes exactly there. ``page_bytes`` ends a page early, at a record
         boundary, when its records would weigh more than its budget."""
+        start: Item | None = None
         if cursor is not None:
             after = order.sort_key(self._cursors.decode(cursor, binding, now))
-            beyond = "<" if order.newest_first else ">"
-            sort_key = expression.name(order.attribute)
-            key_condition += f" AND {sort_key} {beyond} {expression.value(after)}"
+            if order.partition is not None:
+                attribute, value = order.partition
+                start = {attribute: {"S": value}, order.attribute: {"S": after}}
+            else:
+                beyond = "<" if order.newest_first else ">"
+                sort_key = expression.name(order.attribute)
+                key_condition += f" AND {sort_key} {beyond} {expression.value(after)}"
         request: dict[str, Any] = {
             **query,
             "KeyConditionExpression": key_condition,
             "ScanIndexForward": not order.newest_first,
             **expression.params(),
         }
+        if start is not None:
+            request["ExclusiveStartKey"] = start
         matched: list[Item] = []
         records: list[R] = []
         read, last_read = 0, None
