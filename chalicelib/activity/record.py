@@ -1,7 +1,7 @@
 """An activity event as a type: the fields of ``chalicelib.activity.schema`` (checked against
-it by a test)."""
+it by a test). No ``from __future__ import annotations``: TypedDict must see ``NotRequired``
+to know which keys are optional."""
 
-from __future__ import annotations
 
 from typing import Any, NotRequired, TypedDict
 
