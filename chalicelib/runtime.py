@@ -124,6 +124,24 @@ def register_development_hook(hook: DevelopmentHook) -> None:
         _development_hooks.append(hook)
 
 
+#: What must run before stored data derived from the change stream is read: the local
+#: stream poller catching up, in development stages; nothing in Lambda, where the stream's
+#: own consumer runs apart.
+_catch_ups: list[Callable[[], object]] = []
+
+
+def add_catch_up(catch_up: Callable[[], object]) -> Callable[[], None]:
+    """Register ``catch_up``; returns how to remove it."""
+    _catch_ups.append(catch_up)
+    return lambda: _catch_ups.remove(catch_up) if catch_up in _catch_ups else None
+
+
+def catch_up() -> None:
+    """Let what the change stream feeds catch up, where something here feeds it."""
+    for step in list(_catch_ups):
+        step()
+
+
 def register_embedded_engine(factory: Callable[[], EmbeddedEngine]) -> None:
     global _embedded_engine
     _embedded_engine = factory

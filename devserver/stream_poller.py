@@ -11,8 +11,10 @@ then sets that record aside (``failed``, the local failure destination) so that 
 behind it go on.
 
 ``TASKS_STREAM_POLLING``: ``thread`` (the default) polls about twice a second in the
-background; ``manual`` (the tests) polls only when ``drain()`` is called, so that a test
-decides when the history is written and counts only its own requests.
+background, and also before each read of the history (``runtime.catch_up``), so that what
+a client just did is there; ``manual`` (the tests in process) polls only when ``drain()`` is
+called, so that a test decides when the history is written and counts only its own
+requests.
 """
 
 from __future__ import annotations
@@ -143,11 +145,16 @@ def started(shared: runtime.Shared, client_for: Callable[[str, Config], Any]) ->
         streams, description["LatestStreamArn"], routes.record_activity, routes.STREAM_BATCH_SIZE
     )
     _active = poller
+    remove_catch_up: Callable[[], None] = lambda: None  # noqa: E731
     if os.environ.get(POLLING_VARIABLE, "thread") != "manual":
         poller.start()
+        # A read of the history first feeds what the stream holds: what a client just did
+        # is in it, as it is within about a second when deployed.
+        remove_catch_up = runtime.add_catch_up(poller.drain)
 
     def stop() -> None:
         global _active
+        remove_catch_up()
         poller.stop()
         if _active is poller:
             _active = None

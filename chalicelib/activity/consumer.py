@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
@@ -108,9 +109,10 @@ def _moment(value: Any) -> dt.datetime:
 
 
 def _event_id(change: Change, index: int) -> str:
-    """Stable across redeliveries: the record's id (and which of its events)."""
+    """Stable across redeliveries: derived from the record's id (and which of its events),
+    written as a UUID."""
     digest = hashlib.sha256(f"{change.record_id}/{index}".encode()).hexdigest()
-    return digest[:32]
+    return str(uuid.UUID(hex=digest[:32]))
 
 
 def _parse(stamp: str) -> dt.datetime:

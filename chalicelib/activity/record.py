@@ -2,7 +2,6 @@
 it by a test). No ``from __future__ import annotations``: TypedDict must see ``NotRequired``
 to know which keys are optional."""
 
-
 from typing import Any, NotRequired, TypedDict
 
 

@@ -49,7 +49,7 @@ def activity_service(shared: runtime.Shared) -> ActivityService:
         return tasks.get(owner, task_id, now) is not None
 
     store = DynamoActivityStore(shared.client, shared.table_name, shared.cursors)
-    return ActivityService(store, task_exists, clock=shared.clock)
+    return ActivityService(store, task_exists, clock=shared.clock, catch_up=runtime.catch_up)
 
 
 @activity.route(

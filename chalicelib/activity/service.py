@@ -20,10 +20,19 @@ TaskExists = Callable[[str, str, int], bool]
 
 
 class ActivityService:
-    def __init__(self, store: ActivityStore, task_exists: TaskExists, clock: Clock = utc_now):
+    def __init__(
+        self,
+        store: ActivityStore,
+        task_exists: TaskExists,
+        clock: Clock = utc_now,
+        catch_up: Callable[[], None] = lambda: None,
+    ) -> None:
+        """``catch_up`` runs before each read: where the change stream is read locally, it
+        lets the history catch up first (``runtime.catch_up``)."""
         self._store = store
         self._task_exists = task_exists
         self._clock = clock
+        self._catch_up = catch_up
 
     def history(
         self, owner: str, task_id: str, parameters: dict[str, str | list[str]]
@@ -32,6 +41,7 @@ class ActivityService:
         the task exists (its first event may not be written yet): a second request then."""
         validation.validate_id(task_id)
         params = validation.validate_parameters(_LIST, parameters)
+        self._catch_up()
         now = clock.epoch(self._clock())
         page = self._store.history(owner, task_id, params[LIMIT], params.get(CURSOR), now)
         if (
@@ -45,5 +55,6 @@ class ActivityService:
     def feed(self, owner: str, parameters: dict[str, str | list[str]]) -> Page[Event]:
         """One page of every event of the owner's tasks, newest first."""
         params = validation.validate_parameters(_LIST, parameters)
+        self._catch_up()
         now = clock.epoch(self._clock())
         return self._store.feed(owner, params[LIMIT], params.get(CURSOR), now)
