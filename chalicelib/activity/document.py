@@ -16,5 +16,9 @@ def components() -> Components:
     return Components(
         tags=(Tag("activity", "What happened to the caller's tasks, newest first."),),
         schemas={"ActivityEvent": component(schema.EVENT_SCHEMA), "ActivityPage": page},
+        parameters={
+            schema.PARAMETER_COMPONENTS[name]: parameter
+            for name, parameter in openapi.query_parameters(schema.LIST_PARAMETERS).items()
+        },
         responses={"ActivityPage": json_response("One page of events.", "ActivityPage", "Link")},
     )

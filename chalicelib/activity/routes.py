@@ -60,7 +60,7 @@ def activity_service(shared: runtime.Shared) -> ActivityService:
     "What happened to the task, newest first, one page at a time: created, updated (with "
     "each changed field), commented, deleted or expired. A deleted task's history still "
     "answers until its retention ends.",
-    parameters=tuple(schema.LIST_PARAMETERS),
+    parameters=tuple(schema.PARAMETER_COMPONENTS.values()),
     responses={200: "ActivityPage"},
     errors=(*STORED_DATA_ERRORS, NotFound),
 )
@@ -74,7 +74,7 @@ def task_activity(task_id: str) -> Response:
 @activity.operation(
     "The caller's activity",
     "Every event of the caller's tasks, newest first, one page at a time.",
-    parameters=tuple(schema.LIST_PARAMETERS),
+    parameters=tuple(schema.PARAMETER_COMPONENTS.values()),
     responses={200: "ActivityPage"},
     errors=STORED_DATA_ERRORS,
 )

@@ -74,6 +74,8 @@ EVENT_SCHEMA: dict[str, Any] = {
 #: Query parameters of the history and the feed.
 LIST_PARAMETERS = paging.page_parameters("events", maximum=100, default=25)
 LIST_PARAMETERS_SCHEMA = schema.parameters_schema("ActivityParameters", LIST_PARAMETERS)
+#: Their names in the API document, apart from the task list's ``limit`` and ``cursor``.
+PARAMETER_COMPONENTS = {name: f"Activity{name.capitalize()}" for name in LIST_PARAMETERS}
 
 #: How long history is kept (TTL): a stage setting, in days.
 RETENTION_VARIABLE = "TASKS_ACTIVITY_RETENTION_DAYS"

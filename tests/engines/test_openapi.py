@@ -29,6 +29,7 @@ from chalicelib.core.http import (
 )
 from chalicelib.core.operations import Operation, declaration
 from chalicelib.tasks import schema, service
+from devserver import stream_poller
 from tests.conftest import PROJECT_DIR, Api, serving_api
 from tests.docs import build_site
 from tests.local_server import running_local_server
@@ -296,7 +297,10 @@ def test_every_request_default_is_what_the_api_applies_in_its_absence(api: Api) 
     body_defaults = {
         w.rsplit("/", 1)[1]: v for w, v in defaults.items() if w.startswith("TaskInput/")
     }
-    assert set(defaults) == {f"TaskInput/properties/{name}" for name in body_defaults} | {"limit"}
+    assert set(defaults) == {f"TaskInput/properties/{name}" for name in body_defaults} | {
+        "limit",
+        "ActivityLimit",
+    }
     created = api.post("/tasks", {"title": "defaults"}).json
     replaced = api.put("/tasks/defaults", {"title": "defaults"}).json
     for task in (created, replaced):
@@ -308,6 +312,10 @@ def test_every_request_default_is_what_the_api_applies_in_its_absence(api: Api) 
     page = api.get("/tasks").json
     assert page["count"] == defaults["limit"]
     assert page["nextCursor"] is not None
+    stream_poller.drain()  # every task's created event: more than a page of them too
+    feed = api.get("/activity").json
+    assert feed["count"] == defaults["ActivityLimit"]
+    assert feed["nextCursor"] is not None
 
 
 def test_array_sizes_are_the_limits_the_api_applies() -> None:
