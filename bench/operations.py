@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
+import boto3
 from chalice.test import Client
 
 from bench.meter import Meter, percentile
@@ -55,9 +56,10 @@ class Call:
 class Bench:
     """The app on one DynamoDB endpoint, with a meter on its client."""
 
-    def __init__(self, client: Client, meter: Meter) -> None:
+    def __init__(self, client: Client, meter: Meter, endpoint_url: str) -> None:
         self._client = client
         self.meter = meter
+        self.endpoint_url = endpoint_url
 
     def call(
         self,
@@ -126,10 +128,68 @@ def app_on(endpoint_url: str) -> Iterator[Bench]:
             from app import app
 
             with Client(app, stage_name=STAGE) as client:
-                yield Bench(client, meter)
+                yield Bench(client, meter, endpoint_url)
         finally:
             runtime.reset()
             patches.reset_telemetry()
+
+
+class StreamCost:
+    """What the stream consumer spends on the changes the calls made: their records read
+    from DynamoDB Local's stream, each handed to the consumer alone, on the app's metered
+    client, as Lambda would deliver them."""
+
+    def __init__(self, bench: Bench) -> None:
+        from botocore.config import Config
+
+        from devserver.stream_poller import StreamPoller
+
+        shared = runtime.shared()
+        arn = shared.client.describe_table(TableName=shared.table_name)["Table"]
+        streams = boto3.client(
+            "dynamodbstreams",
+            endpoint_url=bench.endpoint_url,
+            region_name="us-east-1",
+            config=Config(account_id_endpoint_mode="disabled"),
+        )
+        self._records: list[dict[str, Any]] = []
+        self._poller = StreamPoller(
+            streams, arn["LatestStreamArn"], lambda e, _: self._records.extend(e["Records"]), 1000
+        )
+        self._bench = bench
+        self.skip()
+
+    def skip(self) -> None:
+        """Forget what is in the stream so far (the loaded tasks)."""
+        self._poller.drain()
+        self._records.clear()
+
+    def measure(self) -> dict[str, Any]:
+        from chalicelib.activity import consumer
+        from chalicelib.activity.routes import activity_writer
+
+        self._poller.drain()
+        records, self._records = self._records, []
+        costs = []
+        for record in records:
+            if consumer.change_of(record) is None:
+                continue  # the consumer's own events: read, and ignored
+            self._bench.meter.reset()
+            if consumer.handle([record], activity_writer()):
+                raise AssertionError("the consumer failed on a record")
+            costs.append(self._bench.meter.snapshot())
+        if not costs:
+            raise AssertionError("no change reached the stream")
+        requests = {c["requests"] for c in costs}
+        if len(requests) != 1:
+            raise AssertionError(f"changes of one operation cost different requests: {requests}")
+        return {
+            "changes": len(costs),
+            "requests": requests.pop(),
+            "operations": costs[-1]["operations"],
+            "read_units": statistics.mean(c["read_units"] for c in costs),
+            "write_units": statistics.mean(c["write_units"] for c in costs),
+        }
 
 
 def summary(calls: list[Call], expected_status: int) -> dict[str, Any]:
@@ -172,7 +232,7 @@ def measure(bench: Bench, measured_owner: str, runs: int) -> dict[str, dict[str,
 
     def record(name: str, status: int, calls: list[Call]) -> list[Call]:
         results[name] = summary(calls, status)
-        if name.startswith("list page"):
+        if name.startswith(("list page", "feed page", "history page")):
             results[name]["items"] = len(calls[0].body["items"])
         for call in calls:
             if call.body and "id" in call.body and "ETag" in call.headers:
@@ -182,9 +242,15 @@ def measure(bench: Bench, measured_owner: str, runs: int) -> dict[str, dict[str,
     def repeat(make: Callable[[int], Call]) -> list[Call]:
         return [make(i) for i in range(runs)]
 
+    stream = StreamCost(bench)
+
+    def history_of(name: str) -> None:
+        results[f"history write, {name}"] = stream.measure()
+
     created = record(
         "create", 201, repeat(lambda i: bench.call("POST", "/tasks", WRITER, task_body(i)))
     )
+    history_of("create")
     ids = [c.body["id"] for c in created]
     record(
         "create with Idempotency-Key",
@@ -205,11 +271,13 @@ def measure(bench: Bench, measured_owner: str, runs: int) -> dict[str, dict[str,
             )
         ),
     )
+    stream.skip()  # the idempotent creates: as the creates above
     record(
         "replace",
         200,
         repeat(lambda i: bench.call("PUT", f"/tasks/{ids[i]}", WRITER, task_body(i + runs))),
     )
+    history_of("replace")
     record(
         "patch",
         200,
@@ -219,6 +287,7 @@ def measure(bench: Bench, measured_owner: str, runs: int) -> dict[str, dict[str,
             )
         ),
     )
+    history_of("patch")
     record(
         "patch with If-Match",
         200,
@@ -233,7 +302,23 @@ def measure(bench: Bench, measured_owner: str, runs: int) -> dict[str, dict[str,
             )
         ),
     )
+    stream.skip()  # the conditional patches: as the patches above
     record("delete", 204, repeat(lambda i: bench.call("DELETE", f"/tasks/{ids[i]}", WRITER)))
+    history_of("delete")
+    record(
+        "history page",
+        200,
+        repeat(lambda i: bench.call("GET", f"/tasks/{ids[i]}/activity", WRITER)),
+    )
+    feed = record("feed page", 200, repeat(lambda i: bench.call("GET", "/activity", WRITER)))
+    if len(feed[0].body["items"]) != 25 or feed[0].body["nextCursor"] is None:
+        raise AssertionError("the writer's feed needs more than one full page of events")
+    feed_cursor = feed[0].body["nextCursor"]
+    record(
+        "feed page 2 (cursor)",
+        200,
+        repeat(lambda i: bench.call("GET", f"/activity?cursor={feed_cursor}", WRITER)),
+    )
 
     first = record("list page", 200, repeat(lambda i: bench.call("GET", "/tasks", measured_owner)))
     cursor = first[0].body["nextCursor"]

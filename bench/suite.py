@@ -61,7 +61,13 @@ ONE_REQUEST = (
     "list page",
     "list page 2 (cursor)",
     "list page, status filter",
+    "history page",
+    "feed page",
+    "feed page 2 (cursor)",
 )
+#: What the stream consumer may spend on each change a task operation makes: one request
+#: for its event; a deletion, one more to find the task's comments.
+HISTORY_WRITE_REQUESTS = {"create": 1, "replace": 1, "patch": 1, "delete": 2}
 MAX_PAGE_READ_UNITS = 2.0
 MAX_PAGE_GROWTH = 0.10
 MAX_PACKAGE_BYTES = 2 * 1024 * 1024
@@ -148,6 +154,16 @@ def budgets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "budget": f"{name}: exactly 1 DynamoDB request",
                 "measured": ", ".join(f"{n} at {size:,}" for size, n in counts.items()),
                 "ok": all(n == 1 for n in counts.values()),
+            }
+        )
+    for name, budget in HISTORY_WRITE_REQUESTS.items():
+        counts = {s["size"]: s["ours"][f"history write, {name}"]["requests"] for s in sizes}
+        checks.append(
+            {
+                "budget": f"history of a {name}: exactly {budget} DynamoDB request(s) "
+                "by the stream consumer",
+                "measured": ", ".join(f"{n} at {size:,}" for size, n in counts.items()),
+                "ok": all(n == budget for n in counts.values()),
             }
         )
     units = {s["size"]: s["ours"]["list page"]["read_units"] for s in sizes}

@@ -36,8 +36,7 @@ from chalicelib.core.dynamo import (
 from chalicelib.core.errors import IdempotencyConflict, StoreUnavailable
 from chalicelib.core.paging import Page, PageBytes
 from chalicelib.table import ACTOR_ATTRIBUTE, SORT_KEY, TTL_ATTRIBUTE
-from chalicelib.tasks.store import IDEMPOTENCY_KIND
-from chalicelib.tasks.store import KIND as TASK_KIND
+from chalicelib.tasks.store import IDEMPOTENCY_KIND, TASK_KIND
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient

@@ -139,6 +139,9 @@ def _results(page_units: dict[int, float]) -> dict[str, Any]:
         ours = {name: _operation() for name in suite.ONE_REQUEST}
         ours["list page"] = _operation(read=units, write=0)
         ours["list page, tag filter"] = _operation(requests=3, read=7, write=0)
+        for name, requests in suite.HISTORY_WRITE_REQUESTS.items():
+            history = _operation(requests=requests, read=0, write=2)
+            ours[f"history write, {name}"] = {**history, "changes": 5}
         sizes.append({"size": size, "ours": ours, "typical": _typical(size)})
     return {
         "command": "make bench",
@@ -237,6 +240,11 @@ def test_each_budget_fails_when_broken() -> None:
     two_requests = copy.deepcopy(good)
     two_requests["sizes"][1]["ours"]["patch"]["requests"] = 2
     assert _failed(two_requests) == ["patch: exactly 1 DynamoDB request"]
+    costly_history = copy.deepcopy(good)
+    costly_history["sizes"][0]["ours"]["history write, delete"]["requests"] = 3
+    assert _failed(costly_history) == [
+        "history of a delete: exactly 2 DynamoDB request(s) by the stream consumer"
+    ]
 
     expensive = _results({100: 2.0, 10000: 2.5})
     assert _failed(expensive) == [

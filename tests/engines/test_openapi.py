@@ -32,19 +32,17 @@ from chalicelib.core.http import (
 )
 from chalicelib.core.operations import Operation, declaration
 from chalicelib.tasks import schema, service
+from devserver import stream_poller
 from tests.conftest import PROJECT_DIR, Api, serving_api
 from tests.docs import build_site
 from tests.local_server import running_local_server
 from tools import openapi as openapi_tool
 
 COMMITTED = json.loads((PROJECT_DIR / "openapi.json").read_text())
-#: The operations that need a token: every one on stored data (tasks and their comments).
-AUTHORIZED = [
-    (path, method)
-    for path, methods in app.routes.items()
-    for method, entry in methods.items()
-    if entry.authorizer is not None
-]
+#: The paths that need a token: every route that reads stored data.
+TOKEN_PATHS = tuple(
+    path for path, methods in app.routes.items() if any(e.authorizer for e in methods.values())
+)
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +89,10 @@ def test_the_local_stage_differs_only_in_admitting_requests_without_a_token(
 ) -> None:
     assert local_document["info"]["description"].startswith(COMMITTED["info"]["description"])
     expected = copy.deepcopy(COMMITTED)
-    assert {path for path, _ in AUTHORIZED} >= {"/tasks", "/tasks/{task_id}/comments"}
-    for path, method in AUTHORIZED:
-        expected["paths"][path][method.lower()]["security"] = [{openapi.SECURITY_SCHEME: []}, {}]
+    assert {"/tasks", "/tasks/{task_id}"} <= set(TOKEN_PATHS)
+    for path in TOKEN_PATHS:
+        for operation in expected["paths"][path].values():
+            operation["security"] = [{openapi.SECURITY_SCHEME: []}, {}]
     expected["info"]["description"] = local_document["info"]["description"]
     assert local_document == expected
 
@@ -322,7 +321,7 @@ def test_every_request_default_is_what_the_api_applies_in_its_absence(api: Api) 
     body_defaults = {
         w.rsplit("/", 1)[1]: v for w, v in defaults.items() if w.startswith("TaskInput/")
     }
-    page_sizes = {"limit", "CommentLimit"}  # the task list's and the comment list's
+    page_sizes = {"limit", "ActivityLimit", "CommentLimit"}  # tasks', the feed's, comments'
     assert set(defaults) == {f"TaskInput/properties/{name}" for name in body_defaults} | page_sizes
     created = api.post("/tasks", {"title": "defaults"}).json
     replaced = api.put("/tasks/defaults", {"title": "defaults"}).json
@@ -335,6 +334,10 @@ def test_every_request_default_is_what_the_api_applies_in_its_absence(api: Api) 
     page = api.get("/tasks").json
     assert page["count"] == defaults["limit"]
     assert page["nextCursor"] is not None
+    stream_poller.drain()  # every task's created event: more than a page of them too
+    feed = api.get("/activity").json
+    assert feed["count"] == defaults["ActivityLimit"]
+    assert feed["nextCursor"] is not None
     comments = f"/tasks/{created['id']}/comments"
     for i in range(defaults["CommentLimit"] + 1):
         assert api.post(comments, {"body": f"c{i}"}).status == 201

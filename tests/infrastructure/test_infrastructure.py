@@ -320,7 +320,12 @@ def test_the_deployment_package_holds_the_app_and_no_development_module(
         }
         # app.py imports devserver only under chalice.local, which Lambda never loads.
         allowed = CHALICE_RUNTIME | (
-            {"devserver", "devserver.embedded", "devserver.local_gateway"}
+            {
+                "devserver",
+                "devserver.embedded",
+                "devserver.local_gateway",
+                "devserver.stream_poller",
+            }
             if module == "app.py"
             else set()
         )
@@ -1037,7 +1042,9 @@ def sam_translated(packaged: Any, name: str) -> dict[str, Any]:
     """What SAM's transform makes of the package: aws-sam-translator, offline. The code's
     local path becomes an S3 location, as ``aws cloudformation package`` makes it."""
     template = sam(packaged, name)
-    template["Resources"]["APIHandler"]["Properties"]["CodeUri"] = "s3://bucket/deployment.zip"
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":  # the API's and the consumer's
+            resource["Properties"]["CodeUri"] = "s3://bucket/deployment.zip"
     translator = Translator(
         {}, Parser(), boto_session=boto3.session.Session(region_name="us-east-1")
     )

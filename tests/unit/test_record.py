@@ -1,6 +1,6 @@
-"""Each resource's record type and its one schema agree (the task's, the comment's), and no
-module outside the schemas and their record types names a field with a string literal: a
-field is defined once."""
+"""Each resource's record type and its one schema agree (the task's, the comment's, the activity
+event's), and no module outside the schemas and their record types names a field with a string
+literal: a field is defined once."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from chalicelib.activity import schema as activity
+from chalicelib.activity.record import Event
 from chalicelib.comments import schema as comment_schema
 from chalicelib.comments.record import Comment
 from chalicelib.core import record
@@ -29,6 +31,8 @@ DEFINITIONS = {
     "chalicelib/tasks/record.py",
     "chalicelib/comments/schema.py",
     "chalicelib/comments/record.py",
+    "chalicelib/activity/schema.py",
+    "chalicelib/activity/record.py",
     "chalicelib/core/record.py",
     "chalicelib/table.py",
 }
@@ -65,6 +69,15 @@ def test_each_record_type_has_exactly_its_schemas_fields_with_their_types(
     typed: Any, fields: dict[str, dict[str, Any]]
 ) -> None:
     _agree(typed, fields)
+
+
+def test_an_activity_event_has_exactly_its_schemas_fields_with_their_types() -> None:
+    hints = typing.get_type_hints(Event)
+    assert set(hints) == set(activity.FIELDS)
+    assert Event.__required_keys__ == frozenset(activity.REQUIRED_FIELDS)
+    for name in ("id", "taskId", "type", "at", "version"):
+        declared = activity.FIELDS[name]["type"]
+        assert _json_types(hints[name]) == {declared}, name
 
 
 @pytest.mark.parametrize("typed", [Task, Comment])
