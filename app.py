@@ -33,3 +33,6 @@ RESOURCES = ("tasks", "site")
 for resource in RESOURCES:
     blueprint: Blueprint = importlib.import_module(f"chalicelib.{resource}.routes").blueprint
     app.register_blueprint(blueprint)
+
+# STAND-IN (branch infra-21): the activity consumer, until the lead's chalicelib/activity lands.
+app.register_blueprint(importlib.import_module("chalicelib.activity.consumer").blueprint)
