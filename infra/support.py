@@ -185,6 +185,16 @@ def deployed_event_source_uuid(stage_name: str, chalice_dir: Path = CONFIG_FILE.
     raise SystemExit(f"{record} records no {CONSUMER_EVENT_SOURCE}")
 
 
+def _settling(error: ClientError) -> bool:
+    """Lambda refuses while a mapping is busy, or until IAM shows it the role's new rights
+    (a deploy that has just granted the consumer sqs:SendMessage): both pass."""
+    code = error.response["Error"]["Code"]
+    message = error.response["Error"].get("Message", "")
+    if code == "ResourceInUseException":
+        return True
+    return code == "InvalidParameterValueException" and "role does not have permissions" in message
+
+
 def apply_stream_settings(
     lambda_client: Any,
     event_uuid: str,
@@ -208,9 +218,18 @@ def apply_stream_settings(
             f"event source mapping {event_uuid} reads {mapping['EventSourceArn']}, not the "
             f"table's stream {stream_arn}: run make support, then chalice deploy again"
         )
-    return lambda_client.update_event_source_mapping(
-        UUID=event_uuid, **d.stream_failure_settings(failure_queue_arn)
-    )
+    settings = d.stream_failure_settings(failure_queue_arn)
+    for _ in range(MAPPING_WAIT_ATTEMPTS):
+        try:
+            response: dict[str, Any] = lambda_client.update_event_source_mapping(
+                UUID=event_uuid, **settings
+            )
+            return response
+        except ClientError as error:
+            if not _settling(error):
+                raise
+        sleep(MAPPING_WAIT_SECONDS)
+    raise SystemExit(f"event source mapping {event_uuid} could not be updated")
 
 
 def apply_api_settings(

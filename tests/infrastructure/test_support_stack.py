@@ -518,6 +518,44 @@ def test_the_settings_wait_for_a_mapping_chalice_just_created(
     assert slept == [support.MAPPING_WAIT_SECONDS] * 2
 
 
+def test_the_settings_wait_until_iam_shows_lambda_the_new_rights(
+    lambda_stub: tuple[Any, Stubber],
+) -> None:
+    """A deploy that has just granted the consumer sqs:SendMessage: Lambda checks the role
+    when the destination is set, and IAM is eventually consistent."""
+    client, stubber = lambda_stub
+    stubber.add_response("get_event_source_mapping", _mapping("Enabled"), {"UUID": MAPPING_UUID})
+    stubber.add_client_error(
+        "update_event_source_mapping",
+        "InvalidParameterValueException",
+        "The provided execution role does not have permissions to call SendMessage on SQS",
+    )
+    stubber.add_response("update_event_source_mapping", _mapping("Updating"))
+    slept: list[float] = []
+    support.apply_stream_settings(
+        client,
+        MAPPING_UUID,
+        OUTPUTS["TasksStreamArn"],
+        OUTPUTS["StreamFailureQueueArn"],
+        sleep=slept.append,
+    )
+    assert slept == [support.MAPPING_WAIT_SECONDS]
+
+
+def test_other_errors_of_the_settings_are_not_swallowed(
+    lambda_stub: tuple[Any, Stubber],
+) -> None:
+    client, stubber = lambda_stub
+    stubber.add_response("get_event_source_mapping", _mapping("Enabled"), {"UUID": MAPPING_UUID})
+    stubber.add_client_error(
+        "update_event_source_mapping", "InvalidParameterValueException", "MaximumRetryAttempts"
+    )
+    with pytest.raises(support.ClientError, match="MaximumRetryAttempts"):
+        support.apply_stream_settings(
+            client, MAPPING_UUID, OUTPUTS["TasksStreamArn"], OUTPUTS["StreamFailureQueueArn"]
+        )
+
+
 def test_a_mapping_on_another_stream_is_refused(lambda_stub: tuple[Any, Stubber]) -> None:
     """A deploy made before ``make support`` wrote TASKS_STREAM_ARN maps the placeholder:
     the settings say so instead of dressing up the wrong mapping."""
