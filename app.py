@@ -29,10 +29,7 @@ app.register_middleware(http.chalice_errors_as_problems, "http")
 app.api.cors = http.cors()  # per stage; must be set before the blueprints register routes
 
 #: One package per resource under chalicelib/; its ``routes.blueprint`` serves it.
-RESOURCES = ("tasks", "site")
+RESOURCES = ("tasks", "activity", "site")
 for resource in RESOURCES:
     blueprint: Blueprint = importlib.import_module(f"chalicelib.{resource}.routes").blueprint
     app.register_blueprint(blueprint)
-
-# STAND-IN (branch infra-21): the activity consumer, until the lead's chalicelib/activity lands.
-app.register_blueprint(importlib.import_module("chalicelib.activity.consumer").blueprint)

@@ -1,31 +1,9 @@
-"""STAND-IN (branch infra-21): the shape the infrastructure relies on, nothing more.
-
-The lead's ``chalicelib/activity/consumer.py`` replaces this file. What the packages,
-``infra.support`` and the least-privilege test rely on: a Blueprint whose
-``record_activity`` is registered with ``on_dynamodb_record`` on ``STREAM_ARN`` (read from
-``TASKS_STREAM_ARN`` at import, a placeholder when unset), and every DynamoDB call of the
-consumer in ``writer.py``.
-"""
+"""STAND-IN (branch infra-21): the consumer dispatches over a writer and calls no AWS API."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from chalice.app import Blueprint, DynamoDBEvent
 
-STREAM_ARN_VARIABLE = "TASKS_STREAM_ARN"
-PLACEHOLDER_STREAM_ARN = (
-    "arn:aws:dynamodb:us-east-1:000000000000:table/tasks-local/stream/1970-01-01T00:00:00.000"
-)
-STREAM_ARN = os.environ.get(STREAM_ARN_VARIABLE) or PLACEHOLDER_STREAM_ARN
-
-blueprint = Blueprint(__name__)
-
-
-@blueprint.on_dynamodb_record(
-    stream_arn=STREAM_ARN, batch_size=100, starting_position="TRIM_HORIZON"
-)
-def record_activity(event: DynamoDBEvent) -> dict[str, Any]:
-    """Stand-in: reports no failures."""
-    return {"batchItemFailures": []}
+def batch_response(failed: list[str]) -> dict[str, Any]:
+    return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}

@@ -1,5 +1,6 @@
-"""STAND-IN (branch infra-21): the DynamoDB calls the plan gives the consumer (put events;
-query and batch-delete a deleted task's comments). The lead's writer.py replaces it."""
+"""STAND-IN (branch infra-21): the DynamoDB calls of the lead's writer as of this branch
+(events and the purge of a deleted task's comments as batch writes; a query for the
+comments). The lead's writer.py replaces it."""
 
 from __future__ import annotations
 
@@ -11,17 +12,13 @@ class ActivityWriter:
         self._client = client
         self._table = table_name
 
-    def put_event(self, item: dict[str, Any]) -> None:
-        self._client.put_item(TableName=self._table, Item=item)
+    def write(self, requests: list[dict[str, Any]]) -> None:
+        self._client.batch_write_item(RequestItems={self._table: requests})
 
-    def purge_comments(self, pk: str, low: str, high: str) -> None:
+    def comment_keys(self, pk: str, low: str, high: str) -> list[dict[str, Any]]:
         response = self._client.query(
             TableName=self._table,
             KeyConditionExpression="pk = :pk AND sk BETWEEN :low AND :high",
             ExpressionAttributeValues={":pk": {"S": pk}, ":low": {"S": low}, ":high": {"S": high}},
         )
-        keys = [{"pk": i["pk"], "sk": i["sk"]} for i in response.get("Items", [])]
-        if keys:
-            self._client.batch_write_item(
-                RequestItems={self._table: [{"DeleteRequest": {"Key": k}} for k in keys]}
-            )
+        return [{"pk": i["pk"], "sk": i["sk"]} for i in response.get("Items", [])]
