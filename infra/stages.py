@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chalicelib.activity.consumer import STREAM_ARN_VARIABLE
+from chalicelib.activity.routes import STREAM_ARN_VARIABLE
 from chalicelib.core.http import CORS_ORIGIN_VARIABLE, LOOPBACK_ORIGINS
 from chalicelib.telemetry import NAMESPACE_ENV, SERVICE
 

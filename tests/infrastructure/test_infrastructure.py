@@ -27,7 +27,7 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
 from app import app
-from chalicelib.activity import consumer
+from chalicelib.activity import routes as activity_routes
 from chalicelib.core.errors import GATEWAY_PROBLEM, RETRY_AFTER_SECONDS
 from chalicelib.core.http import SECURITY_HEADERS
 from chalicelib.table import TABLE_DEFINITION, TTL_ATTRIBUTE
@@ -1210,11 +1210,11 @@ def test_the_app_registers_the_consumer_the_infrastructure_expects() -> None:
     ARN and add what the decorator cannot say."""
     (source,) = [s for s in app.event_sources if type(s).__name__ == "DynamoDBEventConfig"]
     assert source.name == stages.CONSUMER == "record_activity"
-    assert source.stream_arn == consumer.PLACEHOLDER_STREAM_ARN
+    assert source.stream_arn == activity_routes.PLACEHOLDER_STREAM_ARN
     assert source.starting_position == "TRIM_HORIZON"
     assert stages.CONSUMER_EVENT_SOURCE == TF_MAPPING
     assert cloudformation.CONSUMER_EVENT == SAM_EVENT
-    assert consumer.STREAM_ARN_VARIABLE in stages.DEPLOY_ONLY_VARIABLES
+    assert activity_routes.STREAM_ARN_VARIABLE in stages.DEPLOY_ONLY_VARIABLES
     settings = definitions.stream_failure_settings("QUEUE")
     assert settings == FAILURE_SETTINGS | {
         "DestinationConfig": {"OnFailure": {"Destination": "QUEUE"}}
@@ -1228,7 +1228,7 @@ def test_sam_maps_the_consumer_to_the_table_s_stream_with_every_failure_setting(
     packaged: Any, name: str
 ) -> None:
     template = sam(packaged, name)
-    assert consumer.PLACEHOLDER_STREAM_ARN not in json.dumps(template)
+    assert activity_routes.PLACEHOLDER_STREAM_ARN not in json.dumps(template)
     function = template["Resources"]["RecordActivity"]["Properties"]
     assert function["FunctionName"] == stage(name).consumer_function_name
     assert function["Handler"].endswith(".record_activity")
@@ -1265,10 +1265,11 @@ def test_terraform_maps_the_consumer_to_the_table_s_stream_with_every_failure_se
     packaged: Any, name: str
 ) -> None:
     merged = merged_terraform(packaged, name)
-    assert consumer.PLACEHOLDER_STREAM_ARN not in json.dumps(merged)
+    assert activity_routes.PLACEHOLDER_STREAM_ARN not in json.dumps(merged)
     chalice_tf = json.loads((packaged[name][1] / "chalice.tf.json").read_text())
     chalice_mapping = chalice_tf["resource"]["aws_lambda_event_source_mapping"][TF_MAPPING]
-    assert chalice_mapping["event_source_arn"] == consumer.PLACEHOLDER_STREAM_ARN, "Chalice's"
+    # Chalice writes the placeholder; the override names the table's stream.
+    assert chalice_mapping["event_source_arn"] == activity_routes.PLACEHOLDER_STREAM_ARN
     (mapping,) = merged["resource"]["aws_lambda_event_source_mapping"].values()
     assert mapping == TF_FAILURE_SETTINGS | {
         "event_source_arn": "${aws_dynamodb_table.tasks.stream_arn}",

@@ -22,7 +22,7 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ssm.models import Parameter, ssm_backends
 
-from chalicelib.activity import consumer
+from chalicelib.activity import routes as activity_routes
 from chalicelib.core.errors import RETRY_AFTER_SECONDS
 from infra import definitions, support
 from infra.stages import CONFIG_FILE, CONSUMER_EVENT_SOURCE, DEPLOY_ONLY_VARIABLES, stage
@@ -560,7 +560,7 @@ def test_a_mapping_on_another_stream_is_refused(lambda_stub: tuple[Any, Stubber]
     """A deploy made before ``make support`` wrote TASKS_STREAM_ARN maps the placeholder:
     the settings say so instead of dressing up the wrong mapping."""
     client, stubber = lambda_stub
-    other = consumer.PLACEHOLDER_STREAM_ARN
+    other = activity_routes.PLACEHOLDER_STREAM_ARN
     stubber.add_response(
         "get_event_source_mapping", _mapping("Enabled", other), {"UUID": MAPPING_UUID}
     )
