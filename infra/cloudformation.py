@@ -372,7 +372,14 @@ def consumer_function(stage: Stage, layers: list[str]) -> Template:
         "Tracing": "Active",
         "Layers": layers,
         "LoggingConfig": {"LogGroup": _ref("ConsumerLogGroup"), "LogFormat": "Text"},
-        "Environment": {"Variables": {"TASKS_TABLE_NAME": _ref("TasksTable")}},
+        # The shared runtime wants a cursor secret's source; it reads the secret only to
+        # sign a page's cursor, which the consumer never does (its role cannot read it).
+        "Environment": {
+            "Variables": {
+                "TASKS_TABLE_NAME": _ref("TasksTable"),
+                "TASKS_CURSOR_SECRET_ARN": _ref("CursorSecret"),
+            }
+        },
         "Events": {
             CONSUMER_EVENT: {
                 "Properties": {

@@ -427,8 +427,14 @@ def override_file(stage: Stage, environment: dict[str, str]) -> Block:
         },
     }
     consumer: Block = {
+        # The shared runtime wants a cursor secret's source; it reads the secret only to
+        # sign a page's cursor, which the consumer never does (its role cannot read it).
         "environment": {
-            "variables": {**environment, "TASKS_TABLE_NAME": "${aws_dynamodb_table.tasks.name}"}
+            "variables": {
+                **environment,
+                "TASKS_TABLE_NAME": "${aws_dynamodb_table.tasks.name}",
+                "TASKS_CURSOR_SECRET_ARN": "${aws_secretsmanager_secret.cursor.arn}",
+            }
         },
         "tracing_config": {"mode": "Active"},
         "layers": [POWERTOOLS_LAYER_REFERENCE],

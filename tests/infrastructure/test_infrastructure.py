@@ -1231,6 +1231,13 @@ def test_sam_maps_the_consumer_to_the_table_s_stream_with_every_failure_setting(
     assert activity_routes.PLACEHOLDER_STREAM_ARN not in json.dumps(template)
     function = template["Resources"]["RecordActivity"]["Properties"]
     assert function["FunctionName"] == stage(name).consumer_function_name
+    variables = function["Environment"]["Variables"]
+    assert variables["TASKS_TABLE_NAME"] == {"Ref": "TasksTable"}
+    assert variables["TASKS_CURSOR_SECRET_ARN"] == {"Ref": "CursorSecret"}
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == stage(name).metrics_namespace
+    assert "COGNITO_USER_POOL_ARN" not in variables, "the API's, not the consumer's"
+    assert function["Tracing"] == "Active"
+    assert function["LoggingConfig"]["LogGroup"] == {"Ref": "ConsumerLogGroup"}
     assert function["Handler"].endswith(".record_activity")
     event = function["Events"][SAM_EVENT]
     assert event["Type"] == "DynamoDB"
@@ -1283,9 +1290,10 @@ def test_terraform_maps_the_consumer_to_the_table_s_stream_with_every_failure_se
     }
     function = merged["resource"]["aws_lambda_function"]["record_activity"]
     assert function["function_name"] == stage(name).consumer_function_name
-    assert function["environment"]["variables"]["TASKS_TABLE_NAME"] == (
-        "${aws_dynamodb_table.tasks.name}"
-    )
+    variables = function["environment"]["variables"]
+    assert variables["TASKS_TABLE_NAME"] == "${aws_dynamodb_table.tasks.name}"
+    assert variables["TASKS_CURSOR_SECRET_ARN"] == "${aws_secretsmanager_secret.cursor.arn}"
+    assert "COGNITO_USER_POOL_ARN" not in variables, "the API's, not the consumer's"
     assert function["tracing_config"] == {"mode": "Active"}
     assert function["layers"] == ["${data.aws_ssm_parameter.powertools_layer.value}"]
     assert function["role"] == "${aws_iam_role.record_activity_role.arn}"
