@@ -11,10 +11,11 @@ from chalicelib import telemetry
 from chalicelib.core import http
 
 if "chalice.local" in sys.modules:  # chalice local, tests and the CLI; never inside Lambda
-    from devserver import embedded, local_gateway  # development only: not in deployment.zip
+    from devserver import embedded, local_gateway, stream_poller  # not in deployment.zip
 
     local_gateway.install()
     embedded.install()
+    stream_poller.install()
 
 app = Chalice(app_name=telemetry.SERVICE, configure_logs=False)  # Powertools logs
 app.debug = False  # never return stack traces, in any stage

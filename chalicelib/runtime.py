@@ -112,6 +112,34 @@ class EmbeddedEngine(Protocol):
 #: Registered by development code only (devserver, under chalice local and the tests):
 #: what Lambda runs has none, so it can never serve from an emulator.
 _embedded_engine: Callable[[], EmbeddedEngine] | None = None
+#: Called once a development stage's client is built, with it and a way to build other
+#: clients alike; returns how to stop what it started (devserver's stream poller).
+DevelopmentHook = Callable[[Shared, Callable[[str, Config], Any]], Callable[[], None]]
+_development_hooks: list[DevelopmentHook] = []
+_stops: list[Callable[[], None]] = []
+
+
+def register_development_hook(hook: DevelopmentHook) -> None:
+    if hook not in _development_hooks:
+        _development_hooks.append(hook)
+
+
+#: What must run before stored data derived from the change stream is read: the local
+#: stream poller catching up, in development stages; nothing in Lambda, where the stream's
+#: own consumer runs apart.
+_catch_ups: list[Callable[[], object]] = []
+
+
+def add_catch_up(catch_up: Callable[[], object]) -> Callable[[], None]:
+    """Register ``catch_up``; returns how to remove it."""
+    _catch_ups.append(catch_up)
+    return lambda: _catch_ups.remove(catch_up) if catch_up in _catch_ups else None
+
+
+def catch_up() -> None:
+    """Let what the change stream feeds catch up, where something here feeds it."""
+    for step in list(_catch_ups):
+        step()
 
 
 def register_embedded_engine(factory: Callable[[], EmbeddedEngine]) -> None:
@@ -166,6 +194,10 @@ def use_clock(clock: Clock | None) -> None:
 def reset() -> None:
     """Forget the services and stop the embedded emulator (tests, between cases)."""
     global _shared, _embedded
+    with _lock:  # what the hooks started stops first, outside the lock: it may be using it
+        stops = [_stops.pop() for _ in range(len(_stops))]
+    for stop in stops:
+        stop()
     with _lock:
         _shared = None
         _services.clear()
@@ -192,7 +224,23 @@ def _build(settings: Settings) -> Shared:
     if settings.auto_provision and _provision(client, settings.table_name):
         log.info("Created table %s from the table definition", settings.table_name)
     codec = _cursor_codec(settings, session)
-    return Shared(client, settings.table_name, codec, _clock)
+    shared = Shared(client, settings.table_name, codec, _clock)
+    if settings.auto_provision:  # development stages only: Lambda registers no hook anyway
+
+        def client_for(service: str, config: Config) -> Any:
+            other = session.client(
+                service,  # type: ignore[call-overload]
+                endpoint_url=settings.endpoint_url,
+                config=aws_config(DYNAMODB_ATTEMPTS).merge(config),
+                aws_access_key_id=credentials.get("aws_access_key_id"),
+                aws_secret_access_key=credentials.get("aws_secret_access_key"),
+            )
+            if _embedded is not None:
+                _embedded.adapt(other)
+            return other
+
+        _stops.extend(hook(shared, client_for) for hook in _development_hooks)
+    return shared
 
 
 def _cursor_codec(settings: Settings, session: boto3.session.Session) -> CursorCodec:

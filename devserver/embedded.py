@@ -19,6 +19,7 @@ class EmbeddedDynamoDB:
 
     def __init__(self) -> None:
         self._mock: Any = None
+        self._lock = threading.Lock()  # one for every client: the stream poller's too
 
     def start(self) -> None:
         from moto import mock_aws  # imported only when a development stage needs it
@@ -41,7 +42,7 @@ class EmbeddedDynamoDB:
         embedded emulator's requests (chalice local serves on many threads) restores that
         guarantee. (Wraps botocore's private ``_make_api_call``: listed in patches.py, whose
         test fails if botocore's client no longer has it.)"""
-        lock = threading.Lock()
+        lock = self._lock
         make_api_call = client._make_api_call
 
         def atomic(operation: str, params: dict[str, Any]) -> Any:

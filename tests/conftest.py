@@ -24,7 +24,7 @@ from bench.page_bytes import largest_task  # noqa: F401  (the tests' largest tas
 from chalicelib import runtime
 from chalicelib.table import create_table
 from chalicelib.tasks.schema import DEFAULTS, default_for
-from devserver import patches
+from devserver import patches, stream_poller
 
 # The `external` marker and its guard (make check runs the tests without it).
 from tests.external import (  # noqa: F401
@@ -36,6 +36,10 @@ from tests.external import (  # noqa: F401
 from tools import dev_token, dynamodb_local
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+#: In this process the table's stream is read only when a test asks (``stream_poller.drain``),
+#: so that a test decides when history is written and counts only its own requests. Servers
+#: the tests start poll in the background, as `make run` does.
+os.environ[stream_poller.POLLING_VARIABLE] = "manual"
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from devserver.stream_poller import POLLING_VARIABLE
 from tests.conftest import PROJECT_DIR
 
 CHALICE = str(Path(sys.executable).parent / "chalice")
@@ -70,8 +71,8 @@ def running_local_server(
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("AWS_") and k not in {"DYNAMODB_ENDPOINT_URL"}
-    }
+        if not k.startswith("AWS_") and k not in {"DYNAMODB_ENDPOINT_URL", POLLING_VARIABLE}
+    }  # the server reads its table's stream as `make run` does, not as the tests' process
     if endpoint_url:
         env["DYNAMODB_ENDPOINT_URL"] = endpoint_url
     env.update(environment or {})

@@ -1,1 +1,2 @@
-"""STAND-IN (branch infra-21, for the infrastructure only): the lead's package replaces it."""
+"""The activity history: events the table's change stream turns into a history per task and a
+feed per owner, and the one stream consumer that writes them."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -20,7 +21,7 @@ from chalicelib.core.conditions import ANY, Match
 from chalicelib.core.cursor import CursorCodec
 from chalicelib.core.errors import InvalidCursor, StoreUnavailable
 from chalicelib.core.paging import Page, PageBytes
-from chalicelib.core.record import CREATED_AT, ID, VERSION, Record
+from chalicelib.core.record import CREATED_AT, ID, VERSION
 from chalicelib.table import LIST_SORT_KEY, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ else:
 
 P = ParamSpec("P")
 T = TypeVar("T")
-R = TypeVar("R", bound=Record)
+R = TypeVar("R")
 Item = dict[str, Any]
 
 _serializer = TypeSerializer()
@@ -208,19 +209,26 @@ class RecordItems(Generic[R]):
     A null field is stored as an absent attribute; integers come back as int, not Decimal."""
 
     def __init__(
-        self, fields: Sequence[str], integers: Sequence[str], default_for: Callable[[str], Any]
+        self,
+        fields: Sequence[str],
+        integers: Sequence[str],
+        default_for: Callable[[str], Any] | None = None,
     ) -> None:
+        """``default_for``: the value of a field the item lacks; None leaves it out of the
+        record (for records whose optional fields are absent rather than null)."""
         self._fields = tuple(fields)
         self._integers = tuple(integers)
         self._default_for = default_for
 
     def record(self, item: Item) -> R:
         values = {
-            name: _deserializer.deserialize(item[name]) if name in item else self._default_for(name)
-            for name in self._fields
+            name: _deserializer.deserialize(item[name]) for name in self._fields if name in item
         }
+        default_for = self._default_for
+        if default_for is not None:
+            values = {name: values.get(name, default_for(name)) for name in self._fields}
         for name in self._integers:
-            if values[name] is not None:
+            if values.get(name) is not None:
                 values[name] = int(values[name])
         return cast(R, values)
 
@@ -236,32 +244,49 @@ class RecordItems(Generic[R]):
 # --- keyset paging ----------------------------------------------------------------------
 
 
-def _record_position(record: Record) -> dict[str, str]:
-    return {CREATED_AT: record[CREATED_AT], ID: record[ID]}
+@dataclass(frozen=True)
+class ListOrder:
+    """How a list walks its sort key: ``attribute`` holds ``<prefix><a>#<b>``, where ``a`` and
+    ``b`` are the values of the record's two ``fields`` (neither may hold a ``#``)."""
+
+    attribute: str = LIST_SORT_KEY
+    prefix: str = ""
+    fields: tuple[str, str] = (CREATED_AT, ID)
+    newest_first: bool = True
+    #: For a list within a partition's sort key range (its key condition already holds a
+    #: ``begins_with``, and DynamoDB takes one condition per key): the table's partition key
+    #: and its value, so that a cursor resumes with ExclusiveStartKey instead.
+    partition: tuple[str, str] | None = None
+
+    def position(self, record: Mapping[str, Any]) -> dict[str, str]:
+        """A record's place in the list, as a cursor carries it."""
+        return {name: record[name] for name in self.fields}
+
+    def key_position(self, key: Item) -> dict[str, str]:
+        """The place of an item DynamoDB read last (a LastEvaluatedKey)."""
+        first, _, second = key[self.attribute]["S"].removeprefix(self.prefix).partition("#")
+        return dict(zip(self.fields, (first, second), strict=True))
+
+    def sort_key(self, position: dict[str, Any]) -> str:
+        """The sort key at a cursor's position; InvalidCursor for a position not made here."""
+        values = [position.get(name) for name in self.fields]
+        if not all(isinstance(value, str) for value in values):
+            raise InvalidCursor("is not a cursor this API issued")
+        return self.prefix + "#".join(str(value) for value in values)
 
 
-def _key_position(key: Item) -> dict[str, str]:
-    """The list position of an item DynamoDB read last (a LastEvaluatedKey): its list
-    sort key is ``<createdAt>#<id>``, and neither part can hold a ``#``."""
-    created_at, _, record_id = key[LIST_SORT_KEY]["S"].partition("#")
-    return {CREATED_AT: created_at, ID: record_id}
-
-
-def _sort_key_after(position: dict[str, Any]) -> str:
-    created_at, record_id = position.get(CREATED_AT), position.get(ID)
-    if not isinstance(created_at, str) or not isinstance(record_id, str):
-        raise InvalidCursor("is not a cursor this API issued")
-    return list_key(created_at, record_id)
+#: Newest first by creation, ties broken by id: the list indexes' order.
+BY_CREATION = ListOrder()
 
 
 class KeysetPager(Generic[R]):
-    """Pages of a list index, newest first, with a bounded read per page.
+    """Pages of a list, in its ``ListOrder``, with a bounded read per page.
 
     Each page costs at most ``max_queries`` Queries evaluating at most ``max_items``
-    items, whatever the owner holds. The cursor names a list position (a record's creation
-    time and id), not DynamoDB's LastEvaluatedKey, so it reveals no key schema; it is
-    signed together with a *binding* (the owner and the filters), so it serves only the
-    query it was made for.
+    items, whatever the owner holds. The cursor names a list position (the values of the
+    order's two fields, such as a record's creation time and id), not DynamoDB's
+    LastEvaluatedKey, so it reveals no key schema; it is signed together with a *binding*
+    (the owner and the filters), so it serves only the query it was made for.
     """
 
     def __init__(
@@ -289,6 +314,7 @@ class KeysetPager(Generic[R]):
         cursor: str | None,
         now: int,
         page_bytes: PageBytes[R] | None = None,
+        order: ListOrder = BY_CREATION,
     ) -> Page[R]:
         """One page of ``query`` (a Query request without its key condition), whose
         placeholders are ``expression``'s. The first Query evaluates ``limit + 1`` items
@@ -298,15 +324,24 @@ class KeysetPager(Generic[R]):
         holds what matched, possibly nothing, and a cursor at the last item read, so the
         next page resumes exactly there. ``page_bytes`` ends a page early, at a record
         boundary, when its records would weigh more than its budget."""
+        start: Item | None = None
         if cursor is not None:
-            after = _sort_key_after(self._cursors.decode(cursor, binding, now))
-            key_condition += f" AND {expression.name(LIST_SORT_KEY)} < {expression.value(after)}"
+            after = order.sort_key(self._cursors.decode(cursor, binding, now))
+            if order.partition is not None:
+                attribute, value = order.partition
+                start = {attribute: {"S": value}, order.attribute: {"S": after}}
+            else:
+                beyond = "<" if order.newest_first else ">"
+                sort_key = expression.name(order.attribute)
+                key_condition += f" AND {sort_key} {beyond} {expression.value(after)}"
         request: dict[str, Any] = {
             **query,
             "KeyConditionExpression": key_condition,
-            "ScanIndexForward": False,
+            "ScanIndexForward": not order.newest_first,
             **expression.params(),
         }
+        if start is not None:
+            request["ExclusiveStartKey"] = start
         matched: list[Item] = []
         records: list[R] = []
         read, last_read = 0, None
@@ -324,9 +359,9 @@ class KeysetPager(Generic[R]):
                 break
             request["ExclusiveStartKey"] = last_read
         if len(records) < len(matched):  # more matched than the page holds
-            position = _record_position(records[-1])
+            position = order.position(cast(Mapping[str, Any], records[-1]))
         elif last_read is not None:  # the budget ran out before the end of the list
-            position = _key_position(last_read)
+            position = order.key_position(last_read)
         else:
             return Page(records, None)
         return Page(records, self._cursors.encode(position, binding, now))

@@ -250,6 +250,15 @@ def base_path(request: Request) -> str:
     return "/".join(segments[: max(len(segments) - route_segments, 0)]).rstrip("/")
 
 
+def _full_path(request: Request) -> str:
+    """The path the client asked for, stage prefix included: ``request.path`` is the route's
+    template (``/tasks/{task_id}/activity``)."""
+    path: str | None = (getattr(request, "context", None) or {}).get("path")
+    if path:
+        return path
+    return (request.path or "").format(**(request.uri_params or {}))
+
+
 def record_response(current: Record, status: int = 200) -> Response:
     """A record as the body, its version as the ETag."""
     return Response(body=current, status_code=status, headers={"ETag": etag(current)})
@@ -287,7 +296,7 @@ def page_response(page: Page[Any], request: Request) -> Response:
     if page.next_cursor is not None:
         params = [(k, v) for k, v in (request.query_params or {}).items() if k != CURSOR]
         query = urllib.parse.urlencode([*params, (CURSOR, page.next_cursor)])
-        headers["Link"] = f'<{base_path(request)}{request.path}?{query}>; rel="next"'
+        headers["Link"] = f'<{_full_path(request)}?{query}>; rel="next"'
     return Response(body=body, headers=headers)
 
 

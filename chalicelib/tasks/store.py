@@ -18,6 +18,7 @@ from chalicelib.core.dynamo import Expression, Item, KeysetPager, RecordItems, U
 from chalicelib.core.errors import IdempotencyConflict
 from chalicelib.core.paging import LIMIT, Page, PageBytes
 from chalicelib.table import (
+    ACTOR_ATTRIBUTE,
     BY_CREATED_INDEX,
     BY_STATUS_INDEX,
     LIST_SORT_KEY,
@@ -50,7 +51,8 @@ else:
 MAX_ITEMS_READ_PER_PAGE = LIST_PARAMETERS[LIMIT]["maximum"] + 1
 #: ... in at most this many Queries (DynamoDB caps each at 1 MB read).
 MAX_QUERIES_PER_PAGE = 2
-_TASK = "TASK"
+#: The sort key of a task is ``TASK#<id>``; its comments' start with ``TASK#<id>#``.
+TASK_KIND = "TASK"
 _IDEMPOTENCY = "IDEMPOTENCY"
 
 
@@ -143,8 +145,13 @@ class TaskStore(Protocol):
 _TASKS: RecordItems[Task] = RecordItems(tuple(FIELDS), INTEGER_FIELDS, default_for)
 
 
+def task_of(item: Item) -> Task:
+    """The task an item stores (a stream image included): its schema's fields only."""
+    return _TASKS.record(item)
+
+
 def _key(owner: str, task_id: str) -> Item:
-    return dynamo.item_key(owner, _TASK, task_id)
+    return dynamo.item_key(owner, TASK_KIND, task_id)
 
 
 def _idempotency_key(owner: str, key: str) -> Item:
@@ -175,6 +182,7 @@ class DynamoTaskStore:
                 **_key(owner, task[ID]),
                 LIST_SORT_KEY: {"S": dynamo.list_key(task[CREATED_AT], task[ID])},
                 STATUS_PARTITION_KEY: {"S": _status_partition(owner, task[STATUS])},
+                ACTOR_ATTRIBUTE: {"S": owner},  # who wrote it, for the change stream
             },
         )
 
@@ -275,6 +283,7 @@ class DynamoTaskStore:
         for name, value in fields.items():
             update.set(name, value)
         update.set(STATUS_PARTITION_KEY, _status_partition(owner, fields[STATUS]))
+        update.set(ACTOR_ATTRIBUTE, owner)
         update.set(UPDATED_AT, stamp)
         update.set_if_missing(CREATED_AT, stamp)
         update.set_if_missing(LIST_SORT_KEY, dynamo.list_key(stamp, task_id))
@@ -302,6 +311,7 @@ class DynamoTaskStore:
             update.set(name, value)
         if STATUS in changes:
             update.set(STATUS_PARTITION_KEY, _status_partition(owner, changes[STATUS]))
+        update.set(ACTOR_ATTRIBUTE, owner)
         update.set(UPDATED_AT, stamp)
         update.increment_version()
         return self._update(owner, task_id, update, update.current(now, if_match))

@@ -29,13 +29,17 @@ from chalicelib.core.http import (
 )
 from chalicelib.core.operations import Operation, declaration
 from chalicelib.tasks import schema, service
+from devserver import stream_poller
 from tests.conftest import PROJECT_DIR, Api, serving_api
 from tests.docs import build_site
 from tests.local_server import running_local_server
 from tools import openapi as openapi_tool
 
 COMMITTED = json.loads((PROJECT_DIR / "openapi.json").read_text())
-TASK_PATHS = ("/tasks", "/tasks/{task_id}")
+#: The paths that need a token: every route that reads stored data.
+TOKEN_PATHS = tuple(
+    path for path, methods in app.routes.items() if any(e.authorizer for e in methods.values())
+)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +86,8 @@ def test_the_local_stage_differs_only_in_admitting_requests_without_a_token(
 ) -> None:
     assert local_document["info"]["description"].startswith(COMMITTED["info"]["description"])
     expected = copy.deepcopy(COMMITTED)
-    for path in TASK_PATHS:
+    assert {"/tasks", "/tasks/{task_id}"} <= set(TOKEN_PATHS)
+    for path in TOKEN_PATHS:
         for operation in expected["paths"][path].values():
             operation["security"] = [{openapi.SECURITY_SCHEME: []}, {}]
     expected["info"]["description"] = local_document["info"]["description"]
@@ -292,7 +297,10 @@ def test_every_request_default_is_what_the_api_applies_in_its_absence(api: Api) 
     body_defaults = {
         w.rsplit("/", 1)[1]: v for w, v in defaults.items() if w.startswith("TaskInput/")
     }
-    assert set(defaults) == {f"TaskInput/properties/{name}" for name in body_defaults} | {"limit"}
+    assert set(defaults) == {f"TaskInput/properties/{name}" for name in body_defaults} | {
+        "limit",
+        "ActivityLimit",
+    }
     created = api.post("/tasks", {"title": "defaults"}).json
     replaced = api.put("/tasks/defaults", {"title": "defaults"}).json
     for task in (created, replaced):
@@ -304,6 +312,10 @@ def test_every_request_default_is_what_the_api_applies_in_its_absence(api: Api) 
     page = api.get("/tasks").json
     assert page["count"] == defaults["limit"]
     assert page["nextCursor"] is not None
+    stream_poller.drain()  # every task's created event: more than a page of them too
+    feed = api.get("/activity").json
+    assert feed["count"] == defaults["ActivityLimit"]
+    assert feed["nextCursor"] is not None
 
 
 def test_array_sizes_are_the_limits_the_api_applies() -> None:

@@ -321,7 +321,12 @@ def test_the_deployment_package_holds_the_app_and_no_development_module(
         }
         # app.py imports devserver only under chalice.local, which Lambda never loads.
         allowed = CHALICE_RUNTIME | (
-            {"devserver", "devserver.embedded", "devserver.local_gateway"}
+            {
+                "devserver",
+                "devserver.embedded",
+                "devserver.local_gateway",
+                "devserver.stream_poller",
+            }
             if module == "app.py"
             else set()
         )
@@ -1073,7 +1078,7 @@ def sam_translated(packaged: Any, name: str) -> dict[str, Any]:
     local path becomes an S3 location, as ``aws cloudformation package`` makes it."""
     template = sam(packaged, name)
     for resource in template["Resources"].values():
-        if resource["Type"] == "AWS::Serverless::Function":
+        if resource["Type"] == "AWS::Serverless::Function":  # the API's and the consumer's
             resource["Properties"]["CodeUri"] = "s3://bucket/deployment.zip"
     translator = Translator(
         {}, Parser(), boto_session=boto3.session.Session(region_name="us-east-1")

@@ -8,6 +8,8 @@ import types
 import typing
 from pathlib import Path
 
+from chalicelib.activity import schema as activity
+from chalicelib.activity.record import Event
 from chalicelib.core import record
 from chalicelib.table import TTL_ATTRIBUTE
 from chalicelib.tasks import schema
@@ -41,6 +43,15 @@ def test_the_task_record_has_exactly_the_schemas_fields_with_their_types() -> No
             declared if isinstance(declared, list) else [declared]
         ), name
     assert Task.__required_keys__ == frozenset(schema.FIELDS)  # every field, always present
+
+
+def test_an_activity_event_has_exactly_its_schemas_fields_with_their_types() -> None:
+    hints = typing.get_type_hints(Event)
+    assert set(hints) == set(activity.FIELDS)
+    assert Event.__required_keys__ == frozenset(activity.REQUIRED_FIELDS)
+    for name in ("id", "taskId", "type", "at", "version"):
+        declared = activity.FIELDS[name]["type"]
+        assert _json_types(hints[name]) == {declared}, name
 
 
 def test_every_record_shares_the_core_fields() -> None:

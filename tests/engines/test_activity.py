@@ -1,0 +1,179 @@
+"""A task's history and the owner's feed, written by the stream consumer from the table's
+real change stream (moto's and DynamoDB Local's), read through the API. In these tests the
+stream is read when a test says so (``stream_poller.drain``)."""
+
+from __future__ import annotations
+
+import urllib.parse
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from chalicelib import runtime
+from chalicelib.activity import consumer
+from chalicelib.activity.routes import activity_writer
+from devserver import stream_poller
+from tests.conftest import Api, Clock
+from tools import dev_token
+
+
+def history(api: Api, task_id: str, query: str = "") -> dict[str, Any]:
+    stream_poller.drain()
+    reply = api.get(f"/tasks/{task_id}/activity{query}")
+    assert reply.status == 200, reply.body
+    return reply.json
+
+
+def test_a_tasks_history_tells_its_whole_story_newest_first(api: Api) -> None:
+    task = api.create(title="Buy milk", priority="low")
+    path = f"/tasks/{task['id']}"
+    assert api.patch(path, {"title": "Buy oat milk", "tags": ["errands"]}).status == 200
+    assert api.patch(path, {"status": "completed"}).status == 200
+    assert api.delete(path).status == 204
+    page = history(api, task["id"])
+    assert [e["type"] for e in page["items"]] == ["deleted", "updated", "updated", "created"]
+    deleted, completed, edited, created = page["items"]
+    assert created["version"] == 1
+    assert created["at"] == task["createdAt"]
+    assert edited["changes"] == {
+        "title": {"from": "Buy milk", "to": "Buy oat milk"},
+        "tags": {"from": [], "to": ["errands"]},
+    }
+    assert (edited["version"], completed["version"]) == (2, 3)
+    assert completed["changes"] == {"status": {"from": "new", "to": "completed"}}
+    assert "version" not in deleted
+    assert "changes" not in deleted
+    assert {e["taskId"] for e in page["items"]} == {task["id"]}
+    assert all(e["actor"] == {"type": "user", "id": "local"} for e in page["items"])
+    assert page["nextCursor"] is None
+    assert len({e["id"] for e in page["items"]}) == 4
+
+
+def test_the_actor_is_the_callers_token_subject(api: Api) -> None:
+    alice = api.as_user("alice")
+    task = alice.create()
+    (created,) = history(alice, task["id"])["items"]
+    assert created["actor"] == {"type": "user", "id": dev_token.subject("alice")}
+
+
+def test_history_outlives_its_task_and_is_the_owners_alone(api: Api) -> None:
+    alice, bob = api.as_user("alice"), api.as_user("bob")
+    task = alice.create()
+    alice.delete(f"/tasks/{task['id']}")
+    assert [e["type"] for e in history(alice, task["id"])["items"]] == ["deleted", "created"]
+    assert bob.get(f"/tasks/{task['id']}/activity").status == 404
+    assert bob.get("/activity").json["items"] == []
+    assert alice.get("/tasks/never-was/activity").status == 404
+
+
+def test_a_task_whose_history_is_not_written_yet_has_an_empty_one(api: Api) -> None:
+    task = api.create()
+    reply = api.get(f"/tasks/{task['id']}/activity")  # the stream not read yet
+    assert (reply.status, reply.json["items"]) == (200, [])
+
+
+def test_the_feed_holds_every_tasks_events_newest_first(api: Api, clock: Clock) -> None:
+    first = api.create(title="first")
+    second = api.create(title="second")
+    api.patch(f"/tasks/{first['id']}", {"priority": "high"})
+    stream_poller.drain()
+    items = api.get("/activity").json["items"]
+    assert [(e["taskId"], e["type"]) for e in items] == [
+        (first["id"], "updated"),
+        (second["id"], "created"),
+        (first["id"], "created"),
+    ]
+    assert [e["at"] for e in items] == sorted((e["at"] for e in items), reverse=True)
+
+
+def test_history_pages_follow_the_cursor_and_the_link(api: Api, clock: Clock) -> None:
+    task = api.create(title="v1")
+    for n in range(2, 8):
+        api.patch(f"/tasks/{task['id']}", {"title": f"v{n}"})
+    stream_poller.drain()
+    seen: list[int] = []
+    reply = api.get(f"/tasks/{task['id']}/activity?limit=3")
+    while True:
+        assert reply.status == 200
+        seen += [e["version"] for e in reply.json["items"]]
+        if reply.json["nextCursor"] is None:
+            assert "Link" not in reply.headers
+            break
+        link = reply.headers["Link"]
+        assert link.endswith('>; rel="next"')
+        reply = api.get(link[1 : link.index(">")])
+    assert seen == [7, 6, 5, 4, 3, 2, 1]
+    other = api.create()
+    cursor = api.get(f"/tasks/{task['id']}/activity?limit=1").json["nextCursor"]
+    query = urllib.parse.urlencode({"cursor": cursor})
+    assert api.get(f"/tasks/{other['id']}/activity?{query}").status == 400  # not its cursor
+    assert api.get(f"/activity?{query}").status == 400
+
+
+def test_bad_parameters_are_400_problems(api: Api) -> None:
+    task = api.create()
+    problem = api.get(f"/tasks/{task['id']}/activity?limit=0&colour=red").json
+    assert {e["parameter"] for e in problem["errors"]} == {"limit", "colour"}
+    assert api.get("/activity?limit=101").status == 400
+
+
+def test_a_history_page_and_a_feed_page_are_one_query_each(
+    api: Api, dynamodb_calls: list[str]
+) -> None:
+    task = api.create()
+    api.patch(f"/tasks/{task['id']}", {"title": "again"})
+    stream_poller.drain()
+    dynamodb_calls.clear()
+    api.get(f"/tasks/{task['id']}/activity")
+    assert dynamodb_calls == ["Query"]
+    dynamodb_calls.clear()
+    api.get("/activity")
+    assert dynamodb_calls == ["Query"]
+
+
+def _stream_records(api: Api) -> list[dict[str, Any]]:
+    """Every record of the table's stream so far, read with the streams API, as the local
+    poller delivers them."""
+    shared = runtime.shared()
+    arn = shared.client.describe_table(TableName=shared.table_name)["Table"]["LatestStreamArn"]
+    endpoint = shared.client.meta.endpoint_url
+    streams = boto3.client(
+        "dynamodbstreams",
+        region_name=shared.client.meta.region_name,
+        endpoint_url=None if "amazonaws.com" in endpoint else endpoint,
+        config=Config(account_id_endpoint_mode="disabled"),
+    )
+    poller = stream_poller.StreamPoller(streams, arn, lambda event, context: None, 100)
+    records: list[dict[str, Any]] = []
+    poller._handler = lambda event, context: records.extend(event["Records"])
+    poller.drain()
+    return records
+
+
+def test_the_consumer_fed_a_real_batch_twice_writes_each_event_once(api: Api) -> None:
+    task = api.create()
+    api.patch(f"/tasks/{task['id']}", {"status": "in_progress"})
+    records = _stream_records(api)
+    assert [r["eventName"] for r in records] == ["INSERT", "MODIFY"]
+    writer = activity_writer()
+    assert consumer.handle(records, writer) == []
+    assert consumer.handle(records, writer) == []  # redelivered
+    items = api.get(f"/tasks/{task['id']}/activity").json["items"]
+    assert [e["type"] for e in items] == ["updated", "created"]
+
+
+@pytest.fixture
+def expired_task(api: Api, clock: Clock) -> dict[str, Any]:
+    task = api.create(expireAt=clock.epoch + 60)
+    clock.advance(seconds=120)
+    return task
+
+
+def test_a_put_over_an_expired_task_records_its_expiry_and_the_new_task(
+    api: Api, expired_task: dict[str, Any]
+) -> None:
+    assert api.put(f"/tasks/{expired_task['id']}", {"title": "again"}).status == 201
+    types = [e["type"] for e in history(api, expired_task["id"])["items"]]
+    assert types == ["created", "expired", "created"]
