@@ -14,8 +14,10 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from chalice.utils import to_cfn_resource_name
+
 from infra import definitions as d
-from infra.stages import Stage
+from infra.stages import CONSUMER, CONSUMER_EVENT_SOURCE, Stage
 
 Template = dict[str, Any]
 
@@ -29,6 +31,13 @@ OPEN_API_VERSION = "2.0"
 #: leaves nothing behind to block the next one (UpdateReplacePolicy has no such value).
 RETAINED = {"DeletionPolicy": "RetainExceptOnCreate", "UpdateReplacePolicy": "Retain"}
 DELETED = {"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"}
+#: Chalice's logical ids for the stream consumer and its DynamoDB event in the SAM template.
+CONSUMER_FUNCTION = to_cfn_resource_name(CONSUMER)
+CONSUMER_EVENT = to_cfn_resource_name(CONSUMER_EVENT_SOURCE)
+#: The failure queue, and the outputs ``infra.support`` reads for ``chalice deploy``.
+FAILURE_QUEUE = "StreamFailureQueue"
+STREAM_ARN_OUTPUT = "TasksStreamArn"
+FAILURE_QUEUE_ARN_OUTPUT = "StreamFailureQueueArn"
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -266,15 +275,35 @@ def alarm(stage: Stage, spec: d.Alarm, refs: Mapping[d.Ref, Any]) -> Template:
     return {"Type": "AWS::CloudWatch::Alarm", "Properties": properties}
 
 
-def _supporting(stage: Stage, *, function: Any) -> Template:
-    """Everything but the API and its function, as a template fragment. ``function`` is
-    how the template names the function (the alarms' dimension)."""
+def failure_queue(stage: Stage) -> Template:
+    """Where the consumer's event source mapping sends what it gives up on: the place of
+    each record in the stream, kept 14 days, encrypted with SQS's own key (the consumer
+    needs no KMS rights to send)."""
+    return {
+        "Type": "AWS::SQS::Queue",
+        "DeletionPolicy": "Delete",
+        "UpdateReplacePolicy": "Delete",
+        "Properties": {
+            "QueueName": stage.failure_queue_name,
+            "MessageRetentionPeriod": d.FAILURE_QUEUE_RETENTION_SECONDS,
+            "SqsManagedSseEnabled": True,
+            "Tags": _tags(stage),
+        },
+    }
+
+
+def _supporting(stage: Stage, *, function: Any, consumer: Any) -> Template:
+    """Everything but the API and the functions, as a template fragment. ``function`` and
+    ``consumer`` are how the template names the API's and the stream consumer's functions
+    (the alarms' dimensions)."""
     resources: Template = {
         "TasksTable": tasks_table(stage),
         "TasksUserPool": user_pool(stage),
         "TasksUserPoolClient": user_pool_client(stage),
         "CursorSecret": cursor_secret(stage),
         "ApiHandlerLogGroup": log_group(stage, stage.function_log_group),
+        "ConsumerLogGroup": log_group(stage, stage.consumer_log_group),
+        FAILURE_QUEUE: failure_queue(stage),
         "ApiAccessLogGroup": {
             **log_group(stage, stage.access_log_group),
             "DependsOn": ["ApiGatewayAccount"],  # so the stage that logs here comes after
@@ -301,7 +330,9 @@ def _supporting(stage: Stage, *, function: Any) -> Template:
     }
     refs = {
         d.Ref.FUNCTION: function,
+        d.Ref.CONSUMER: consumer,
         d.Ref.TABLE: _ref("TasksTable"),
+        d.Ref.FAILURE_QUEUE: {"Fn::GetAtt": [FAILURE_QUEUE, "QueueName"]},
         d.Ref.APP_NAMESPACE: stage.metrics_namespace,
     }
     for spec in d.ALARMS:
@@ -318,6 +349,8 @@ def _supporting(stage: Stage, *, function: Any) -> Template:
         "Resources": resources,
         "Outputs": {
             "TasksTableName": {"Value": _ref("TasksTable")},
+            STREAM_ARN_OUTPUT: {"Value": {"Fn::GetAtt": ["TasksTable", "StreamArn"]}},
+            FAILURE_QUEUE_ARN_OUTPUT: {"Value": _arn(FAILURE_QUEUE)},
             "UserPoolId": {"Value": _ref("TasksUserPool")},
             "UserPoolArn": {"Value": _arn("TasksUserPool")},
             "UserPoolClientId": {"Value": _ref("TasksUserPoolClient")},
@@ -329,9 +362,38 @@ def _supporting(stage: Stage, *, function: Any) -> Template:
     }
 
 
+def consumer_function(stage: Stage, layers: list[str]) -> Template:
+    """What the merge adds to Chalice's consumer: the name ``chalice deploy`` gives it, its
+    log group, and its DynamoDB event on the stack's own table's stream (Chalice writes the
+    placeholder ARN the app reads at packaging time) with the failure settings Chalice's
+    decorator cannot express. SAM turns the event into an ``AWS::Lambda::EventSourceMapping``."""
+    return {
+        "FunctionName": stage.consumer_function_name,
+        "Tracing": "Active",
+        "Layers": layers,
+        "LoggingConfig": {"LogGroup": _ref("ConsumerLogGroup"), "LogFormat": "Text"},
+        # The shared runtime wants a cursor secret's source; it reads the secret only to
+        # sign a page's cursor, which the consumer never does (its role cannot read it).
+        "Environment": {
+            "Variables": {
+                "TASKS_TABLE_NAME": _ref("TasksTable"),
+                "TASKS_CURSOR_SECRET_ARN": _ref("CursorSecret"),
+            }
+        },
+        "Events": {
+            CONSUMER_EVENT: {
+                "Properties": {
+                    "Stream": {"Fn::GetAtt": ["TasksTable", "StreamArn"]},
+                    **d.stream_failure_settings(_arn(FAILURE_QUEUE)),
+                }
+            }
+        },
+    }
+
+
 def _accept_findings(stage: Stage, resources: Template) -> None:
     for name, group in d.FINDING_GROUPS_CLOUDFORMATION.items():
-        findings = d.accepted_findings(group, stage.reserved_concurrency)
+        findings = d.accepted_findings(group, stage)
         if name in resources and findings:
             skips = [{"id": check, "comment": reason} for check, reason in findings.items()]
             resources[name]["Metadata"] = {"checkov": {"skip": skips}}
@@ -340,13 +402,14 @@ def _accept_findings(stage: Stage, resources: Template) -> None:
 def sam_merge_template(stage: Stage) -> Template:
     """What ``chalice package --merge-template`` adds to, and changes in, Chalice's SAM
     template. Dicts merge key by key; lists and scalars replace Chalice's."""
-    template = _supporting(stage, function=_ref("APIHandler"))
+    template = _supporting(stage, function=_ref("APIHandler"), consumer=_ref(CONSUMER_FUNCTION))
     resources = template["Resources"]
+    # Resolved when the stack is deployed, in its region.
+    layers = [f"{{{{resolve:ssm:{d.POWERTOOLS_LAYER_PARAMETER}}}}}"]
     function: Template = {
         "FunctionName": stage.function_name,
         "Tracing": "Active",
-        # Resolved when the stack is deployed, in its region.
-        "Layers": [f"{{{{resolve:ssm:{d.POWERTOOLS_LAYER_PARAMETER}}}}}"],
+        "Layers": layers,
         "LoggingConfig": {"LogGroup": _ref("ApiHandlerLogGroup"), "LogFormat": "Text"},
         "Environment": {
             "Variables": {
@@ -359,6 +422,7 @@ def sam_merge_template(stage: Stage) -> Template:
     }
     # Reserved concurrency: Chalice writes the stage's reserved_concurrency itself.
     resources["APIHandler"] = {"Properties": function}
+    resources[CONSUMER_FUNCTION] = {"Properties": consumer_function(stage, layers)}
     gateway_responses = {
         response_type: {
             "ResponseParameters": {
@@ -408,7 +472,9 @@ def support_template(stage: Stage) -> Template:
     """The supporting resources as a stack of their own, for ``chalice deploy``, which
     names the function ``<app>-<stage>``. The stack also resolves the Powertools layer's
     ARN in its region, for ``infra.support`` to hand to Chalice (an output)."""
-    template = _supporting(stage, function=stage.function_name)
+    template = _supporting(
+        stage, function=stage.function_name, consumer=stage.consumer_function_name
+    )
     _accept_findings(stage, template["Resources"])
     template["Parameters"][POWERTOOLS_LAYER] = {
         "Type": "AWS::SSM::Parameter::Value<String>",
@@ -419,8 +485,8 @@ def support_template(stage: Stage) -> Template:
     template["Outputs"][POWERTOOLS_LAYER] = {"Value": _ref(POWERTOOLS_LAYER)}
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": f"{stage.prefix}: table, users, cursor secret, logs, alarms and the "
-        "Powertools layer's ARN for chalice deploy",
+        "Description": f"{stage.prefix}: table, users, cursor secret, logs, the stream's "
+        "failure queue, alarms and the Powertools layer's ARN for chalice deploy",
         **template,
     }
 
@@ -441,7 +507,9 @@ def adoption(stage: Stage) -> tuple[Template, list[dict[str, Any]]]:
     creating the stage again with its data (docs/deploying/teardown.md, "Creating prod
     again"). The same for the SAM stack and the support stack, which define these resources
     alike."""
-    resources = _supporting(stage, function=stage.function_name)["Resources"]
+    resources = _supporting(
+        stage, function=stage.function_name, consumer=stage.consumer_function_name
+    )["Resources"]
     kept = {
         name: {key: value for key, value in resource.items() if key != "DependsOn"}
         for name, resource in resources.items()

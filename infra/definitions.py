@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib import telemetry
 from chalicelib.core.errors import GATEWAY_PROBLEM, GATEWAY_PROBLEM_TITLE, RETRY_AFTER_SECONDS
@@ -151,6 +151,36 @@ def require_runtime(runtime: str) -> None:
         )
 
 
+# --- the stream consumer ------------------------------------------------------------------
+
+#: What Chalice's ``on_dynamodb_record`` cannot say about the consumer's event source
+#: mapping, so that a record that always fails never blocks its shard: failures reported
+#: per record (the handler's ``batchItemFailures``), a failing batch split in two until the
+#: bad record stands alone, a bounded number of retries and a bounded age, after which the
+#: mapping sends the record's place in the stream (not its data) to the failure queue.
+REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
+MAXIMUM_RETRY_ATTEMPTS = 5
+#: Well under the stream's 24 hours, so what is given up on can still be read again from
+#: the stream when it is redriven (docs/operations/runbook.md).
+MAXIMUM_RECORD_AGE_SECONDS = 60 * 60
+#: SQS's longest: a record's place in the stream outlives the record itself (24 hours), but
+#: says which records were skipped.
+FAILURE_QUEUE_RETENTION_SECONDS = 14 * 24 * 60 * 60
+
+
+def stream_failure_settings(failure_queue_arn: Any) -> dict[str, Any]:
+    """The consumer mapping's failure settings, in the shape the Lambda API,
+    ``AWS::Lambda::EventSourceMapping`` and SAM's DynamoDB event share, given how a format
+    names the failure queue's ARN. The starting position is the decorator's own."""
+    return {
+        "FunctionResponseTypes": [REPORT_BATCH_ITEM_FAILURES],
+        "BisectBatchOnFunctionError": True,
+        "MaximumRetryAttempts": MAXIMUM_RETRY_ATTEMPTS,
+        "MaximumRecordAgeInSeconds": MAXIMUM_RECORD_AGE_SECONDS,
+        "DestinationConfig": {"OnFailure": {"Destination": failure_queue_arn}},
+    }
+
+
 # --- the alarm topic's key ----------------------------------------------------------------
 
 
@@ -205,7 +235,8 @@ def topic_key_policy(account_root: Any, account_id: Any) -> dict[str, Any]:
 
 # --- alarms -------------------------------------------------------------------------------
 
-#: Operations whose throttling the table alarm sums: those the API calls.
+#: Operations whose throttling the table alarm sums: those the API and the stream consumer
+#: call (tests/unit/test_iam_policy.py derives them from the code).
 TABLE_OPERATIONS = (
     "GetItem",
     "BatchGetItem",
@@ -214,6 +245,7 @@ TABLE_OPERATIONS = (
     "DeleteItem",
     "Query",
     "TransactWriteItems",
+    "BatchWriteItem",
 )
 
 
@@ -222,7 +254,9 @@ class Ref(Enum):
     ``terraform.py`` resolve these, and every other value is literal."""
 
     FUNCTION = "function"  # the API handler's function name
+    CONSUMER = "consumer"  # the stream consumer's function name
     TABLE = "table"  # the tasks table's name
+    FAILURE_QUEUE = "failure queue"  # the stream consumer's failure queue's name
     APP_NAMESPACE = "app namespace"  # the stage's EMF namespace (Stage.metrics_namespace)
 
 
@@ -243,7 +277,7 @@ class Metric:
     namespace: Value
     name: str
     dimensions: tuple[tuple[str, Value], ...]
-    statistic: str  # "Sum", "Average", or a percentile such as "p99"
+    statistic: str  # "Sum", "Maximum", or a percentile such as "p99"
 
     @property
     def percentile(self) -> bool:
@@ -290,13 +324,13 @@ def _requests(status: str) -> Metric:
     )
 
 
-def _function(id_: str, name: str) -> Metric:
+def _function(id_: str, name: str, function: Ref = Ref.FUNCTION, statistic: str = "Sum") -> Metric:
     return Metric(
         id=id_,
         namespace="AWS/Lambda",
         name=name,
-        dimensions=(("FunctionName", Ref.FUNCTION),),
-        statistic="Sum",
+        dimensions=(("FunctionName", function),),
+        statistic=statistic,
     )
 
 
@@ -376,6 +410,34 @@ ALARMS = (
         datapoints_to_alarm=1,
         threshold=0,
     ),
+    Alarm(
+        key="StreamFailures",
+        description="The stream consumer gave up on records: their places in the stream are "
+        "on the failure queue (docs/operations/runbook.md)",
+        metrics=(
+            Metric(
+                id="visible",
+                namespace="AWS/SQS",
+                name="ApproximateNumberOfMessagesVisible",
+                dimensions=(("QueueName", Ref.FAILURE_QUEUE),),
+                statistic="Maximum",
+            ),
+        ),
+        period=300,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+        threshold=0,
+    ),
+    Alarm(
+        key="StreamIteratorAge",
+        description="The stream consumer lags: its oldest record was over 5 minutes old in 3 "
+        "of 5 minutes (records are given up on at 1 hour)",
+        metrics=(_function("age", "IteratorAge", Ref.CONSUMER, "Maximum"),),
+        period=60,
+        evaluation_periods=5,
+        datapoints_to_alarm=3,
+        threshold=5 * 60 * 1000,  # milliseconds, IteratorAge's unit
+    ),
 )
 
 # --- accepted checkov findings ------------------------------------------------------------
@@ -407,6 +469,18 @@ ACCEPTED_FINDINGS: dict[str, dict[str, str]] = {
         "CKV2_AWS_4": "Execution logging is off on purpose: it writes to a log group no stack "
         "manages, kept forever; the access log has one line per request",
     },
+    "consumer": {
+        "CKV_AWS_116": "Invoked synchronously by the stream's event source mapping; what it "
+        "gives up on goes to the mapping's on-failure destination (the failure queue), which a "
+        "function dead-letter queue would never receive",
+        "CKV_AWS_117": "Calls only AWS endpoints (DynamoDB, its stream, SQS); a VPC would add "
+        "NAT cost and protect nothing",
+        "CKV_AWS_173": "The environment holds names, no secrets; Lambda encrypts it at rest "
+        "with an AWS key",
+        "CKV_AWS_272": "The package is built and deployed by the same pipeline; code signing "
+        "needs a signing profile this template cannot assume",
+        "CKV_AWS_115": "dev only: the stream's shards bound its concurrency; prod reserves some",
+    },
     "table": {
         "CKV_AWS_119": "Encrypted with the AWS-managed KMS key (aws/dynamodb); a customer "
         "key adds a key policy to manage and per-request KMS cost",
@@ -425,6 +499,11 @@ ACCEPTED_FINDINGS: dict[str, dict[str, str]] = {
     },
     "user_pool": {},
     "topic": {},
+    "queue": {
+        "CKV_AWS_27": "Encrypted at rest with SQS-managed keys (SqsManagedSseEnabled), which "
+        "the consumer can send to with no KMS rights; checkov's CloudFormation check only "
+        "recognises KmsMasterKeyId (its Terraform check accepts SQS-managed keys)",
+    },
 }
 
 
@@ -432,14 +511,18 @@ ACCEPTED_FINDINGS: dict[str, dict[str, str]] = {
 #: id and by Terraform address (``*`` matches any name).
 FINDING_GROUPS_CLOUDFORMATION = {
     "APIHandler": "function",
+    "RecordActivity": "consumer",
     "RestAPI": "rest_api",
     "TasksTable": "table",
     "CursorSecret": "secret",
     "ApiHandlerLogGroup": "log_group",
     "ApiAccessLogGroup": "log_group",
+    "ConsumerLogGroup": "log_group",
+    "StreamFailureQueue": "queue",
 }
 FINDING_GROUPS_TERRAFORM = {
     "aws_lambda_function.api_handler": "function",
+    "aws_lambda_function.record_activity": "consumer",
     "aws_api_gateway_rest_api.rest_api": "rest_api",
     "aws_api_gateway_stage.api": "rest_api",
     "aws_api_gateway_method_settings.all": "rest_api",
@@ -448,13 +531,28 @@ FINDING_GROUPS_TERRAFORM = {
     "aws_cloudwatch_log_group.*": "log_group",
     "aws_cognito_user_pool.tasks": "user_pool",
     "aws_sns_topic.alarms": "topic",
+    "aws_sqs_queue.stream_failures": "queue",
 }
 
 
-def accepted_findings(group: str, reserved_concurrency: int | None) -> dict[str, str]:
-    """A group's accepted findings on a stage: a stage that reserves concurrency does not
-    need the reserved-concurrency exception."""
+class Concurrency(Protocol):
+    """What a stage reserves for each function (``infra.stages.Stage``)."""
+
+    @property
+    def reserved_concurrency(self) -> int | None: ...
+
+    @property
+    def consumer_reserved_concurrency(self) -> int | None: ...
+
+
+def accepted_findings(group: str, stage: Concurrency) -> dict[str, str]:
+    """A group's accepted findings on a stage: a function whose concurrency the stage
+    reserves does not need the reserved-concurrency exception."""
     findings = ACCEPTED_FINDINGS.get(group, {})
-    if group == "function" and reserved_concurrency:
+    reserved = {
+        "function": stage.reserved_concurrency,
+        "consumer": stage.consumer_reserved_concurrency,
+    }
+    if reserved.get(group):
         findings = {k: v for k, v in findings.items() if k != "CKV_AWS_115"}
     return findings

@@ -104,7 +104,7 @@ def ensure_checkov() -> Path:
 
 
 def accepted(target: Stage, group: str) -> dict[str, str]:
-    return d.accepted_findings(group, target.reserved_concurrency)
+    return d.accepted_findings(group, target)
 
 
 def terraform_group(address: str) -> str | None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chalicelib.activity.routes import STREAM_ARN_VARIABLE
 from chalicelib.core.http import CORS_ORIGIN_VARIABLE, LOOPBACK_ORIGINS
 from chalicelib.telemetry import NAMESPACE_ENV, SERVICE
 
@@ -23,6 +24,7 @@ DEPLOY_ONLY_VARIABLES = (
     "TASKS_CURSOR_SECRET_ARN",
     "COGNITO_USER_POOL_ARN",
     "COGNITO_USER_POOL_CLIENT_ID",
+    STREAM_ARN_VARIABLE,  # the consumer's stream: each package names its table's own
 )
 #: Chalice's own stage setting for the function's layers (not an environment variable).
 LAYERS_SETTING = "layers"
@@ -31,6 +33,16 @@ LAYERS_SETTING = "layers"
 DEPLOY_ONLY_SETTINGS = (LAYERS_SETTING,)
 #: Chalice's stage setting for the function's reserved concurrency: the one definition.
 RESERVED_CONCURRENCY_SETTING = "reserved_concurrency"
+#: Chalice's name for the stream consumer's function (``record_activity`` in
+#: ``chalicelib.activity.consumer``): the key of its own settings under the stage's
+#: ``lambda_functions`` (its IAM policy file), and the suffix of its deployed name.
+CONSUMER = "record_activity"
+#: Chalice's name for the consumer's event source mapping: the Terraform block's name and
+#: the entry of ``.chalice/deployed/<stage>.json`` that holds the mapping's UUID.
+CONSUMER_EVENT_SOURCE = f"{CONSUMER}-dynamodb-event-source"
+#: Chalice's per-function settings of a stage, and the one that names a policy file.
+FUNCTION_SETTINGS = "lambda_functions"
+POLICY_FILE_SETTING = "iam_policy_file"
 
 
 @dataclass(frozen=True)
@@ -74,10 +86,15 @@ class Stage:
     environment: dict[str, str]
     policy_file: Path
     tuning: Tuning
+    #: The consumer's own policy (the stage's ``lambda_functions``), never the API's.
+    consumer_policy_file: Path
     #: Chalice's own ``reserved_concurrency`` stage setting in ``.chalice/config.json``, which
     #: ``chalice deploy`` applies and ``chalice package`` writes into both formats. None:
     #: the function shares the account's unreserved pool.
     reserved_concurrency: int | None = None
+    #: The consumer's: its own setting in ``lambda_functions``, else the stage's (Chalice
+    #: looks a function's setting up there first).
+    consumer_reserved_concurrency: int | None = None
 
     @property
     def prefix(self) -> str:
@@ -109,6 +126,21 @@ class Stage:
         return f"/aws/lambda/{self.function_name}"
 
     @property
+    def consumer_function_name(self) -> str:
+        """Chalice's name for the consumer on ``chalice deploy`` and in Terraform; the SAM
+        template is given the same."""
+        return f"{self.prefix}-{CONSUMER}"
+
+    @property
+    def consumer_log_group(self) -> str:
+        return f"/aws/lambda/{self.consumer_function_name}"
+
+    @property
+    def failure_queue_name(self) -> str:
+        """Where the consumer's event source mapping sends what it gives up on."""
+        return f"{self.prefix}-stream-failures"
+
+    @property
     def access_log_group(self) -> str:
         return f"/aws/apigateway/{self.prefix}/access"
 
@@ -131,6 +163,9 @@ class Stage:
     def policy(self) -> dict[str, Any]:
         return json.loads(self.policy_file.read_text())
 
+    def consumer_policy(self) -> dict[str, Any]:
+        return json.loads(self.consumer_policy_file.read_text())
+
 
 def load_config() -> dict[str, Any]:
     return json.loads(CONFIG_FILE.read_text())
@@ -141,12 +176,18 @@ def stage(name: str, config: dict[str, Any] | None = None) -> Stage:
         raise ValueError(f"unknown deployed stage {name!r}; expected one of {DEPLOYED_STAGES}")
     config = load_config() if config is None else config
     settings = config["stages"][name]
+    consumer = settings[FUNCTION_SETTINGS][CONSUMER]
+    reserved_concurrency = settings.get(RESERVED_CONCURRENCY_SETTING)
     return Stage(
         name=name,
         app_name=config["app_name"],
         api_stage=config.get("api_gateway_stage", "api"),
         environment=dict(settings.get("environment_variables", {})),
-        policy_file=CONFIG_FILE.parent / settings["iam_policy_file"],
+        policy_file=CONFIG_FILE.parent / settings[POLICY_FILE_SETTING],
         tuning=TUNING[name],
-        reserved_concurrency=settings.get(RESERVED_CONCURRENCY_SETTING),
+        consumer_policy_file=CONFIG_FILE.parent / consumer[POLICY_FILE_SETTING],
+        reserved_concurrency=reserved_concurrency,
+        consumer_reserved_concurrency=consumer.get(
+            RESERVED_CONCURRENCY_SETTING, reserved_concurrency
+        ),
     )

@@ -1,13 +1,16 @@
 """The supporting stack for ``chalice deploy`` (``make support``, ``deploy``, ``teardown``).
 
-``chalice deploy`` creates the function, the role and the REST API, nothing else. This
-module creates the rest (table, user pool and client, cursor secret, log groups, alarms)
-as one CloudFormation stack from ``infra.cloudformation.support_template`` and writes the
-names and ARNs it needs into the stage's ``.chalice/config.json`` (and the Powertools
-layer, which the stack resolves in its region, as the stage's ``layers``), so that
+``chalice deploy`` creates the functions, their roles, the REST API and the stream
+consumer's event source mapping, nothing else. This module creates the rest (table, user
+pool and client, cursor secret, log groups, the stream's failure queue, alarms) as one
+CloudFormation stack from ``infra.cloudformation.support_template`` and writes the names
+and ARNs it needs into the stage's ``.chalice/config.json`` (the table's stream ARN among
+them, which the app reads for its consumer's decorator; and the Powertools layer, which the
+stack resolves in its region, as the stage's ``layers``), so that
 ``chalice deploy --stage <stage>`` then works as it is. After each deploy, ``api-settings``
-applies what Chalice cannot express to the deployed stage: throttling, access logs,
-tracing, and the gateway's problem+json error responses.
+applies what Chalice cannot express: to the deployed API stage, throttling, access logs,
+tracing, and the gateway's problem+json error responses; to the consumer's event source
+mapping, its failure settings (``infra.definitions.stream_failure_settings``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +28,20 @@ from botocore.exceptions import ClientError
 from chalice.config import Config
 
 from infra import definitions as d
-from infra.cloudformation import POWERTOOLS_LAYER, support_template
+from infra.cloudformation import (
+    FAILURE_QUEUE_ARN_OUTPUT,
+    POWERTOOLS_LAYER,
+    STREAM_ARN_OUTPUT,
+    support_template,
+)
 from infra.stages import (
     CONFIG_FILE,
+    CONSUMER_EVENT_SOURCE,
     DEPLOY_ONLY_SETTINGS,
     DEPLOY_ONLY_VARIABLES,
     DEPLOYED_STAGES,
     LAYERS_SETTING,
+    STREAM_ARN_VARIABLE,
     Stage,
     stage,
 )
@@ -40,8 +52,14 @@ CONFIG_FROM_OUTPUTS = {
     "UserPoolArn": "COGNITO_USER_POOL_ARN",
     "UserPoolClientId": "COGNITO_USER_POOL_CLIENT_ID",
     "CursorSecretArn": "TASKS_CURSOR_SECRET_ARN",
+    STREAM_ARN_OUTPUT: STREAM_ARN_VARIABLE,
 }
 _NO_CHANGES = "No updates are to be performed"
+#: States in which Lambda refuses to update a mapping (ResourceInUseException): right after
+#: ``chalice deploy`` created it, it is ``Creating`` for a few seconds.
+MAPPING_BUSY_STATES = ("Creating", "Updating", "Enabling", "Disabling")
+MAPPING_WAIT_ATTEMPTS = 60
+MAPPING_WAIT_SECONDS = 2.0
 
 
 def stack_outputs(cloudformation: Any, name: str) -> dict[str, str]:
@@ -141,15 +159,77 @@ def teardown_support(cloudformation: Any, target: Stage, config_file: Path = CON
     )
 
 
-def deployed_rest_api_id(stage_name: str, chalice_dir: Path = CONFIG_FILE.parent) -> str:
-    """The REST API that ``chalice deploy`` recorded for the stage."""
+def _deployed(stage_name: str, chalice_dir: Path) -> tuple[Path, list[dict[str, Any]]]:
+    """What ``chalice deploy`` recorded for the stage."""
     record = chalice_dir / "deployed" / f"{stage_name}.json"
     if not record.exists():
         raise SystemExit(f"{record} not found: run chalice deploy --stage {stage_name} first")
-    for resource in json.loads(record.read_text())["resources"]:
+    return record, json.loads(record.read_text())["resources"]
+
+
+def deployed_rest_api_id(stage_name: str, chalice_dir: Path = CONFIG_FILE.parent) -> str:
+    """The REST API that ``chalice deploy`` recorded for the stage."""
+    record, resources = _deployed(stage_name, chalice_dir)
+    for resource in resources:
         if resource.get("resource_type") == "rest_api":
             return resource["rest_api_id"]
     raise SystemExit(f"{record} records no REST API")
+
+
+def deployed_event_source_uuid(stage_name: str, chalice_dir: Path = CONFIG_FILE.parent) -> str:
+    """The consumer's event source mapping that ``chalice deploy`` recorded for the stage."""
+    record, resources = _deployed(stage_name, chalice_dir)
+    for resource in resources:
+        if resource.get("name") == CONSUMER_EVENT_SOURCE:
+            return resource["event_uuid"]
+    raise SystemExit(f"{record} records no {CONSUMER_EVENT_SOURCE}")
+
+
+def _settling(error: ClientError) -> bool:
+    """Lambda refuses while a mapping is busy, or until IAM shows it the role's new rights
+    (a deploy that has just granted the consumer sqs:SendMessage): both pass."""
+    code = error.response["Error"]["Code"]
+    message = error.response["Error"].get("Message", "")
+    if code == "ResourceInUseException":
+        return True
+    return code == "InvalidParameterValueException" and "role does not have permissions" in message
+
+
+def apply_stream_settings(
+    lambda_client: Any,
+    event_uuid: str,
+    stream_arn: str,
+    failure_queue_arn: str,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """The failure settings Chalice's decorator cannot express, on the mapping
+    ``chalice deploy`` made: refused if it reads another stream than the stack's table's (a
+    deploy before ``make support`` wrote TASKS_STREAM_ARN). Run after every deploy: a
+    deploy that replaces the mapping (a new stream) makes it without them."""
+    for _ in range(MAPPING_WAIT_ATTEMPTS):
+        mapping = lambda_client.get_event_source_mapping(UUID=event_uuid)
+        if mapping["State"] not in MAPPING_BUSY_STATES:
+            break
+        sleep(MAPPING_WAIT_SECONDS)
+    else:
+        raise SystemExit(f"event source mapping {event_uuid} stayed {mapping['State']}")
+    if mapping["EventSourceArn"] != stream_arn:
+        raise SystemExit(
+            f"event source mapping {event_uuid} reads {mapping['EventSourceArn']}, not the "
+            f"table's stream {stream_arn}: run make support, then chalice deploy again"
+        )
+    settings = d.stream_failure_settings(failure_queue_arn)
+    for _ in range(MAPPING_WAIT_ATTEMPTS):
+        try:
+            response: dict[str, Any] = lambda_client.update_event_source_mapping(
+                UUID=event_uuid, **settings
+            )
+            return response
+        except ClientError as error:
+            if not _settling(error):
+                raise
+        sleep(MAPPING_WAIT_SECONDS)
+    raise SystemExit(f"event source mapping {event_uuid} could not be updated")
 
 
 def apply_api_settings(
@@ -190,7 +270,12 @@ def apply_api_settings(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["deploy", "api-settings", "outputs", "teardown"])
+    parser.add_argument(
+        "command",
+        choices=["deploy", "api-settings", "outputs", "teardown"],
+        help="api-settings: after each chalice deploy, the API stage's settings and the "
+        "stream consumer's failure settings",
+    )
     parser.add_argument("--stage", required=True, choices=DEPLOYED_STAGES)
     parser.add_argument("--alarm-email", default="", help="subscribed to the alarm topic")
     args = parser.parse_args(argv)
@@ -209,6 +294,14 @@ def main(argv: list[str] | None = None) -> None:
             boto3.client("apigateway"), target, rest_api_id, outputs["AccessLogGroupArn"]
         )
         print(f"Applied stage settings to REST API {rest_api_id}", file=sys.stderr)
+        event_uuid = deployed_event_source_uuid(target.name)
+        apply_stream_settings(
+            boto3.client("lambda"),
+            event_uuid,
+            outputs[STREAM_ARN_OUTPUT],
+            outputs[FAILURE_QUEUE_ARN_OUTPUT],
+        )
+        print(f"Applied failure settings to event source mapping {event_uuid}", file=sys.stderr)
     else:
         teardown_support(cloudformation, target)
         print(f"Deleted stack {target.support_stack_name}", file=sys.stderr)

@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -191,6 +192,21 @@ class Smoke:
         self.expect(self.call("DELETE", f"/tasks/{second['id']}"), 204, "DELETE the second")
         self.created.remove(second["id"])
         self.expect(self.call("GET", location), 404, "GET the deleted task", "Problem")
+        self.history(location)
+
+    def history(self, location: str) -> None:
+        """The deleted task's history, written from the table's stream: deployed it may
+        trail the writes by a second or so, so it is read until it is whole (10 s at most)."""
+        expected = ["deleted", "updated", "updated", "created"]  # PUT, then PATCH
+        deadline = time.monotonic() + 10
+        while True:
+            reply = self.call("GET", f"{location}/activity")
+            page = self.expect(reply, 200, "GET the deleted task's history", "ActivityPage")
+            types = [event["type"] for event in page["items"]]
+            if types == expected or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        self.same(types, expected, "the deleted task's history, newest first")
 
     def walk_list(self, tag: str, expected_ids: set[str]) -> None:
         """Newest first, one task per page, following nextCursor until it ends."""

@@ -27,6 +27,7 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
 from app import app
+from chalicelib.activity import routes as activity_routes
 from chalicelib.core.errors import GATEWAY_PROBLEM, RETRY_AFTER_SECONDS
 from chalicelib.core.http import SECURITY_HEADERS
 from chalicelib.table import TABLE_DEFINITION, TTL_ATTRIBUTE
@@ -471,13 +472,17 @@ def test_log_groups_have_the_stage_s_retention(packaged: Any, name: str) -> None
     groups = _cfn_of_type(sam(packaged, name), "AWS::Logs::LogGroup")
     assert {g["Properties"]["LogGroupName"] for g in groups.values()} == {
         stage(name).function_log_group,
+        stage(name).consumer_log_group,
         stage(name).access_log_group,
     }
     assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {days}
     function = sam(packaged, name)["Resources"]["APIHandler"]["Properties"]
     assert function["LoggingConfig"]["LogGroup"] == {"Ref": "ApiHandlerLogGroup"}
+    consumer = sam(packaged, name)["Resources"]["RecordActivity"]["Properties"]
+    assert consumer["LoggingConfig"]["LogGroup"] == {"Ref": "ConsumerLogGroup"}
     tf = merged_terraform(packaged, name)["resource"]["aws_cloudwatch_log_group"]
     assert {g["retention_in_days"] for g in tf.values()} == {days}
+    assert tf["record_activity"]["name"] == stage(name).consumer_log_group
 
 
 @pytest.mark.parametrize("name", STAGES)
@@ -721,6 +726,8 @@ def test_alarms_for_errors_latency_throttles_notify_a_topic(packaged: Any, name:
         "LambdaErrors",
         "LambdaThrottles",
         "TableThrottledRequests",
+        "StreamFailures",
+        "StreamIteratorAge",
     }
     assert set(alarms) == keys
     assert set(tf_alarms) == {terraform._snake(key) for key in keys}
@@ -796,7 +803,14 @@ def test_the_alarms_watch_what_the_app_writes(capsys: pytest.CaptureFixture[str]
 
 @pytest.mark.parametrize("name", STAGES)
 def test_outputs_name_the_url_table_pool_and_client(packaged: Any, name: str) -> None:
-    wanted = {"EndpointURL", "TasksTableName", "UserPoolId", "UserPoolClientId"}
+    wanted = {
+        "EndpointURL",
+        "TasksTableName",
+        "UserPoolId",
+        "UserPoolClientId",
+        "TasksStreamArn",
+        "StreamFailureQueueArn",
+    }
     assert wanted <= set(sam(packaged, name)["Outputs"])
     assert wanted <= set(merged_terraform(packaged, name)["output"])
 
@@ -821,8 +835,22 @@ def test_reserved_concurrency_is_defined_once_and_reaches_every_path(packaged: A
         override = terraform.override_file(stage(name), {})
         assert "reserved_concurrent_executions" not in json.dumps(override)
         # checkov's CKV_AWS_115 (no reserved concurrency) is accepted where there is none.
-        accepted = definitions.accepted_findings("function", stage(name).reserved_concurrency)
+        accepted = definitions.accepted_findings("function", stage(name))
         assert ("CKV_AWS_115" in accepted) is (expected is None)
+        # The consumer's own setting, else the stage's (Chalice's lookup order): prod's
+        # consumer reserves 10, not the API's 100.
+        own = config[name]["lambda_functions"]["record_activity"].get("reserved_concurrency")
+        consumer_expected = expected if own is None else own
+        assert stage(name).consumer_reserved_concurrency == consumer_expected
+        consumer = sam(packaged, name)["Resources"]["RecordActivity"]["Properties"]
+        assert consumer.get("ReservedConcurrentExecutions") == consumer_expected
+        tf_consumer = merged_terraform(packaged, name)["resource"]["aws_lambda_function"][
+            "record_activity"
+        ]
+        assert tf_consumer.get("reserved_concurrent_executions") == consumer_expected
+        accepted = definitions.accepted_findings("consumer", stage(name))
+        assert ("CKV_AWS_115" in accepted) is (consumer_expected is None)
+    assert stage("prod").consumer_reserved_concurrency == 10
 
 
 def test_prod_protects_users(packaged: Any) -> None:
@@ -833,7 +861,13 @@ def test_prod_protects_users(packaged: Any) -> None:
 
 
 #: What a protected stage keeps when its stack is deleted: users' data and the logs.
-KEPT = ("TasksTable", "TasksUserPool", "ApiHandlerLogGroup", "ApiAccessLogGroup")
+KEPT = (
+    "TasksTable",
+    "TasksUserPool",
+    "ApiHandlerLogGroup",
+    "ConsumerLogGroup",
+    "ApiAccessLogGroup",
+)
 
 
 @pytest.mark.parametrize("path", CFN_PATHS)
@@ -875,6 +909,7 @@ def test_prod_writes_an_import_of_what_a_deleted_stack_kept(packaged: Any) -> No
         "TasksTable": {"TableName": prod.table_name},
         "TasksUserPool": {"UserPoolId": "USER_POOL_ID"},  # see docs/deploying/teardown.md
         "ApiHandlerLogGroup": {"LogGroupName": prod.function_log_group},
+        "ConsumerLogGroup": {"LogGroupName": prod.consumer_log_group},
         "ApiAccessLogGroup": {"LogGroupName": prod.access_log_group},
     }
     assert {r["ResourceType"] for r in to_import} == {
@@ -1154,6 +1189,219 @@ def test_the_null_data_source_is_kept_if_anything_reads_it(packaged: Any) -> Non
         terraform.without_null_provider(original)
 
 
+# --- the stream consumer ------------------------------------------------------------------
+
+#: The failure settings, written out: the definitions are checked against these.
+FAILURE_SETTINGS = {
+    "FunctionResponseTypes": ["ReportBatchItemFailures"],
+    "BisectBatchOnFunctionError": True,
+    "MaximumRetryAttempts": 5,
+    "MaximumRecordAgeInSeconds": 3600,
+}
+TF_FAILURE_SETTINGS = {
+    "function_response_types": ["ReportBatchItemFailures"],
+    "bisect_batch_on_function_error": True,
+    "maximum_retry_attempts": 5,
+    "maximum_record_age_in_seconds": 3600,
+}
+#: Chalice's logical id of the consumer's DynamoDB event, and its Terraform block's name.
+SAM_EVENT = "RecordActivityDynamodbEventSource"
+TF_MAPPING = "record_activity-dynamodb-event-source"
+
+
+def test_the_app_registers_the_consumer_the_infrastructure_expects() -> None:
+    """One DynamoDB event handler, ``record_activity``, on the placeholder ARN when
+    TASKS_STREAM_ARN is unset (packaging), from the trim horizon: the packages replace the
+    ARN and add what the decorator cannot say."""
+    (source,) = [s for s in app.event_sources if type(s).__name__ == "DynamoDBEventConfig"]
+    assert source.name == stages.CONSUMER == "record_activity"
+    assert source.stream_arn == activity_routes.PLACEHOLDER_STREAM_ARN
+    assert source.starting_position == "TRIM_HORIZON"
+    assert stages.CONSUMER_EVENT_SOURCE == TF_MAPPING
+    assert cloudformation.CONSUMER_EVENT == SAM_EVENT
+    assert activity_routes.STREAM_ARN_VARIABLE in stages.DEPLOY_ONLY_VARIABLES
+    settings = definitions.stream_failure_settings("QUEUE")
+    assert settings == FAILURE_SETTINGS | {
+        "DestinationConfig": {"OnFailure": {"Destination": "QUEUE"}}
+    }
+    # Bounded: well within the stream's 24 hours, so a skipped record can still be read.
+    assert definitions.MAXIMUM_RECORD_AGE_SECONDS < 24 * 3600
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_sam_maps_the_consumer_to_the_table_s_stream_with_every_failure_setting(
+    packaged: Any, name: str
+) -> None:
+    template = sam(packaged, name)
+    assert activity_routes.PLACEHOLDER_STREAM_ARN not in json.dumps(template)
+    function = template["Resources"]["RecordActivity"]["Properties"]
+    assert function["FunctionName"] == stage(name).consumer_function_name
+    variables = function["Environment"]["Variables"]
+    assert variables["TASKS_TABLE_NAME"] == {"Ref": "TasksTable"}
+    assert variables["TASKS_CURSOR_SECRET_ARN"] == {"Ref": "CursorSecret"}
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == stage(name).metrics_namespace
+    assert "COGNITO_USER_POOL_ARN" not in variables, "the API's, not the consumer's"
+    assert function["Tracing"] == "Active"
+    assert function["LoggingConfig"]["LogGroup"] == {"Ref": "ConsumerLogGroup"}
+    assert function["Handler"].endswith(".record_activity")
+    event = function["Events"][SAM_EVENT]
+    assert event["Type"] == "DynamoDB"
+    assert event["Properties"] == FAILURE_SETTINGS | {
+        "Stream": {"Fn::GetAtt": ["TasksTable", "StreamArn"]},
+        "StartingPosition": "TRIM_HORIZON",
+        "BatchSize": 100,
+        "MaximumBatchingWindowInSeconds": 0,
+        "DestinationConfig": {
+            "OnFailure": {"Destination": {"Fn::GetAtt": ["StreamFailureQueue", "Arn"]}}
+        },
+    }
+    # What SAM deploys: one mapping, with all of it, and no policy SAM would add.
+    resources = sam_translated(packaged, name)["Resources"]
+    (mapping,) = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::EventSourceMapping"
+    ]
+    assert mapping["FunctionName"] == {"Ref": "RecordActivity"}
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["TasksTable", "StreamArn"]}
+    assert {k: mapping[k] for k in FAILURE_SETTINGS} == FAILURE_SETTINGS
+    assert mapping["DestinationConfig"] == event["Properties"]["DestinationConfig"]
+    assert mapping["StartingPosition"] == "TRIM_HORIZON"
+    role = resources["RecordActivityRole"]["Properties"]
+    assert "ManagedPolicyArns" not in role
+    assert [p["PolicyDocument"] for p in role["Policies"]] == [stage(name).consumer_policy()]
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_terraform_maps_the_consumer_to_the_table_s_stream_with_every_failure_setting(
+    packaged: Any, name: str
+) -> None:
+    merged = merged_terraform(packaged, name)
+    assert activity_routes.PLACEHOLDER_STREAM_ARN not in json.dumps(merged)
+    chalice_tf = json.loads((packaged[name][1] / "chalice.tf.json").read_text())
+    chalice_mapping = chalice_tf["resource"]["aws_lambda_event_source_mapping"][TF_MAPPING]
+    # Chalice writes the placeholder; the override names the table's stream.
+    assert chalice_mapping["event_source_arn"] == activity_routes.PLACEHOLDER_STREAM_ARN
+    (mapping,) = merged["resource"]["aws_lambda_event_source_mapping"].values()
+    assert mapping == TF_FAILURE_SETTINGS | {
+        "event_source_arn": "${aws_dynamodb_table.tasks.stream_arn}",
+        "function_name": "${aws_lambda_function.record_activity.arn}",
+        "starting_position": "TRIM_HORIZON",
+        "batch_size": 100,
+        "maximum_batching_window_in_seconds": 0,
+        "destination_config": {
+            "on_failure": {"destination_arn": "${aws_sqs_queue.stream_failures.arn}"}
+        },
+    }
+    function = merged["resource"]["aws_lambda_function"]["record_activity"]
+    assert function["function_name"] == stage(name).consumer_function_name
+    variables = function["environment"]["variables"]
+    assert variables["TASKS_TABLE_NAME"] == "${aws_dynamodb_table.tasks.name}"
+    assert variables["TASKS_CURSOR_SECRET_ARN"] == "${aws_secretsmanager_secret.cursor.arn}"
+    assert "COGNITO_USER_POOL_ARN" not in variables, "the API's, not the consumer's"
+    assert function["tracing_config"] == {"mode": "Active"}
+    assert function["layers"] == ["${data.aws_ssm_parameter.powertools_layer.value}"]
+    assert function["role"] == "${aws_iam_role.record_activity_role.arn}"
+    policy = merged["resource"]["aws_iam_role_policy"]["record_activity_role"]
+    assert json.loads(policy["policy"]) == stage(name).consumer_policy()
+    api_policy = merged["resource"]["aws_iam_role_policy"]["api_handler_role"]
+    assert json.loads(api_policy["policy"]) == stage(name).policy()
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_each_function_has_its_own_role_and_policy(packaged: Any, name: str) -> None:
+    """Chalice's per-function ``iam_policy_file`` (the stage's ``lambda_functions``): the
+    consumer's role never carries the API's policy, nor the API's the consumer's."""
+    resources = sam(packaged, name)["Resources"]
+    roles = {
+        function: resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]
+        for function in ("APIHandler", "RecordActivity")
+    }
+    assert roles == {"APIHandler": "ApiHandlerRole", "RecordActivity": "RecordActivityRole"}
+    policies = {
+        function: [p["PolicyDocument"] for p in resources[role]["Properties"]["Policies"]]
+        for function, role in roles.items()
+    }
+    assert policies == {
+        "APIHandler": [stage(name).policy()],
+        "RecordActivity": [stage(name).consumer_policy()],
+    }
+    assert stage(name).policy() != stage(name).consumer_policy()
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_the_failure_queue_is_encrypted_and_keeps_14_days(packaged: Any, name: str) -> None:
+    for path in CFN_PATHS:
+        queue = cfn_template(packaged, path, name)["Resources"]["StreamFailureQueue"]
+        assert queue["Type"] == "AWS::SQS::Queue"
+        assert queue["Properties"]["QueueName"] == stage(name).failure_queue_name
+        assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    tf = merged_terraform(packaged, name)["resource"]["aws_sqs_queue"]["stream_failures"]
+    assert tf["name"] == stage(name).failure_queue_name
+    assert tf["message_retention_seconds"] == 14 * 24 * 3600
+    assert tf["sqs_managed_sse_enabled"] is True
+
+
+def _stream_alarms(packaged: Any, name: str) -> list[tuple[str, dict[str, Any]]]:
+    """The two stream alarms of each template, in the form both formats share."""
+    views = []
+    for path in CFN_PATHS:
+        resources = cfn_template(packaged, path, name)["Resources"]
+        for key in ("StreamFailures", "StreamIteratorAge"):
+            props = resources[f"{key}Alarm"]["Properties"]
+            assert props["AlarmActions"] == props["OKActions"] == [{"Ref": "AlarmTopic"}]
+            views.append((f"{path} {key}", _cfn_alarm(props)))
+    tf = merged_terraform(packaged, name)["resource"]["aws_cloudwatch_metric_alarm"]
+    for key in ("stream_failures", "stream_iterator_age"):
+        assert tf[key]["alarm_actions"] == ["${aws_sns_topic.alarms.arn}"]
+        views.append((f"terraform {key}", _tf_alarm(tf[key])))
+    return views
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_alarms_on_the_failure_queue_and_the_consumer_s_iterator_age(
+    packaged: Any, name: str
+) -> None:
+    """Any message on the failure queue; the consumer more than 5 minutes behind in 3 of 5
+    minutes. On each path, the dimension names that path's queue and function."""
+    queue = {"Fn::GetAtt": ["StreamFailureQueue", "QueueName"]}
+    dimensions = {
+        "sam StreamFailures": {"QueueName": queue},
+        "support StreamFailures": {"QueueName": queue},
+        "terraform stream_failures": {"QueueName": "${aws_sqs_queue.stream_failures.name}"},
+        "sam StreamIteratorAge": {"FunctionName": {"Ref": "RecordActivity"}},
+        "support StreamIteratorAge": {"FunctionName": stage(name).consumer_function_name},
+        "terraform stream_iterator_age": {
+            "FunctionName": "${aws_lambda_function.record_activity.function_name}"
+        },
+    }
+    views = dict(_stream_alarms(packaged, name))
+    assert set(views) == set(dimensions)
+    common = {"missing": "notBreaching", "comparison": "GreaterThanThreshold"}
+    for label, view in views.items():
+        if "ailures" in label:
+            assert view == common | {
+                "threshold": 0,
+                "datapoints": (1, 1),
+                "metric": (
+                    "AWS/SQS",
+                    "ApproximateNumberOfMessagesVisible",
+                    dimensions[label],
+                    "Maximum",
+                    300,
+                ),
+            }, label
+        else:
+            assert view == common | {
+                "threshold": 300000,
+                "datapoints": (3, 5),
+                "metric": ("AWS/Lambda", "IteratorAge", dimensions[label], "Maximum", 60),
+            }, label
+    # Well before the record age at which the mapping gives up.
+    assert definitions.MAXIMUM_RECORD_AGE_SECONDS * 1000 > 300000
+
+
 # --- terraform init and validate, with the real CLI and provider --------------------------
 
 
@@ -1226,6 +1474,7 @@ def test_terraform_helpers_match_the_definitions() -> None:
         "COGNITO_USER_POOL_ARN",
         "COGNITO_USER_POOL_CLIENT_ID",
         "TASKS_CURSOR_SECRET_ARN",
+        "TASKS_STREAM_ARN",
     }
 
 

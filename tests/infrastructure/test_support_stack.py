@@ -5,22 +5,27 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import io
 import json
 import shutil
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
 from botocore.stub import ANY, Stubber
+from chalice.awsclient import TypedAWSClient
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ssm.models import Parameter, ssm_backends
 
+from chalicelib.activity import routes as activity_routes
 from chalicelib.core.errors import RETRY_AFTER_SECONDS
 from infra import definitions, support
-from infra.stages import CONFIG_FILE, DEPLOY_ONLY_VARIABLES, stage
+from infra.stages import CONFIG_FILE, CONSUMER_EVENT_SOURCE, DEPLOY_ONLY_VARIABLES, stage
 from tests.conftest import PROJECT_DIR
 
 LAYER_ARN = (
@@ -38,6 +43,9 @@ OUTPUTS = {
     "AccessLogGroupArn": "arn:aws:logs:us-east-1:123456789012:log-group:"
     "/aws/apigateway/task-api-dev/access:*",
     "PowertoolsLayerArn": LAYER_ARN,
+    "TasksStreamArn": "arn:aws:dynamodb:us-east-1:123456789012:table/task-api-dev-tasks/"
+    "stream/2026-11-23T00:00:00.000",
+    "StreamFailureQueueArn": "arn:aws:sqs:us-east-1:123456789012:task-api-dev-stream-failures",
 }
 STACK = "task-api-dev-support"
 
@@ -103,6 +111,8 @@ def test_first_deploy_creates_the_stack_and_writes_the_stage_config(
     assert environment["COGNITO_USER_POOL_ARN"] == OUTPUTS["UserPoolArn"]
     assert environment["COGNITO_USER_POOL_CLIENT_ID"] == OUTPUTS["UserPoolClientId"]
     assert environment["TASKS_CURSOR_SECRET_ARN"] == OUTPUTS["CursorSecretArn"]
+    # Read by the app at import, for its consumer's decorator: chalice deploy maps it.
+    assert environment["TASKS_STREAM_ARN"] == OUTPUTS["TasksStreamArn"]
     assert environment["TASKS_CORS_ALLOW_ORIGIN"], "the stage's own settings are kept"
     assert "TASKS_CURSOR_SECRETS" not in environment, "never a secret value in the config"
     # The layer is Chalice's own stage setting, not a variable of the function.
@@ -352,3 +362,230 @@ def test_the_committed_config_holds_no_account_specific_values() -> None:
         assert not set(environment) & set(DEPLOY_ONLY_VARIABLES)
         assert not any("arn:aws" in value for value in environment.values())
         assert "layers" not in config["stages"][name]
+
+
+# --- the stream consumer's event source mapping -------------------------------------------
+
+
+MAPPING_UUID = "f8ea4880-b19e-4872-8ae9-393f62aecdac"
+
+
+def _deployed_record(chalice_dir: Path, event_uuid: str, stream_arn: str) -> None:
+    """``.chalice/deployed/dev.json`` as ``chalice deploy`` writes it for the consumer."""
+    (chalice_dir / "deployed").mkdir(exist_ok=True)
+    record = {
+        "schema_version": "2.0",
+        "resources": [
+            {"name": "rest_api", "resource_type": "rest_api", "rest_api_id": "abc123"},
+            {
+                "name": CONSUMER_EVENT_SOURCE,
+                "resource_type": "dynamodb_event",
+                "stream_arn": stream_arn,
+                "event_uuid": event_uuid,
+                "lambda_arn": "arn:aws:lambda:us-east-1:123456789012:function:"
+                "task-api-dev-record_activity",
+            },
+        ],
+    }
+    (chalice_dir / "deployed" / "dev.json").write_text(json.dumps(record))
+
+
+def test_the_mapping_is_read_from_chalice_s_record(tmp_path: Path) -> None:
+    _deployed_record(tmp_path, MAPPING_UUID, OUTPUTS["TasksStreamArn"])
+    assert support.deployed_event_source_uuid("dev", tmp_path) == MAPPING_UUID
+    with pytest.raises(SystemExit, match="chalice deploy --stage prod"):
+        support.deployed_event_source_uuid("prod", tmp_path)
+    (tmp_path / "deployed" / "dev.json").write_text(json.dumps({"resources": []}))
+    with pytest.raises(SystemExit, match="records no record_activity-dynamodb-event-source"):
+        support.deployed_event_source_uuid("dev", tmp_path)
+
+
+def test_the_support_stack_gives_chalice_deploy_the_stream_and_the_queue(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On moto, the whole ``chalice deploy`` path of the consumer: the support stack (its
+    table with the stream and its failure queue, from the real template) writes the stream's
+    ARN into the stage; Chalice's own client maps the function to it as ``chalice deploy``
+    does (batch size and starting position only); ``api-settings`` then adds the failure
+    settings to that mapping."""
+    full = support.support_template(stage("dev"))
+    kept = ("TasksTable", "StreamFailureQueue")
+    outputs = ("TasksTableName", "TasksStreamArn", "StreamFailureQueueArn", "PowertoolsLayerArn")
+    template = {
+        "Parameters": {"PowertoolsLayerArn": full["Parameters"]["PowertoolsLayerArn"]},
+        "Resources": {name: copy.deepcopy(full["Resources"][name]) for name in kept},
+        "Outputs": {name: full["Outputs"][name] for name in outputs},
+    }
+    monkeypatch.setattr(support, "support_template", lambda target: template)
+    monkeypatch.setattr(
+        support,
+        "CONFIG_FROM_OUTPUTS",
+        {k: v for k, v in support.CONFIG_FROM_OUTPUTS.items() if k in outputs},
+    )
+    with mock_aws():
+        publish_layer_parameter()
+        session = boto3.session.Session(region_name="us-east-1")
+        stack = support.deploy_support(
+            session.client("cloudformation"), stage("dev"), "", config_file
+        )
+        environment = json.loads(config_file.read_text())["stages"]["dev"]["environment_variables"]
+        stream_arn = environment["TASKS_STREAM_ARN"]
+        assert stream_arn == stack["TasksStreamArn"]
+        assert stream_arn.startswith(
+            "arn:aws:dynamodb:us-east-1:123456789012:table/task-api-dev-tasks/stream/"
+        )
+        assert stack["StreamFailureQueueArn"].endswith(":task-api-dev-stream-failures")
+
+        # chalice deploy: the function, then the mapping from the decorator's arguments.
+        role = session.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")
+        session.client("lambda").create_function(
+            FunctionName=stage("dev").consumer_function_name,
+            Runtime="python3.11",
+            Role=role["Role"]["Arn"],
+            Handler="chalicelib.activity.consumer.record_activity",
+            Code={"ZipFile": _zip()},
+        )
+        chalice_session = botocore.session.get_session()
+        chalice_session.set_config_variable("region", "us-east-1")
+        event_uuid = TypedAWSClient(chalice_session).create_lambda_event_source(
+            event_source_arn=stream_arn,
+            function_name=stage("dev").consumer_function_name,
+            batch_size=100,
+            starting_position="TRIM_HORIZON",
+        )
+        lambda_client = session.client("lambda")
+        before = lambda_client.get_event_source_mapping(UUID=event_uuid)
+        assert "DestinationConfig" not in before or not before["DestinationConfig"].get("OnFailure")
+
+        support.apply_stream_settings(
+            lambda_client, event_uuid, stack["TasksStreamArn"], stack["StreamFailureQueueArn"]
+        )
+        mapping = lambda_client.get_event_source_mapping(UUID=event_uuid)
+    assert mapping["EventSourceArn"] == stream_arn
+    assert mapping["StartingPosition"] == "TRIM_HORIZON"
+    assert mapping["BatchSize"] == 100
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert mapping["MaximumRetryAttempts"] == definitions.MAXIMUM_RETRY_ATTEMPTS == 5
+    assert mapping["MaximumRecordAgeInSeconds"] == definitions.MAXIMUM_RECORD_AGE_SECONDS == 3600
+    assert mapping["DestinationConfig"] == {
+        "OnFailure": {"Destination": stack["StreamFailureQueueArn"]}
+    }
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return None\n")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def lambda_stub() -> Iterator[tuple[Any, Stubber]]:
+    client = boto3.client("lambda", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def _mapping(state: str, stream_arn: str = OUTPUTS["TasksStreamArn"]) -> dict[str, Any]:
+    return {"UUID": MAPPING_UUID, "State": state, "EventSourceArn": stream_arn}
+
+
+def test_the_settings_wait_for_a_mapping_chalice_just_created(
+    lambda_stub: tuple[Any, Stubber],
+) -> None:
+    """Lambda refuses to update a mapping that is still ``Creating`` (ResourceInUse)."""
+    client, stubber = lambda_stub
+    for state in ("Creating", "Creating", "Enabled"):
+        stubber.add_response("get_event_source_mapping", _mapping(state), {"UUID": MAPPING_UUID})
+    stubber.add_response(
+        "update_event_source_mapping",
+        _mapping("Updating"),
+        {
+            "UUID": MAPPING_UUID,
+            **definitions.stream_failure_settings(OUTPUTS["StreamFailureQueueArn"]),
+        },
+    )
+    slept: list[float] = []
+    support.apply_stream_settings(
+        client,
+        MAPPING_UUID,
+        OUTPUTS["TasksStreamArn"],
+        OUTPUTS["StreamFailureQueueArn"],
+        sleep=slept.append,
+    )
+    assert slept == [support.MAPPING_WAIT_SECONDS] * 2
+
+
+def test_the_settings_wait_until_iam_shows_lambda_the_new_rights(
+    lambda_stub: tuple[Any, Stubber],
+) -> None:
+    """A deploy that has just granted the consumer sqs:SendMessage: Lambda checks the role
+    when the destination is set, and IAM is eventually consistent."""
+    client, stubber = lambda_stub
+    stubber.add_response("get_event_source_mapping", _mapping("Enabled"), {"UUID": MAPPING_UUID})
+    stubber.add_client_error(
+        "update_event_source_mapping",
+        "InvalidParameterValueException",
+        "The provided execution role does not have permissions to call SendMessage on SQS",
+    )
+    stubber.add_response("update_event_source_mapping", _mapping("Updating"))
+    slept: list[float] = []
+    support.apply_stream_settings(
+        client,
+        MAPPING_UUID,
+        OUTPUTS["TasksStreamArn"],
+        OUTPUTS["StreamFailureQueueArn"],
+        sleep=slept.append,
+    )
+    assert slept == [support.MAPPING_WAIT_SECONDS]
+
+
+def test_other_errors_of_the_settings_are_not_swallowed(
+    lambda_stub: tuple[Any, Stubber],
+) -> None:
+    client, stubber = lambda_stub
+    stubber.add_response("get_event_source_mapping", _mapping("Enabled"), {"UUID": MAPPING_UUID})
+    stubber.add_client_error(
+        "update_event_source_mapping", "InvalidParameterValueException", "MaximumRetryAttempts"
+    )
+    with pytest.raises(support.ClientError, match="MaximumRetryAttempts"):
+        support.apply_stream_settings(
+            client, MAPPING_UUID, OUTPUTS["TasksStreamArn"], OUTPUTS["StreamFailureQueueArn"]
+        )
+
+
+def test_a_mapping_on_another_stream_is_refused(lambda_stub: tuple[Any, Stubber]) -> None:
+    """A deploy made before ``make support`` wrote TASKS_STREAM_ARN maps the placeholder:
+    the settings say so instead of dressing up the wrong mapping."""
+    client, stubber = lambda_stub
+    other = activity_routes.PLACEHOLDER_STREAM_ARN
+    stubber.add_response(
+        "get_event_source_mapping", _mapping("Enabled", other), {"UUID": MAPPING_UUID}
+    )
+    with pytest.raises(SystemExit, match="run make support, then chalice deploy again"):
+        support.apply_stream_settings(
+            client, MAPPING_UUID, OUTPUTS["TasksStreamArn"], OUTPUTS["StreamFailureQueueArn"]
+        )
+
+
+def test_the_support_stack_alarms_on_the_stream() -> None:
+    """``chalice deploy`` names the consumer ``task-api-<stage>-record_activity``: the alarm
+    watches that function, and the stack's own queue."""
+    resources = support.support_template(stage("dev"))["Resources"]
+    age = resources["StreamIteratorAgeAlarm"]["Properties"]
+    assert age["Dimensions"] == [{"Name": "FunctionName", "Value": "task-api-dev-record_activity"}]
+    assert (age["MetricName"], age["Statistic"], age["Threshold"]) == (
+        "IteratorAge",
+        "Maximum",
+        300000,
+    )
+    depth = resources["StreamFailuresAlarm"]["Properties"]
+    assert depth["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["StreamFailureQueue", "QueueName"]}}
+    ]
+    assert (depth["MetricName"], depth["Threshold"]) == ("ApproximateNumberOfMessagesVisible", 0)
+    assert resources["ConsumerLogGroup"]["Properties"]["LogGroupName"] == (
+        "/aws/lambda/task-api-dev-record_activity"
+    )

@@ -29,7 +29,7 @@ def test_the_full_flow_passes_against_chalice_local(
 ) -> None:
     assert smoke.main([local_server.base_url]) == 0
     output = capsys.readouterr().out
-    assert f"smoke test passed: 16 steps against {local_server.base_url}" in output
+    assert f"smoke test passed: 17 steps against {local_server.base_url}" in output
     # It cleans up after itself: nothing of the run is left in the owner's list.
     _, _, page = local_server.request("GET", "/tasks?limit=100")
     assert not [t for t in page["items"] if t["title"].startswith("Smoke test")]
