@@ -44,13 +44,18 @@ _active: StreamPoller | None = None
 class StreamPoller:
     """Reads one table's stream from its start and feeds ``handler``."""
 
-    def __init__(self, streams: Any, stream_arn: str, handler: Handler, batch_size: int) -> None:
+    def __init__(
+        self, streams: Any, stream_arn: str, handler: Handler, batch_size: int, rescan: bool = False
+    ) -> None:
         self._streams = streams
         self._arn = stream_arn
         self._handler = handler
         self._batch_size = batch_size
-        #: The sequence number of the last record fed, per shard.
+        #: The sequence number of the last record fed, per shard; with ``rescan``, the ids of
+        #: every record fed.
         self._last: dict[str, str] = {}
+        self._rescan = rescan
+        self._fed: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -70,13 +75,14 @@ class StreamPoller:
         return [shard["ShardId"] for shard in description.get("Shards", [])]
 
     def _drain_shard(self, shard: str) -> int:
-        """Each drain asks for a new iterator after the last record fed: moto binds an
-        iterator to the table's state, which a cancelled transaction replaces with a copy
-        (the iterator would then see no new record)."""
+        """Each drain asks for a new iterator. After the last record fed, on DynamoDB Local;
+        from the start, skipping what was fed, on moto (``rescan``): moto binds an iterator
+        to the table's state, which a cancelled transaction replaces with a copy taken
+        before it, whose stream numbers its next records again from where the copy ends."""
         last = self._last.get(shard)
         position = (
             {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last}
-            if last is not None
+            if last is not None and not self._rescan
             else {"ShardIteratorType": "TRIM_HORIZON"}
         )
         iterator: str | None = self._streams.get_shard_iterator(
@@ -85,13 +91,20 @@ class StreamPoller:
         read = 0
         while iterator is not None:
             response = self._streams.get_records(ShardIterator=iterator, Limit=self._batch_size)
-            records = [self._as_lambda_delivers(record) for record in response["Records"]]
             iterator = response.get("NextShardIterator")
-            if not records:
+            if not response["Records"]:
                 break
-            read += len(records)
-            self._deliver(records)
-            self._last[shard] = records[-1]["dynamodb"]["SequenceNumber"]
+            records = [
+                self._as_lambda_delivers(record)
+                for record in response["Records"]
+                if record["eventID"] not in self._fed
+            ]
+            if records:
+                read += len(records)
+                self._deliver(records)
+                self._last[shard] = records[-1]["dynamodb"]["SequenceNumber"]
+                if self._rescan:
+                    self._fed.update(record["eventID"] for record in records)
         return read
 
     def _as_lambda_delivers(self, record: dict[str, Any]) -> dict[str, Any]:
@@ -151,8 +164,13 @@ def started(shared: runtime.Shared, client_for: Callable[[str, Config], Any]) ->
     # Streams clients address an account-specific endpoint for an ARN, which neither moto
     # nor DynamoDB Local answers: keep the service's own endpoint.
     streams = client_for("dynamodbstreams", Config(account_id_endpoint_mode="disabled"))
+    embedded = "amazonaws.com" in shared.client.meta.endpoint_url  # moto answers AWS's names
     poller = StreamPoller(
-        streams, description["LatestStreamArn"], routes.record_activity, routes.STREAM_BATCH_SIZE
+        streams,
+        description["LatestStreamArn"],
+        routes.record_activity,
+        routes.STREAM_BATCH_SIZE,
+        rescan=embedded,
     )
     _active = poller
     remove_catch_up: Callable[[], None] = lambda: None  # noqa: E731

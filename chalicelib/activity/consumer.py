@@ -130,6 +130,15 @@ def _after(moment: dt.datetime, task: Task) -> dt.datetime:
     return max(moment, _parse(task[UPDATED_AT]) + dt.timedelta(microseconds=1))
 
 
+def _deleted_at(change: Change, task: Task) -> dt.datetime:
+    """When a task was deleted: the stream says so to the second, rounded down. The end of
+    that second is after the deletion, so the event sorts after everything done to the task
+    before it, its comments included; and it is the same each time the record is delivered
+    again, so the event is too."""
+    end_of_second = change.at.replace(microsecond=0) + dt.timedelta(seconds=1, microseconds=-1)
+    return _after(end_of_second, task)
+
+
 def _changes(old: Task, new: Task) -> dict[str, dict[str, Any]]:
     before, after = cast(Mapping[str, Any], old), cast(Mapping[str, Any], new)
     return {
@@ -161,8 +170,8 @@ def events_of(change: Change) -> list[tuple[Event, dt.datetime]]:
             actor = _user(change.new, change.owner)
             add(activity.COMMENTED, at, actor, **{activity.COMMENT_ID: change.comment_id})
         return made
-    new = task_of(dict(change.new)) if change.new is not None else None
-    old = task_of(dict(change.old)) if change.old is not None else None
+    new = _task(change.new)
+    old = _task(change.old)
     if new is not None and (old is None or old[CREATED_AT] != new[CREATED_AT]):
         if old is not None:  # a PUT over an expired task that TTL had not swept yet
             expired_at = _expiry(old) or change.at
@@ -175,8 +184,16 @@ def events_of(change: Change) -> list[tuple[Event, dt.datetime]]:
     elif old is not None and change.by_ttl:
         add(activity.EXPIRED, _after(_expiry(old) or change.at, old), {"type": activity.SYSTEM})
     elif old is not None:
-        add(activity.DELETED, _after(change.at, old), {"type": activity.USER, "id": change.owner})
+        add(activity.DELETED, _deleted_at(change, old), {"type": activity.USER, "id": change.owner})
     return made
+
+
+def _task(image: Mapping[str, Any] | None) -> Task | None:
+    """The task an image holds; None for none, or for an item the API did not write as a
+    task (every task it writes has its times and version)."""
+    if image is None or not all(name in image for name in (CREATED_AT, UPDATED_AT, VERSION)):
+        return None
+    return task_of(dict(image))
 
 
 def _expiry(task: Task) -> dt.datetime | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -227,6 +228,17 @@ def serialize(value: Any) -> dict[str, Any]:
     return cast(dict[str, Any], _serializer.serialize(value))
 
 
+def _plain(value: Any) -> Any:
+    """DynamoDB's numbers as JSON's: Decimals become int (or float), at any depth."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | set):
+        return [_plain(item) for item in value]
+    return value
+
+
 class RecordItems(Generic[R]):
     """A resource's records as items and back: exactly the schema's fields, in its order.
     A null field is stored as an absent attribute; integers come back as int, not Decimal."""
@@ -245,7 +257,9 @@ class RecordItems(Generic[R]):
 
     def record(self, item: Item) -> R:
         values = {
-            name: _deserializer.deserialize(item[name]) for name in self._fields if name in item
+            name: _plain(_deserializer.deserialize(item[name]))
+            for name in self._fields
+            if name in item
         }
         default_for = self._default_for
         if default_for is not None:

@@ -201,3 +201,11 @@ def test_a_new_task_at_an_expired_tasks_id_never_shows_the_old_comments(
     assert new.status == 201, new.body
     stream_poller.drain()
     assert [c["body"] for c in api.get(f"{path}/comments").json["items"]] == ["on the new task"]
+
+
+def test_a_changed_number_comes_back_as_a_json_number(api: Api, clock: Clock) -> None:
+    """DynamoDB returns a number inside a map as a Decimal: it must not reach the encoder."""
+    task = api.create()
+    api.patch(f"/tasks/{task['id']}", {"expireAt": clock.epoch + 3600})
+    (updated, _) = history(api, task["id"])["items"]
+    assert updated["changes"] == {"expireAt": {"from": None, "to": clock.epoch + 3600}}
