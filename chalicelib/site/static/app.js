@@ -944,6 +944,7 @@ function updateCommentsStatus() {
 async function loadComments({ more = false } = {}) {
   const taskId = discussion.taskId;
   const load = ++discussion.commentLoads;
+  $("comment-list").setAttribute("aria-busy", "true");
   sectionStatus("comments-status", "Loading comments…");
   $("comments-more").hidden = true;
   try {
@@ -961,6 +962,8 @@ async function loadComments({ more = false } = {}) {
       return;
     }
     sectionStatus("comments-status", `Could not load comments. ${describeError(error)} `, retryButton(() => loadComments({ more })));
+  } finally {
+    if (load === discussion.commentLoads) $("comment-list").removeAttribute("aria-busy");
   }
 }
 
@@ -1231,6 +1234,7 @@ function renderEvent(event) {
 async function loadHistory({ more = false } = {}) {
   const taskId = discussion.taskId;
   const load = ++discussion.historyLoads;
+  $("history-list").setAttribute("aria-busy", "true");
   if (!$("history-list").children.length || more) sectionStatus("history-status", "Loading history…");
   $("history-more").hidden = true;
   try {
@@ -1250,6 +1254,8 @@ async function loadHistory({ more = false } = {}) {
     if (error instanceof SignInRequired || load !== discussion.historyLoads) return;
     sectionStatus("history-status", `Could not load the history. ${describeError(error)} `, retryButton(() => loadHistory({ more })));
     $("history-more").hidden = !discussion.historyCursor;
+  } finally {
+    if (load === discussion.historyLoads) $("history-list").removeAttribute("aria-busy");
   }
 }
 
