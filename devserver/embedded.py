@@ -12,7 +12,6 @@ import threading
 from typing import Any
 
 from chalicelib import runtime
-from devserver import patches
 
 
 class EmbeddedDynamoDB:
@@ -25,7 +24,6 @@ class EmbeddedDynamoDB:
     def start(self) -> None:
         from moto import mock_aws  # imported only when a development stage needs it
 
-        _cancelled_transactions_keep_their_tables()
         self._mock = mock_aws()
         self._mock.start()
         runtime.log.warning(
@@ -52,46 +50,6 @@ class EmbeddedDynamoDB:
                 return make_api_call(operation, params)
 
         client._make_api_call = atomic
-
-
-def _cancelled_transactions_keep_their_tables() -> None:
-    """DynamoDB writes nothing, and records nothing on the stream, for a cancelled
-    transaction (a comment write whose check on the task fails: a stale If-Match, a task
-    deleted meanwhile). moto 5 cancels by putting back a copy of each table taken before:
-    the writes it applied stay on the stream of the table it drops, which the stream poller
-    keeps reading, and every later write lands on the copy's stream, which the poller never
-    reads, so the history stops. Instead, the live table takes the copy's items back and
-    forgets the stream records of the attempt. (The requests are serialised; see ``adapt``.)"""
-    from moto.dynamodb.models import DynamoDBBackend
-
-    original = DynamoDBBackend.transact_write_items
-    if getattr(original, "_task_api_patched", False):
-        return
-    patches.record_original(
-        "moto.dynamodb.models", "DynamoDBBackend.transact_write_items", original
-    )
-
-    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        live = dict(self.tables)
-        streamed = {
-            name: len(table.stream_shard.items)
-            for name, table in live.items()
-            if table.stream_shard is not None
-        }
-        try:
-            original(self, transact_items)
-        except Exception:
-            for name, table in live.items():
-                backup = self.tables.get(name)
-                if backup is not None and backup is not table:
-                    table.items = backup.items
-                    self.tables[name] = table
-                if name in streamed:
-                    del table.stream_shard.items[streamed[name] :]
-            raise
-
-    transact_write_items._task_api_patched = True  # type: ignore[attr-defined]
-    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
 def install() -> None:

@@ -71,14 +71,6 @@ INTERNALS = (
         "the embedded emulator's requests are serialised, as DynamoDB applies them atomically",
     ),
     Internal(
-        "moto.dynamodb.models",
-        "DynamoDBBackend.transact_write_items",
-        ("self", "transact_items"),
-        "devserver/embedded.py",
-        "a cancelled transaction keeps its tables (items, stream_shard), whose stream the "
-        "poller reads",
-    ),
-    Internal(
         "botocore.client",
         "BaseClient._make_request",
         ("self", "operation_model", "request_dict", "request_context"),
