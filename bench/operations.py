@@ -35,6 +35,7 @@ STAGE = "dev"
 WRITER = "bench-writer"
 MERGE_PATCH = "application/merge-patch+json"
 DESCRIPTION = "Call the supplier about the delivery window and confirm the new address."
+COMMENT = {"body": "Called: the window moves to Thursday morning, 8 to 12."}
 
 
 def stage_table() -> str:
@@ -232,7 +233,7 @@ def measure(bench: Bench, measured_owner: str, runs: int) -> dict[str, dict[str,
 
     def record(name: str, status: int, calls: list[Call]) -> list[Call]:
         results[name] = summary(calls, status)
-        if name.startswith(("list page", "feed page", "history page")):
+        if name.startswith(("list page", "feed page", "history page", "comment list page")):
             results[name]["items"] = len(calls[0].body["items"])
         for call in calls:
             if call.body and "id" in call.body and "ETag" in call.headers:
@@ -303,6 +304,36 @@ def measure(bench: Bench, measured_owner: str, runs: int) -> dict[str, dict[str,
         ),
     )
     stream.skip()  # the conditional patches: as the patches above
+    comments = record(
+        "comment create",
+        201,
+        repeat(lambda i: bench.call("POST", f"/tasks/{ids[i]}/comments", WRITER, COMMENT)),
+    )
+    history_of("comment")
+    comment_paths = [f"/tasks/{ids[i]}/comments/{c.body['id']}" for i, c in enumerate(comments)]
+    record("comment get", 200, repeat(lambda i: bench.call("GET", comment_paths[i], WRITER)))
+    record(
+        "comment patch with If-Match",
+        200,
+        repeat(
+            lambda i: bench.call(
+                "PATCH",
+                comment_paths[i],
+                WRITER,
+                {"body": f"{COMMENT['body']} Confirmed."},
+                {"If-Match": comments[i].headers["ETag"]},
+                content_type=MERGE_PATCH,
+            )
+        ),
+    )
+    stream.skip()  # comment edits make no history
+    record(
+        "comment list page",
+        200,
+        repeat(lambda i: bench.call("GET", f"/tasks/{ids[i]}/comments", WRITER)),
+    )
+    record("comment delete", 204, repeat(lambda i: bench.call("DELETE", comment_paths[i], WRITER)))
+    stream.skip()
     record("delete", 204, repeat(lambda i: bench.call("DELETE", f"/tasks/{ids[i]}", WRITER)))
     history_of("delete")
     record(

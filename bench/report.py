@@ -324,8 +324,14 @@ def markdown(results: dict[str, Any], plot_path: str) -> str:
     )
     add("| Operation | API: requests | API: WCU | Consumer: requests | Consumer: WCU | Changes |")
     add("|---|---:|---:|---:|---:|---:|")
-    for name in ("create", "replace", "patch", "delete"):
-        api, history = largest["ours"][name], largest["ours"][f"history write, {name}"]
+    for name, api_name in (
+        ("create", "create"),
+        ("replace", "replace"),
+        ("patch", "patch"),
+        ("delete", "delete"),
+        ("comment", "comment create"),
+    ):
+        api, history = largest["ours"][api_name], largest["ours"][f"history write, {name}"]
         add(
             f"| {name} | {api['requests']} | {api['write_units']:g} "
             f"| {history['requests']} ({_operations(history)}) | {history['write_units']:g} "

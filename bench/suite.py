@@ -64,10 +64,15 @@ ONE_REQUEST = (
     "history page",
     "feed page",
     "feed page 2 (cursor)",
+    "comment create",
+    "comment get",
+    "comment patch with If-Match",
+    "comment delete",
+    "comment list page",
 )
 #: What the stream consumer may spend on each change a task operation makes: one request
 #: for its event; a deletion, one more to find the task's comments.
-HISTORY_WRITE_REQUESTS = {"create": 1, "replace": 1, "patch": 1, "delete": 2}
+HISTORY_WRITE_REQUESTS = {"create": 1, "replace": 1, "patch": 1, "delete": 2, "comment": 1}
 MAX_PAGE_READ_UNITS = 2.0
 MAX_PAGE_GROWTH = 0.10
 MAX_PACKAGE_BYTES = 2 * 1024 * 1024
@@ -166,6 +171,14 @@ def budgets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "ok": all(n == budget for n in counts.values()),
             }
         )
+    feed_units = {s["size"]: s["ours"]["feed page"]["read_units"] for s in sizes}
+    checks.append(
+        {
+            "budget": f"{PAGE}-event feed page: at most {MAX_PAGE_READ_UNITS:g} RCU at every size",
+            "measured": ", ".join(f"{u:g} at {size:,}" for size, u in feed_units.items()),
+            "ok": all(u <= MAX_PAGE_READ_UNITS for u in feed_units.values()),
+        }
+    )
     units = {s["size"]: s["ours"]["list page"]["read_units"] for s in sizes}
     checks.append(
         {

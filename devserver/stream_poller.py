@@ -49,7 +49,8 @@ class StreamPoller:
         self._arn = stream_arn
         self._handler = handler
         self._batch_size = batch_size
-        self._iterators: dict[str, str | None] = {}
+        #: The sequence number of the last record fed, per shard.
+        self._last: dict[str, str] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -69,19 +70,28 @@ class StreamPoller:
         return [shard["ShardId"] for shard in description.get("Shards", [])]
 
     def _drain_shard(self, shard: str) -> int:
-        if shard not in self._iterators:
-            self._iterators[shard] = self._streams.get_shard_iterator(
-                StreamArn=self._arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
-            )["ShardIterator"]
+        """Each drain asks for a new iterator after the last record fed: moto binds an
+        iterator to the table's state, which a cancelled transaction replaces with a copy
+        (the iterator would then see no new record)."""
+        last = self._last.get(shard)
+        position = (
+            {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last}
+            if last is not None
+            else {"ShardIteratorType": "TRIM_HORIZON"}
+        )
+        iterator: str | None = self._streams.get_shard_iterator(
+            StreamArn=self._arn, ShardId=shard, **position
+        )["ShardIterator"]
         read = 0
-        while (iterator := self._iterators[shard]) is not None:
+        while iterator is not None:
             response = self._streams.get_records(ShardIterator=iterator, Limit=self._batch_size)
             records = [self._as_lambda_delivers(record) for record in response["Records"]]
-            self._iterators[shard] = response.get("NextShardIterator")
+            iterator = response.get("NextShardIterator")
             if not records:
                 break
             read += len(records)
             self._deliver(records)
+            self._last[shard] = records[-1]["dynamodb"]["SequenceNumber"]
         return read
 
     def _as_lambda_delivers(self, record: dict[str, Any]) -> dict[str, Any]:

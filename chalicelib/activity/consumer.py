@@ -23,6 +23,8 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from chalicelib.activity import schema as activity
 from chalicelib.activity.record import Actor, Event
+from chalicelib.comments.service import earliest_id
+from chalicelib.comments.store import KIND as COMMENT_KIND
 from chalicelib.core import dynamo
 from chalicelib.core.clock import utc_timestamp
 from chalicelib.core.record import CREATED_AT, UPDATED_AT, VERSION
@@ -36,7 +38,6 @@ log = logging.getLogger("task-api.activity")
 INSERT, MODIFY, REMOVE = "INSERT", "MODIFY", "REMOVE"
 #: A deletion by DynamoDB's TTL sweeper carries this identity; a user's never does.
 TTL_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
-COMMENT_KIND = "COMMENT"
 _deserializer = TypeDeserializer()
 #: The task fields whose changes an ``updated`` event lists: what a client may write.
 _WRITABLE = tuple(name for name in tasks.FIELDS if name not in tasks.SERVER_FIELDS)
@@ -46,7 +47,7 @@ class Writer(Protocol):
     """What the consumer writes with (``chalicelib.activity.writer.ActivityWriter``)."""
 
     def put(self, owner: str, events: list[tuple[Event, int]]) -> None: ...
-    def purge_comments(self, owner: str, task_id: str) -> int: ...
+    def purge_comments(self, owner: str, task_id: str, before: str | None = None) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,14 @@ def _expiry(task: Task) -> dt.datetime | None:
     return None if expire_at is None else dt.datetime.fromtimestamp(expire_at, dt.UTC)
 
 
+def _replaced(change: Change) -> dt.datetime | None:
+    """When the new task was created, where a change replaced a task by a new one."""
+    if change.name != MODIFY or change.new is None or change.old is None:
+        return None
+    created, before = _string(change.new, CREATED_AT), _string(change.old, CREATED_AT)
+    return _parse(created) if created and before and created != before else None
+
+
 def handle(records: Iterable[Mapping[str, Any]], writer: Writer) -> list[str]:
     """Process records in order. Returns the sequence number of the first that failed, if
     any: the stream retries from there (Lambda's partial batch response)."""
@@ -196,6 +205,9 @@ def handle(records: Iterable[Mapping[str, Any]], writer: Writer) -> list[str]:
                 writer.put(change.owner, [(e, int(at.timestamp())) for e, at in events])
             if change.comment_id is None and change.name == REMOVE:
                 writer.purge_comments(change.owner, change.task_id)
+            elif change.comment_id is None and (new_incarnation := _replaced(change)):
+                # A PUT over an expired task: the old task's comments go, the new one's stay.
+                writer.purge_comments(change.owner, change.task_id, earliest_id(new_incarnation))
         except Exception:
             sequence = str(record.get("dynamodb", {}).get("SequenceNumber", ""))
             log.exception("Could not record the change %s", sequence)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from chalicelib.activity.record import Event
 from chalicelib.activity.schema import AT, ID, TASK_ID
+from chalicelib.comments.store import KIND as COMMENT_KIND
 from chalicelib.core import dynamo
 from chalicelib.core.dynamo import Expression, Item
 from chalicelib.table import LIST_SORT_KEY, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
@@ -27,8 +28,6 @@ else:
 #: (the record then fails, and the stream delivers it again).
 BATCH_SIZE = 25
 MAX_BATCH_ATTEMPTS = 4
-#: The sort key of a task's comments starts with ``TASK#<id>#COMMENT#``.
-COMMENT_KIND = "COMMENT"
 
 
 def activity_partition(owner: str) -> str:
@@ -77,8 +76,9 @@ class ActivityWriter:
             self._write(requests[start : start + BATCH_SIZE])
 
     @dynamo.translating_errors
-    def purge_comments(self, owner: str, task_id: str) -> int:
-        """Delete every comment of a deleted task, page by page; returns how many."""
+    def purge_comments(self, owner: str, task_id: str, before: str | None = None) -> int:
+        """Delete the comments of a task that is gone, page by page (``before``: only those
+        whose ids sort before it, for a task whose id a new task took); returns how many."""
         deleted = 0
         start: Item | None = None
         while True:
@@ -87,11 +87,14 @@ class ActivityWriter:
             sort_key = expression.name(SORT_KEY)
             owner_value = expression.value(dynamo.owner_partition(owner))
             prefix = expression.value(comments_prefix(task_id))
+            if before is None:
+                within = f"begins_with({sort_key}, {prefix})"
+            else:
+                bound = expression.value(comments_prefix(task_id) + before)
+                within = f"{sort_key} BETWEEN {prefix} AND {bound}"
             query: dict[str, Any] = {
                 "TableName": self._table,
-                "KeyConditionExpression": (
-                    f"{partition} = {owner_value} AND begins_with({sort_key}, {prefix})"
-                ),
+                "KeyConditionExpression": f"{partition} = {owner_value} AND {within}",
                 "ProjectionExpression": f"{partition}, {sort_key}",
                 **expression.params(),
             }

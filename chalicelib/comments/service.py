@@ -81,6 +81,16 @@ def time_ordered_id(moment: dt.datetime) -> str:
     return str(uuid.UUID(int=value))
 
 
+def earliest_id(moment: dt.datetime) -> str:
+    """The lowest id ``time_ordered_id`` can give at ``moment``: every comment made from
+    then on sorts after it (the stream consumer removes what a task had before)."""
+    elapsed = moment - _EPOCH
+    micros = (elapsed.days * 86_400 + elapsed.seconds) * 1_000_000 + elapsed.microseconds
+    milliseconds, within = divmod(micros, 1000)
+    value = (milliseconds << 80) | (0x7 << 76) | (((within << 12) // 1000) << 64) | (0b10 << 62)
+    return str(uuid.UUID(int=value))
+
+
 def _check_ids(task_id: str, comment_id: str | None = None) -> list[FieldError]:
     found = [validation.invalid_id(task_id, TASK_ID_PARAMETER)]
     if comment_id is not None:

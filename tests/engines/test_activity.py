@@ -166,7 +166,9 @@ def test_the_consumer_fed_a_real_batch_twice_writes_each_event_once(api: Api) ->
 
 @pytest.fixture
 def expired_task(api: Api, clock: Clock) -> dict[str, Any]:
+    """A task with a comment, both past the task's expiry (TTL has not swept it yet)."""
     task = api.create(expireAt=clock.epoch + 60)
+    assert api.post(f"/tasks/{task['id']}/comments", {"body": "on the old task"}).status == 201
     clock.advance(seconds=120)
     return task
 
@@ -176,4 +178,26 @@ def test_a_put_over_an_expired_task_records_its_expiry_and_the_new_task(
 ) -> None:
     assert api.put(f"/tasks/{expired_task['id']}", {"title": "again"}).status == 201
     types = [e["type"] for e in history(api, expired_task["id"])["items"]]
-    assert types == ["created", "expired", "created"]
+    assert types == ["created", "expired", "commented", "created"]
+
+
+def test_a_replayed_idempotent_create_does_not_stop_the_stream(api: Api) -> None:
+    """A replay cancels a transaction; moto then swaps the table's state for a copy, which
+    an old stream iterator no longer sees (the poller asks for a new one each time)."""
+    key = {"Idempotency-Key": "replayed-once"}
+    task = api.post("/tasks", {"title": "once"}, headers=key).json
+    stream_poller.drain()
+    assert api.post("/tasks", {"title": "once"}, headers=key).json == task  # cancelled
+    api.patch(f"/tasks/{task['id']}", {"title": "twice"})
+    assert [e["type"] for e in history(api, task["id"])["items"]] == ["updated", "created"]
+
+
+def test_a_new_task_at_an_expired_tasks_id_never_shows_the_old_comments(
+    api: Api, expired_task: dict[str, Any]
+) -> None:
+    path = f"/tasks/{expired_task['id']}"
+    assert api.put(path, {"title": "again"}).status == 201  # over the expired one
+    new = api.post(f"{path}/comments", {"body": "on the new task"})
+    assert new.status == 201, new.body
+    stream_poller.drain()
+    assert [c["body"] for c in api.get(f"{path}/comments").json["items"]] == ["on the new task"]

@@ -3,6 +3,7 @@ change makes, who acted, what is ignored, and what a failure reports. No DynamoD
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from typing import Any
 
@@ -11,6 +12,7 @@ from boto3.dynamodb.types import TypeSerializer
 
 from chalicelib.activity import consumer
 from chalicelib.activity.record import Event
+from chalicelib.comments.service import earliest_id, time_ordered_id
 from devserver.stream_poller import MAX_ATTEMPTS, StreamPoller
 from tests.conftest import new_task
 
@@ -78,8 +80,8 @@ class Writer:
                 raise RuntimeError("DynamoDB said no")
             self.events[event["id"]] = (owner, event, at)  # an item's key: rewritten, not added
 
-    def purge_comments(self, owner: str, task_id: str) -> int:
-        self.purged.append((owner, task_id))
+    def purge_comments(self, owner: str, task_id: str, before: str | None = None) -> int:
+        self.purged.append((owner, task_id) if before is None else (owner, task_id, before))
         return 0
 
     def kinds(self) -> list[str]:
@@ -150,6 +152,14 @@ def test_a_put_over_an_expired_task_records_the_expiry_and_the_new_task() -> Non
     consumer.handle([record("MODIFY", new, old)], writer)
     assert sorted(writer.kinds()) == ["created", "expired"]
     assert len(writer.events) == 2  # two ids from one record
+    # The old task's comments go; the new one's, made from its creation on, stay.
+    created = dt.datetime(2028, 1, 1, tzinfo=dt.UTC)
+    assert writer.purged == [(OWNER, "t1", earliest_id(created))]
+    assert (
+        earliest_id(created)
+        < time_ordered_id(created)
+        < time_ordered_id(created + dt.timedelta(microseconds=1))
+    )
 
 
 def test_a_new_comment_is_a_commented_event_of_its_task() -> None:
