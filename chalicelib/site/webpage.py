@@ -25,6 +25,7 @@ from typing import Any
 from chalice.app import Request, Response
 
 from chalicelib import identity
+from chalicelib.comments import schema as comments
 from chalicelib.core.headers import weakly_matches
 from chalicelib.core.http import base_path, problem
 from chalicelib.core.paging import LIMIT
@@ -115,11 +116,15 @@ def cognito_endpoint(region: str, partition: str = "aws") -> str:
 
 
 def page_config(api_base: str, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """What the page's script needs: where the API is, how to sign in, and the choices
-    the task schema allows (so the page restates no rule of its own)."""
+    """What the page's script needs: where the API is, how to sign in (and, where no one
+    does, whom the API takes the caller for: the page calls that user "you" in a task's
+    history), and the choices the task and comment schemas allow (so the page restates no
+    rule of its own)."""
+    signing_in = sign_in(environ)
     return {
         "apiBase": api_base,
-        "signIn": sign_in(environ),
+        "signIn": signing_in,
+        "anonymousUser": identity.LOCAL_OWNER if signing_in is None else None,
         "statuses": list(schema.STATUSES),
         "priorities": list(schema.PRIORITIES),
         "defaults": {STATUS: schema.DEFAULTS[STATUS], PRIORITY: schema.DEFAULTS[PRIORITY]},
@@ -129,6 +134,7 @@ def page_config(api_base: str, environ: Mapping[str, str] | None = None) -> dict
             TAGS: schema.FIELDS[TAGS]["maxItems"],
             "tag": schema.FIELDS[TAGS]["items"]["maxLength"],
             "page": schema.LIST_PARAMETERS[LIMIT]["default"],
+            "comment": comments.FIELDS[comments.BODY]["maxLength"],
         },
     }
 

@@ -124,3 +124,33 @@ def add_task(page: Page, title: str, **fields: str) -> None:
             form.get_by_label(labels[name]).fill(value)
     form.get_by_role("button", name="Add task").click()
     expect(task_item(page, title)).to_have_count(1)
+
+
+# --- the task dialog's comments and history ------------------------------------------------
+
+
+def wait_for_discussion(dialog: Locator) -> None:
+    """Until the dialog's comments and history have loaded (each list is busy meanwhile)."""
+    for name in ("#comment-list", "#history-list"):
+        expect(dialog.locator(name)).not_to_have_attribute("aria-busy", "true")
+
+
+def open_task_dialog(page: Page, title: str) -> Locator:
+    """Open a listed task's dialog and wait for its comments and history."""
+    task_item(page, title).get_by_role("button", name="Edit").click()
+    dialog = page.get_by_role("dialog", name="Edit task")
+    expect(dialog).to_be_visible()
+    wait_for_discussion(dialog)
+    return dialog
+
+
+def comment_items(dialog: Locator) -> Locator:
+    return dialog.locator("#comment-list > li")
+
+
+def comment_item(dialog: Locator, body: str) -> Locator:
+    return comment_items(dialog).filter(has=dialog.page.get_by_text(body, exact=True))
+
+
+def history_entries(dialog: Locator) -> Locator:
+    return dialog.locator("#history-list > li")

@@ -19,13 +19,18 @@ from chalicelib.tasks.store import MAX_ITEMS_READ_PER_PAGE
 from tests.browser import (
     add_task,
     all_tasks,
+    comment_item,
+    comment_items,
     create_task,
     delete_all_tasks,
+    history_entries,
     new_task_form,
     open_page,
+    open_task_dialog,
     screenshot,
     task_item,
     task_titles,
+    wait_for_discussion,
     wait_for_list,
 )
 from tests.local_server import LocalServer, running_local_server
@@ -322,6 +327,361 @@ def test_a_conflicting_edit_is_refused_and_offers_a_reload(
         bob_context.close()
 
 
+# --- the task dialog: history and comments ----------------------------------------------------
+
+
+def _walk(server: LocalServer, path: str) -> list[dict]:
+    """Every item of a paginated collection of the API, following nextCursor."""
+    items, cursor = [], None
+    while True:
+        status, _, body = server.request("GET", path + (f"?cursor={cursor}" if cursor else ""))
+        assert status == 200, body
+        items += body["items"]
+        cursor = body["nextCursor"]
+        if cursor is None:
+            return items
+
+
+def _comments_path(task: dict) -> str:
+    return f"/tasks/{task['id']}/comments"
+
+
+def _post_comment(server: LocalServer, task: dict, body: str) -> tuple[dict, str]:
+    """A comment written behind the page's back, and its ETag."""
+    status, headers, comment = server.request("POST", _comments_path(task), {"body": body})
+    assert status == 201, comment
+    return comment, headers["ETag"]  # type: ignore[return-value]
+
+
+def _patch_comment(server: LocalServer, comment: dict, body: str) -> str:
+    """Change a comment behind the page's back; its new ETag."""
+    path = f"/tasks/{comment['taskId']}/comments/{comment['id']}"
+    etag = server.request("GET", path)[1]["ETag"]
+    status, headers, changed = server.request("PATCH", path, {"body": body}, {"If-Match": etag})
+    assert status == 200, changed
+    return headers["ETag"]
+
+
+def test_the_task_dialog_shows_the_history_with_the_changed_fields(
+    page: Page, server: LocalServer
+) -> None:
+    open_page(page, server.base_url)
+    add_task(page, "Write it", priority="low")
+    dialog = open_task_dialog(page, "Write it")
+    expect(history_entries(dialog).locator(".event-summary")).to_have_text(
+        [re.compile(r"^Created by you, ")]
+    )
+    dialog.get_by_label("Title").fill("Write it all")
+    dialog.get_by_label("Priority").select_option("urgent")
+    dialog.get_by_label("Tags").fill("work")
+    dialog.get_by_role("button", name="Save changes").click()
+    expect(dialog).to_be_hidden()
+    item = task_item(page, "Write it all")
+    item.get_by_role("button", name="Complete").click()
+    expect(item.locator(".badge").first).to_have_text("Completed")
+
+    dialog = open_task_dialog(page, "Write it all")
+    task = all_tasks(server)[0]
+    events = _walk(server, f"/tasks/{task['id']}/activity")
+    assert [e["type"] for e in events] == ["updated", "updated", "created"]  # newest first
+    entries = history_entries(dialog)
+    expect(entries).to_have_count(3)
+    assert [entry.get_attribute("data-id") for entry in entries.all()] == [e["id"] for e in events]
+    expect(entries.locator(".event-summary strong")).to_have_text(["Updated", "Updated", "Created"])
+    expect(entries.locator(".event-summary")).to_have_text([re.compile(" by you, ")] * 3)
+    expect(entries.locator("time")).to_have_count(3)
+    for entry, event in zip(entries.all(), events, strict=True):
+        expect(entry.locator("time")).to_have_attribute("datetime", event["at"])
+    said = {
+        "title": "Title: from “Write it” to “Write it all”",
+        "priority": "Priority: from Low to Urgent",
+        "tags": "Tags: from none to “work”",
+        "status": "Status: from New to Completed",
+    }
+    for entry, event in zip(entries.all()[:2], events, strict=False):
+        changed = entry.get_by_role("list", name="Changed fields").get_by_role("listitem")
+        expect(changed).to_have_text([said[name] for name in event["changes"]])
+    expect(entries.nth(2).get_by_role("list")).to_have_count(0)  # "created" lists no fields
+    screenshot(page, "12-history")
+
+    # Who and what, as the API could say them: the system, another user, dates and text.
+    page.keyboard.press("Escape")
+    other = {
+        "items": [
+            {
+                "id": "e2",
+                "taskId": task["id"],
+                "type": "expired",
+                "at": "2031-01-04T09:00:00Z",
+                "actor": {"type": "system"},
+            },
+            {
+                "id": "e1",
+                "taskId": task["id"],
+                "type": "updated",
+                "at": "2031-01-03T09:00:00Z",
+                "actor": {"type": "user", "id": "someone-else"},
+                "version": 5,
+                "changes": {
+                    "dueDate": {"from": "2031-01-02", "to": None},
+                    "description": {"from": XSS_TITLE, "to": ""},
+                },
+            },
+        ],
+        "count": 2,
+        "nextCursor": None,
+    }
+    page.route("**/activity", lambda route: route.fulfill(json=other))
+    dialog = open_task_dialog(page, "Write it all")
+    expect(history_entries(dialog).locator(".event-summary")).to_have_text(
+        [re.compile(r"^Expired by the system, "), re.compile(r"^Updated by someone-else, ")]
+    )
+    expect(history_entries(dialog).nth(1).get_by_role("listitem")).to_have_text(
+        ["Due date: from Jan 2, 2031 to none", f"Description: from “{XSS_TITLE}” to none"]
+    )
+    assert dialog.locator("#history-list img").count() == 0
+
+
+def test_comments_are_added_edited_and_deleted_in_the_task_dialog(
+    page: Page, server: LocalServer
+) -> None:
+    task = create_task(server, title="Plan the trip")
+    open_page(page, server.base_url)
+    dialog = open_task_dialog(page, "Plan the trip")
+    expect(dialog.locator("#comments-status")).to_have_text("No comments yet.")
+    box = dialog.get_by_label("Add a comment")
+    expect(dialog.locator(f"#{box.get_attribute('id')}-hint")).to_have_text(
+        "Up to 5000 characters."  # the comment schema's limit
+    )
+
+    # The server validates: its message is shown next to the field.
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        dialog.get_by_role("button", name="Add comment").click()
+    assert answer.value.status == 400
+    error = dialog.locator(f"#{box.get_attribute('id')}-error")
+    expect(error).to_have_text(_detail(answer.value.json(), "/body"))
+    expect(box).to_have_attribute("aria-invalid", "true")
+    expect(box).to_be_focused()
+
+    box.fill("Book the train")
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        dialog.get_by_role("button", name="Add comment").click()
+    posted = answer.value
+    assert posted.status == 201
+    assert posted.request.headers["idempotency-key"]
+    assert posted.request.post_data_json == {"body": "Book the train"}
+    expect(comment_items(dialog)).to_have_count(1)
+    expect(error).to_be_hidden()
+    expect(box).to_have_value("")
+    expect(box).to_be_focused()  # ready for the next
+    first = comment_item(dialog, "Book the train")
+    expect(first.locator(".comment-meta")).to_have_text(re.compile(r"^You · "))
+    box.fill(XSS_TITLE)
+    dialog.get_by_role("button", name="Add comment").click()
+    expect(comment_items(dialog).locator(".comment-body")).to_have_text(
+        ["Book the train", XSS_TITLE]  # oldest first, as text
+    )
+    assert dialog.locator("#comment-list img").count() == 0
+    expect(history_entries(dialog).locator(".event-summary strong")).to_have_text(
+        ["Commented", "Commented", "Created"]
+    )
+    comments = _walk(server, _comments_path(task))
+    assert [c["body"] for c in comments] == ["Book the train", XSS_TITLE]
+    assert posted.json() == comments[0]
+
+    # Edit: a merge patch of the body, on the version the page has (the POST's ETag).
+    first.get_by_role("button", name="Edit").click()
+    editor = first.get_by_label("Edit comment")
+    expect(editor).to_be_focused()
+    expect(editor).to_have_value("Book the train")
+    editor.fill("Book the train and the hotel")
+    screenshot(page, "13-comment-editing")
+    with page.expect_request(lambda r: r.method == "PATCH") as patch:
+        first.get_by_role("button", name="Save comment").click()
+    assert patch.value.post_data_json == {"body": "Book the train and the hotel"}
+    assert patch.value.headers["content-type"] == "application/merge-patch+json"
+    assert patch.value.headers["if-match"] == posted.headers["etag"]
+    first = comment_item(dialog, "Book the train and the hotel")
+    expect(first.locator(".comment-meta")).to_contain_text("edited")
+    expect(first.get_by_role("button", name="Edit")).to_be_focused()
+    stored = server.request("GET", f"{_comments_path(task)}/{comments[0]['id']}")[2]
+    assert (stored["body"], stored["version"]) == ("Book the train and the hotel", 2)
+
+    # Cancel leaves the comment as it was, and sends nothing.
+    sent: list[Request] = []
+    page.on("request", lambda r: sent.append(r) if r.method in {"PATCH", "DELETE"} else None)
+    first.get_by_role("button", name="Edit").click()
+    first.get_by_label("Edit comment").fill("Never mind")
+    first.get_by_role("button", name="Cancel").click()
+    expect(first.locator(".comment-body")).to_have_text("Book the train and the hotel")
+    expect(first.get_by_role("button", name="Edit")).to_be_focused()
+
+    # Delete asks first; keeping it changes nothing.
+    xss = comment_items(dialog).nth(1)
+    xss.get_by_role("button", name="Delete").click()
+    confirm = page.get_by_role("dialog", name="Delete comment?")
+    expect(confirm).to_contain_text(f"The comment “{XSS_TITLE}” will be deleted.")
+    expect(confirm.get_by_role("button", name="Keep it")).to_be_focused()
+    confirm.get_by_role("button", name="Keep it").click()
+    expect(confirm).to_be_hidden()
+    expect(dialog).to_be_visible()
+    expect(xss.get_by_role("button", name="Delete")).to_be_focused()
+    assert sent == []
+    xss.get_by_role("button", name="Delete").click()
+    with page.expect_request(lambda r: r.method == "DELETE") as delete:
+        confirm.get_by_role("button", name="Delete").click()
+    expect(comment_items(dialog)).to_have_count(1)
+    assert delete.value.headers["if-match"].startswith('"')
+    expect(dialog.locator("#comments-heading")).to_be_focused()
+    assert [c["body"] for c in _walk(server, _comments_path(task))] == [
+        "Book the train and the hotel"
+    ]
+
+    # A comment changed elsewhere before the page acts on it: the dialog, reopened, knows
+    # no ETag for it, reads it first, and edits the current version, saying so.
+    page.keyboard.press("Escape")
+    _patch_comment(server, comments[0], "Book the train, the hotel and a car")
+    dialog = open_task_dialog(page, "Plan the trip")
+    expect(comment_items(dialog).locator(".comment-body")).to_have_text(
+        ["Book the train, the hotel and a car"]
+    )
+    _patch_comment(server, comments[0], "Changed once more")
+    comment_items(dialog).first.get_by_role("button", name="Edit").click()
+    editor = dialog.get_by_label("Edit comment")
+    expect(editor).to_have_value("Changed once more")
+    expect(comment_items(dialog).first).to_contain_text("this is the current version")
+
+
+def test_a_conflicting_comment_edit_is_refused_and_offers_a_reload(
+    browser: Browser, server: LocalServer
+) -> None:
+    """Two people on one comment, as for a task: the later write is a 412, and nothing is
+    lost without the user seeing it."""
+    task = create_task(server, title="Shared plans")
+    comment, _ = _post_comment(server, task, "Meet at nine")
+    path = f"{_comments_path(task)}/{comment['id']}"
+    alice_context, bob_context = browser.new_context(), browser.new_context()
+    try:
+        alice, bob = alice_context.new_page(), bob_context.new_page()
+        for page in (alice, bob):
+            open_page(page, server.base_url)
+        alice_dialog = open_task_dialog(alice, "Shared plans")
+        bob_dialog = open_task_dialog(bob, "Shared plans")
+
+        comment_item(alice_dialog, "Meet at nine").get_by_role("button", name="Edit").click()
+        alice_comment = comment_items(alice_dialog).first
+        alice_comment.get_by_label("Edit comment").fill("Meet at ten")
+
+        comment_item(bob_dialog, "Meet at nine").get_by_role("button", name="Edit").click()
+        bob_comment = comment_items(bob_dialog).first
+        bob_comment.get_by_label("Edit comment").fill("Meet at eight")
+        with bob.expect_response(lambda r: r.request.method == "PATCH") as saved:
+            bob_comment.get_by_role("button", name="Save comment").click()
+        assert saved.value.status == 200
+        expect(bob_comment.locator(".comment-body")).to_have_text("Meet at eight")
+
+        with alice.expect_response(lambda r: r.request.method == "PATCH") as refused:
+            alice_comment.get_by_role("button", name="Save comment").click()
+        assert refused.value.status == 412
+        conflict = alice_comment.get_by_role("alert").filter(has_text="Someone else changed")
+        expect(conflict).to_be_visible()
+        expect(conflict).to_contain_text("Your changes were not saved.")
+        expect(alice_comment.get_by_label("Edit comment")).to_have_value("Meet at ten")
+        expect(alice_comment.get_by_role("button", name="Reload comment")).to_be_focused()
+        screenshot(alice, "14-comment-conflict")
+        assert server.request("GET", path)[2]["body"] == "Meet at eight"
+
+        with alice.expect_response(lambda r: r.request.method == "GET" and path in r.url) as got:
+            alice_comment.get_by_role("button", name="Reload comment").click()
+        expect(conflict).to_be_hidden()
+        expect(alice_comment.get_by_label("Edit comment")).to_have_value("Meet at eight")
+        expect(alice_comment.get_by_label("Edit comment")).to_be_focused()
+        alice_comment.get_by_label("Edit comment").fill("Meet at eight, by the door")
+        with alice.expect_request(lambda r: r.method == "PATCH") as patch:
+            alice_comment.get_by_role("button", name="Save comment").click()
+        assert patch.value.headers["if-match"] == got.value.headers["etag"]
+        expect(alice_comment.locator(".comment-body")).to_have_text("Meet at eight, by the door")
+        stored = server.request("GET", path)[2]
+        assert (stored["body"], stored["version"]) == ("Meet at eight, by the door", 3)
+
+        # Bob's dialog still shows version 2, whose ETag it has: deleting it is refused too.
+        bob_comment.get_by_role("button", name="Delete").click()
+        with bob.expect_response(lambda r: r.request.method == "DELETE") as refused:
+            bob.get_by_role("dialog", name="Delete comment?").get_by_role(
+                "button", name="Delete"
+            ).click()
+        assert refused.value.status == 412
+        expect(bob_comment.get_by_role("alert")).to_contain_text("nothing was changed")
+        assert server.request("GET", path)[0] == 200
+        bob_comment.get_by_role("button", name="Reload comment").click()
+        expect(bob_comment.locator(".comment-body")).to_have_text("Meet at eight, by the door")
+        expect(bob_comment.get_by_role("button", name="Edit")).to_be_focused()
+        bob_comment.get_by_role("button", name="Delete").click()
+        bob.get_by_role("dialog", name="Delete comment?").get_by_role(
+            "button", name="Delete"
+        ).click()
+        expect(comment_items(bob_dialog)).to_have_count(0)
+        expect(bob_dialog.locator("#comments-status")).to_have_text("No comments yet.")
+        assert server.request("GET", path)[0] == 404
+
+        # Alice's dialog still lists it: saving an edit of what was deleted elsewhere says so.
+        alice_comment.get_by_role("button", name="Edit").click()
+        alice_comment.get_by_label("Edit comment").fill("Meet at eight sharp")
+        with alice.expect_response(lambda r: r.request.method == "PATCH") as gone:
+            alice_comment.get_by_role("button", name="Save comment").click()
+        assert gone.value.status == 404
+        expect(alice_dialog.locator("#comments-message")).to_have_text(
+            "That comment no longer exists; it was deleted elsewhere."
+        )
+        expect(comment_items(alice_dialog)).to_have_count(0)
+
+        # And a task deleted elsewhere: the comment cannot be added, the dialog closes.
+        assert server.request("DELETE", f"/tasks/{task['id']}")[0] == 204
+        alice_dialog.get_by_label("Add a comment").fill("Too late")
+        alice_dialog.get_by_role("button", name="Add comment").click()
+        expect(alice_dialog).to_be_hidden()
+        expect(alice.locator("#banner")).to_contain_text("That task no longer exists")
+        expect(task_item(alice, "Shared plans")).to_have_count(0)
+    finally:
+        alice_context.close()
+        bob_context.close()
+
+
+def test_the_dialog_pages_through_comments_and_history(page: Page, server: LocalServer) -> None:
+    task = create_task(server, title="Busy")
+    for number in range(1, 28):
+        _post_comment(server, task, f"Comment {number:02}")
+    etag = server.request("GET", f"/tasks/{task['id']}")[1]["ETag"]
+    for number in range(1, 4):
+        status, headers, _ = server.request(
+            "PATCH", f"/tasks/{task['id']}", {"description": f"Step {number}"}, {"If-Match": etag}
+        )
+        assert status == 200
+        etag = headers["ETag"]
+    open_page(page, server.base_url)
+    dialog = open_task_dialog(page, "Busy")
+
+    bodies = comment_items(dialog).locator(".comment-body")
+    expect(bodies).to_have_count(25)
+    with page.expect_request(lambda r: "/comments?cursor=" in r.url) as more:
+        dialog.get_by_role("button", name="Load more comments").click()
+    expect(bodies).to_have_text([f"Comment {n:02}" for n in range(1, 28)])  # oldest first
+    expect(dialog.get_by_role("button", name="Load more comments")).to_be_hidden()
+    assert "limit=" not in more.value.url  # the API's page size
+
+    events = _walk(server, f"/tasks/{task['id']}/activity")
+    assert len(events) == 31  # created, 27 commented, 3 updated
+    entries = history_entries(dialog)
+    expect(entries).to_have_count(25)
+    dialog.get_by_role("button", name="Load more history").click()
+    expect(entries).to_have_count(31)
+    expect(dialog.get_by_role("button", name="Load more history")).to_be_hidden()
+    assert [entry.get_attribute("data-id") for entry in entries.all()] == [e["id"] for e in events]
+    expect(entries.first.get_by_role("listitem")).to_have_text(
+        ["Description: from “Step 2” to “Step 3”"]
+    )
+
+
 def test_problem_field_errors_are_shown_next_to_their_fields(
     page: Page, server: LocalServer
 ) -> None:
@@ -471,10 +831,16 @@ def test_a_phone_sized_viewport(browser: Browser, server: LocalServer) -> None:
         screenshot(page, "10-phone")
         item.get_by_role("button", name="Edit").tap()
         dialog = page.get_by_role("dialog", name="Edit task")
+        wait_for_discussion(dialog)
+        dialog.get_by_label("Add a comment").fill("Ask about the " + "pipe" * 30)  # one long word
+        dialog.get_by_role("button", name="Add comment").tap()
+        expect(comment_items(dialog)).to_have_count(1)
+        expect(history_entries(dialog)).to_have_count(3)  # created, updated, commented
         box = dialog.bounding_box()
         assert box is not None
         assert box["x"] >= 0
         assert box["x"] + box["width"] <= 390
+        assert dialog.evaluate("(d) => d.scrollWidth <= d.clientWidth")  # nothing sideways
         screenshot(page, "11-phone-edit")
     finally:
         context.close()
@@ -510,7 +876,9 @@ def test_accessibility_checks_pass_in_every_main_state(page: Page, server: Local
     create_task(server, title="Overdue one", dueDate="2020-01-01", tags=["home"], priority="urgent")
     create_task(server, title="Finished", status="completed", priority="low")
     create_task(server, title="Dropped", status="cancelled")
-    create_task(server, title="Going", status="in_progress", priority="high")
+    going = create_task(server, title="Going", status="in_progress", priority="high")
+    comment, _ = _post_comment(server, going, "On it")
+    assert server.request("PATCH", f"/tasks/{going['id']}", {"priority": "urgent"})[0] == 200
     open_page(page, server.base_url)
     options = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 
@@ -522,9 +890,23 @@ def test_accessibility_checks_pass_in_every_main_state(page: Page, server: Local
     new_task_form(page).get_by_role("button", name="Add task").click()
     expect(new_task_form(page).get_by_label("Title")).to_have_attribute("aria-invalid", "true")
     check("validation errors")
-    task_item(page, "Going").get_by_role("button", name="Edit").click()
-    check("edit dialog")
-    page.keyboard.press("Escape")
+    dialog = open_task_dialog(page, "Going")
+    expect(history_entries(dialog)).to_have_count(3)  # created, commented, updated
+    check("edit dialog, with comments and history")
+    on_it = comment_items(dialog).first
+    on_it.get_by_role("button", name="Edit").click()
+    on_it.get_by_label("Edit comment").fill("Almost done")
+    _patch_comment(server, comment, "Done soon")
+    on_it.get_by_role("button", name="Save comment").click()
+    expect(on_it.get_by_role("button", name="Reload comment")).to_be_focused()
+    check("comment conflict")
+    on_it.get_by_role("button", name="Cancel").click()
+    on_it.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("dialog", name="Delete comment?")).to_be_visible()
+    check("delete comment confirmation")
+    page.keyboard.press("Escape")  # the confirmation
+    page.keyboard.press("Escape")  # the task dialog
+    expect(dialog).to_be_hidden()
     task_item(page, "Going").get_by_role("button", name="Delete").click()
     check("delete confirmation")
 

@@ -17,7 +17,14 @@ from moto.server import ThreadedMotoServer
 from playwright.sync_api import Browser, BrowserContext, Page, Request, Response, Route, expect
 
 from chalicelib.table import create_table
-from tests.browser import add_task, new_task_form, task_item, task_titles
+from tests.browser import (
+    add_task,
+    comment_items,
+    new_task_form,
+    open_task_dialog,
+    task_item,
+    task_titles,
+)
 from tests.local_server import LocalServer, free_port, running_local_server
 from tools import dev_token
 
@@ -209,6 +216,14 @@ def test_each_user_sees_only_their_own_tasks(
     _sign_in(bob, *BOB)
     expect(bob.locator("#account-name")).to_have_text(BOB[0])
     add_task(bob, "Bob's task")
+    # The page calls the signed-in user (the token's subject) "you". (This stage, like a
+    # deployed one, runs no stream consumer in the server: its history stays empty here.)
+    dialog = open_task_dialog(bob, "Bob's task")
+    expect(dialog.locator("#history-status")).to_have_text("No history yet.")
+    dialog.get_by_label("Add a comment").fill("Bob's note")
+    dialog.get_by_role("button", name="Add comment").click()
+    expect(comment_items(dialog).locator(".comment-meta")).to_have_text([re.compile("^You · ")])
+    bob.keyboard.press("Escape")
     cy_context = browser.new_context()
     try:
         _route_cognito(cy_context, deployment.moto_url)

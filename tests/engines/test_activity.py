@@ -209,3 +209,26 @@ def test_a_changed_number_comes_back_as_a_json_number(api: Api, clock: Clock) ->
     api.patch(f"/tasks/{task['id']}", {"expireAt": clock.epoch + 3600})
     (updated, _) = history(api, task["id"])["items"]
     assert updated["changes"] == {"expireAt": {"from": None, "to": clock.epoch + 3600}}
+
+
+def test_cancelled_comment_writes_leave_no_trace_in_the_history(api: Api) -> None:
+    """A comment write is one transaction with a check on the task. When a check fails (a
+    stale If-Match, a task deleted meanwhile) nothing is written or recorded, and the history
+    goes on. (moto applies the transaction's writes before it cancels; they must not reach
+    the history, and the stream must not stop.)"""
+    task = api.create(title="Talked about")
+    comments = f"/tasks/{task['id']}/comments"
+    assert history(api, task["id"])["items"]  # the poller has read the stream up to here
+    posted = api.post(comments, {"body": "First"})
+    assert posted.status == 201, posted.body
+    stale = api.patch(posted.headers["Location"], {"body": "Second"}, headers={"If-Match": '"9.1"'})
+    assert stale.status == 412, stale.body
+    assert api.delete(f"/tasks/{task['id']}").status == 204
+    assert api.post(comments, {"body": "Too late"}).status == 404
+    later = api.create(title="Later")
+    assert [e["type"] for e in history(api, later["id"])["items"]] == ["created"]
+    # Each event once, and none of the cancelled writes. (Not their order: a "deleted" event
+    # is dated from its stream record, to the second on DynamoDB Local, so it can sort before
+    # a comment made in the same second.)
+    told = [e["type"] for e in history(api, task["id"])["items"]]
+    assert sorted(told) == ["commented", "created", "deleted"]

@@ -17,7 +17,8 @@ from chalice.test import Client
 from moto import mock_aws
 
 from app import app
-from chalicelib import runtime
+from chalicelib import identity, runtime
+from chalicelib.comments import schema as comments
 from chalicelib.core import headers
 from chalicelib.core.http import PROBLEM_JSON
 from chalicelib.site import webpage
@@ -317,6 +318,7 @@ def test_the_page_s_304_keeps_its_policy(local: Api) -> None:
 def test_the_local_page_signs_no_one_in_and_restates_the_schema(local: Api) -> None:
     config = config_of(local.get("/"))
     assert config["signIn"] is None
+    assert config["anonymousUser"] == identity.LOCAL_OWNER  # whom the history calls "you"
     assert config["apiBase"] == ""
     assert config["statuses"] == list(schema.STATUSES)
     assert config["priorities"] == list(schema.PRIORITIES)
@@ -330,6 +332,7 @@ def test_the_local_page_signs_no_one_in_and_restates_the_schema(local: Api) -> N
         "tags": schema.FIELDS["tags"]["maxItems"],
         "tag": schema.FIELDS["tags"]["items"]["maxLength"],
         "page": schema.LIST_PARAMETERS["limit"]["default"],
+        "comment": comments.FIELDS["body"]["maxLength"],
     }
 
 
@@ -338,6 +341,7 @@ def test_a_deployed_stage_signs_in_with_its_pool_s_client(dev: Any) -> None:
         reply = api.get("/")
     assert reply.status == 200
     assert config_of(reply)["signIn"] == {"endpoint": COGNITO_ORIGIN, "clientId": "abc123"}
+    assert config_of(reply)["anonymousUser"] is None  # the token's subject is the user
     policy = csp(reply)
     assert policy["connect-src"] == ["'self'", COGNITO_ORIGIN]
     assert policy == {**STRICT_POLICY, "connect-src": ["'self'", COGNITO_ORIGIN]}
@@ -457,6 +461,7 @@ def test_page_config_and_policy_per_environment(
     config = webpage.page_config("/api", environ)
     assert config["apiBase"] == "/api"
     assert config["signIn"] == sign_in
+    assert config["anonymousUser"] == (identity.LOCAL_OWNER if sign_in is None else None)
     value = webpage.content_security_policy(config)
     policy = dict((d.split()[0], d.split()[1:]) for d in value.split("; "))
     assert policy == {**STRICT_POLICY, "connect-src": ["'self'", *connect]}

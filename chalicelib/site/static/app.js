@@ -25,10 +25,14 @@ function h(tag, props = {}, ...children) {
   return node;
 }
 
-const humanize = (value) => {
-  const words = String(value).replaceAll("_", " ");
-  return words.charAt(0).toUpperCase() + words.slice(1);
-};
+const capitalize = (text) => text.charAt(0).toUpperCase() + text.slice(1);
+const humanize = (value) => capitalize(String(value).replaceAll("_", " "));
+
+/** A text on one line, cut to ``length`` characters: to name a comment in a button. */
+function excerpt(text, length = 40) {
+  const line = String(text).replace(/\s+/g, " ").trim();
+  return line.length > length ? `${line.slice(0, length - 1)}…` : line;
+}
 
 function announce(message) {
   const announcer = $("announcer");
@@ -51,7 +55,7 @@ function hideBanner() {
 
 // --- the session: tokens in memory only ------------------------------------------------------
 
-const session = { idToken: null, refreshToken: null, expiresAt: 0, name: "" };
+const session = { idToken: null, refreshToken: null, expiresAt: 0, name: "", sub: null };
 const signIn = config.signIn; // null: this stage serves requests without a token
 
 function claims(token) {
@@ -70,10 +74,11 @@ function startSession(idToken, refreshToken = null) {
   session.refreshToken = refreshToken ?? session.refreshToken;
   session.expiresAt = typeof payload.exp === "number" ? payload.exp * 1000 : Infinity;
   session.name = payload.email || payload["cognito:username"] || "Signed in";
+  session.sub = payload.sub || null;
 }
 
 function endSession() {
-  Object.assign(session, { idToken: null, refreshToken: null, expiresAt: 0, name: "" });
+  Object.assign(session, { idToken: null, refreshToken: null, expiresAt: 0, name: "", sub: null });
 }
 
 class CognitoError extends Error {
@@ -185,6 +190,9 @@ function describeError(error) {
 // --- task fields: one builder for the create and the edit form -----------------------------
 
 const FIELD_NAMES = ["title", "description", "priority", "dueDate", "tags", "status"];
+/** What the forms and the history call each field; any other reads as its name in words. */
+const FIELD_LABELS = { title: "Title", description: "Description", priority: "Priority", dueDate: "Due date", tags: "Tags", status: "Status", expireAt: "Expires" };
+const fieldLabel = (name) => FIELD_LABELS[name] || humanize(name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
 
 function options(values, selected) {
   return values.map((value) => h("option", { value, defaultSelected: value === selected, selected: value === selected }, humanize(value)));
@@ -210,24 +218,24 @@ function field(form, name, label, control, hint) {
 function buildTaskFields(form, { withStatus }) {
   const { limits } = config;
   const fields = [
-    field(form, "title", "Title", h("input", { type: "text", autocomplete: "off", required: true, "aria-required": "true" })),
-    field(form, "description", "Description", h("textarea", { rows: 3 })),
+    field(form, "title", fieldLabel("title"), h("input", { type: "text", autocomplete: "off", required: true, "aria-required": "true" })),
+    field(form, "description", fieldLabel("description"), h("textarea", { rows: 3 })),
     h(
       "div",
       { className: "field-row" },
-      field(form, "priority", "Priority", h("select", {}, options(config.priorities, config.defaults.priority))),
-      field(form, "dueDate", "Due date", h("input", { type: "date" })),
+      field(form, "priority", fieldLabel("priority"), h("select", {}, options(config.priorities, config.defaults.priority))),
+      field(form, "dueDate", fieldLabel("dueDate"), h("input", { type: "date" })),
     ),
     field(
       form,
       "tags",
-      "Tags",
+      fieldLabel("tags"),
       h("input", { type: "text", autocomplete: "off" }),
       `Separate with commas; up to ${limits.tags} tags of ${limits.tag} characters.`,
     ),
   ];
   if (withStatus) {
-    fields.push(field(form, "status", "Status", h("select", {}, options(config.statuses, config.defaults.status))));
+    fields.push(field(form, "status", fieldLabel("status"), h("select", {}, options(config.statuses, config.defaults.status))));
   }
   form.querySelector(".form-actions").before(...fields);
 }
@@ -329,11 +337,12 @@ function rememberEtag(task, etag) {
   if (etag) list.etags.set(task.id, { etag, version: task.version, createdAt: task.createdAt });
 }
 
-/** Someone else changed the task between the page showing it and the user acting on it. */
+/** Someone else changed a task (or comment) between the page showing it and the user
+ * acting on it; ``current`` is the version the API has now. */
 class ChangedElsewhere extends Error {
-  constructor(task) {
+  constructor(current) {
     super("changed elsewhere");
-    this.task = task;
+    this.current = current;
   }
 }
 
@@ -659,32 +668,42 @@ async function setStatus(id, status) {
   }
 }
 
-async function confirmDelete(id) {
-  const task = list.tasks.get(id);
+/** Asks before a deletion, in the confirmation dialog; resolves to whether the user chose
+ * Delete. Keeping it returns the focus to the button that asked (or ``fallback`` if that is
+ * gone), unless the user already moved it. */
+function confirmDeletion(heading, text, fallback) {
   const dialog = $("confirm-dialog");
-  $("confirm-text").textContent = `“${task.title}” will be deleted. This cannot be undone.`;
+  $("confirm-heading").textContent = heading;
+  $("confirm-text").textContent = text;
   dialog.returnValue = "";
   const opener = document.activeElement;
   dialog.showModal();
-  dialog.addEventListener(
-    "close",
-    async () => {
-      if (dialog.returnValue !== "delete") {
-        if (focusWasLost(dialog)) (opener?.isConnected ? opener : $("tasks-heading")).focus();
-        return;
-      }
-      try {
-        const etag = await shownEtag(id);
-        await api("DELETE", `/tasks/${encodeURIComponent(id)}`, { headers: { "If-Match": etag } });
-        removeTask(id);
-        announce(`Deleted “${task.title}”.`);
-        $("tasks-heading").focus();
-      } catch (error) {
-        conflictInList(id, error);
-      }
-    },
-    { once: true },
-  );
+  return new Promise((resolve) => {
+    dialog.addEventListener(
+      "close",
+      () => {
+        const confirmed = dialog.returnValue === "delete";
+        if (!confirmed && focusWasLost(dialog)) (opener?.isConnected ? opener : fallback).focus();
+        resolve(confirmed);
+      },
+      { once: true },
+    );
+  });
+}
+
+async function confirmDelete(id) {
+  const task = list.tasks.get(id);
+  const text = `“${task.title}” will be deleted. This cannot be undone.`;
+  if (!(await confirmDeletion("Delete task?", text, $("tasks-heading")))) return;
+  try {
+    const etag = await shownEtag(id);
+    await api("DELETE", `/tasks/${encodeURIComponent(id)}`, { headers: { "If-Match": etag } });
+    removeTask(id);
+    announce(`Deleted “${task.title}”.`);
+    $("tasks-heading").focus();
+  } catch (error) {
+    conflictInList(id, error);
+  }
 }
 
 // --- the edit dialog -------------------------------------------------------------------------
@@ -703,7 +722,7 @@ async function openEditor(id) {
   } catch (error) {
     if (!(error instanceof ChangedElsewhere)) return conflictInList(id, error);
     changed = true;
-    task = error.task;
+    task = error.current;
     editing.etag = list.etags.get(id).etag;
   }
   editing.id = id;
@@ -718,6 +737,14 @@ async function openEditor(id) {
   }
   $("edit-dialog").showModal();
   form.elements.title.focus();
+  openDiscussion(id);
+}
+
+/** The task is gone (a 404 for it): the dialog closes and the list lets it go. */
+function taskGoneFromDialog() {
+  $("edit-dialog").close();
+  removeTask(editing.id);
+  showBanner("That task no longer exists; it was deleted elsewhere.");
 }
 
 /** Only the fields the user changed, so an edit never rewrites what it did not touch. */
@@ -752,9 +779,7 @@ async function saveEdit(event) {
       $("conflict").hidden = false;
       $("conflict-reload").focus();
     } else if (error.status === 404) {
-      $("edit-dialog").close();
-      removeTask(editing.id);
-      showBanner("That task no longer exists; it was deleted elsewhere.");
+      taskGoneFromDialog();
     } else {
       showErrors(form, error);
     }
@@ -774,15 +799,463 @@ async function reloadEdited() {
     $("conflict").hidden = true;
     announce("Reloaded the current version.");
     form.elements.title.focus();
+    loadHistory(); // the change that caused the conflict
   } catch (error) {
     if (error instanceof SignInRequired) return;
     if (error.status === 404) {
-      $("edit-dialog").close();
-      removeTask(editing.id);
-      showBanner("That task no longer exists; it was deleted elsewhere.");
+      taskGoneFromDialog();
     } else {
       showErrors(form, error);
     }
+  }
+}
+
+// --- the task's comments and history, in the edit dialog -----------------------------------
+
+// comments: what the dialog shows, by id; etags: the ETag of a version it fetched (GET, POST
+// or PATCH; a list page carries none), as for tasks. editor: the comment being edited.
+const discussion = {
+  taskId: null,
+  comments: new Map(),
+  etags: new Map(),
+  commentsCursor: null,
+  commentLoads: 0, // numbers each load, so that a late answer (another task's) is dropped
+  historyCursor: null,
+  historyLoads: 0,
+  editor: null, // { id, etag, original }
+};
+/** A key per intended comment, as for tasks: a retry cannot post it twice. */
+let pendingComment = null;
+
+const taskPath = (taskId) => `/tasks/${encodeURIComponent(taskId)}`;
+const commentsPath = (taskId) => `${taskPath(taskId)}/comments`;
+const commentPath = (taskId, id) => `${commentsPath(taskId)}/${encodeURIComponent(id)}`;
+const withCursor = (path, cursor) => (cursor ? `${path}?${new URLSearchParams({ cursor })}` : path);
+
+/** Who acted, as the page says it: "you" (the caller), "the system" (an expiry), or the id. */
+function actorName(actor) {
+  if (!actor || actor.type !== "user") return "the system";
+  const me = signIn ? session.sub : config.anonymousUser;
+  return actor.id && actor.id === me ? "you" : actor.id || "a user";
+}
+
+function timeElement(at) {
+  const parsed = new Date(at);
+  return h("time", { dateTime: at }, Number.isNaN(parsed.getTime()) ? at : dateTimeFormat.format(parsed));
+}
+
+/** Starts the dialog's comments and history on the task it now edits. A comment being
+ * written for the same task is kept. */
+function openDiscussion(taskId) {
+  const form = $("comment-form");
+  if (discussion.taskId !== taskId) form.reset();
+  clearErrors(form);
+  Object.assign(discussion, { taskId, commentsCursor: null, historyCursor: null, editor: null });
+  discussion.comments.clear();
+  discussion.etags.clear();
+  $("comment-list").replaceChildren();
+  $("history-list").replaceChildren();
+  commentsNotice("");
+  loadComments();
+  loadHistory();
+}
+
+function sectionStatus(id, text, ...actions) {
+  const status = $(id);
+  status.replaceChildren(text, ...actions);
+  status.hidden = !text;
+}
+
+const retryButton = (work) => h("button", { type: "button", className: "button button-small", onclick: work }, "Try again");
+
+// --- comments
+
+function commentItem(id) {
+  return [...$("comment-list").children].find((item) => item.dataset.id === id) || null;
+}
+
+function commentButton(label, action, comment, className = "button button-small") {
+  // The hidden part names the comment for screen readers.
+  return h("button", { type: "button", className, "data-action": action }, label, h("span", { className: "visually-hidden" }, ` comment “${excerpt(comment.body)}”`));
+}
+
+function renderComment(comment) {
+  const metaId = `comment-${comment.id}-meta`;
+  return h(
+    "li",
+    { className: "comment", "data-id": comment.id },
+    h(
+      "article",
+      { "aria-labelledby": metaId },
+      h(
+        "p",
+        { id: metaId, className: "comment-meta" },
+        h("span", { className: "comment-author" }, capitalize(actorName(comment.author))),
+        " · ",
+        timeElement(comment.createdAt),
+        comment.version > 1 ? " · edited" : null,
+      ),
+      h("p", { className: "comment-body" }, comment.body),
+      h(
+        "div",
+        { className: "comment-actions" },
+        commentButton("Edit", "edit", comment),
+        commentButton("Delete", "delete", comment, "button button-small button-danger"),
+      ),
+      h("div", { className: "comment-message", role: "alert" }),
+    ),
+  );
+}
+
+/** Shows a comment's version (with its ETag, if the answer carried one), in id order: a
+ * comment id sorts as its creation time, the list's order. A comment being edited keeps
+ * its editor. */
+function showComment(comment, etag) {
+  discussion.comments.set(comment.id, comment);
+  if (etag) discussion.etags.set(comment.id, { etag, version: comment.version, createdAt: comment.createdAt });
+  const item = commentItem(comment.id);
+  if (item?.classList.contains("is-editing")) return;
+  const rendered = renderComment(comment);
+  if (item) {
+    item.replaceWith(rendered);
+    return;
+  }
+  const later = [...$("comment-list").children].find((other) => other.dataset.id > comment.id);
+  $("comment-list").insertBefore(rendered, later || null);
+}
+
+function removeComment(id) {
+  discussion.comments.delete(id);
+  discussion.etags.delete(id);
+  if (discussion.editor?.id === id) discussion.editor = null;
+  commentItem(id)?.remove();
+  updateCommentsStatus();
+}
+
+function updateCommentsStatus() {
+  const count = discussion.comments.size;
+  let text = "";
+  if (!count) text = discussion.commentsCursor ? "No comments among those loaded so far." : "No comments yet.";
+  sectionStatus("comments-status", text);
+  $("comments-more").hidden = !discussion.commentsCursor;
+}
+
+/** The first page of comments (oldest first), or the next one. */
+async function loadComments({ more = false } = {}) {
+  const taskId = discussion.taskId;
+  const load = ++discussion.commentLoads;
+  $("comment-list").setAttribute("aria-busy", "true");
+  sectionStatus("comments-status", "Loading comments…");
+  $("comments-more").hidden = true;
+  try {
+    const { data } = await api("GET", withCursor(commentsPath(taskId), more ? discussion.commentsCursor : null));
+    if (load !== discussion.commentLoads) return;
+    discussion.commentsCursor = data.nextCursor;
+    const fresh = data.items.filter((comment) => !discussion.comments.has(comment.id));
+    for (const comment of fresh) showComment(comment);
+    if (more && fresh.length) announce(`Loaded ${fresh.length} more comment${fresh.length === 1 ? "" : "s"}.`);
+    updateCommentsStatus();
+  } catch (error) {
+    if (error instanceof SignInRequired || load !== discussion.commentLoads) return;
+    if (error.status === 404) {
+      taskGoneFromDialog();
+      return;
+    }
+    sectionStatus("comments-status", `Could not load comments. ${describeError(error)} `, retryButton(() => loadComments({ more })));
+  } finally {
+    if (load === discussion.commentLoads) $("comment-list").removeAttribute("aria-busy");
+  }
+}
+
+/** A message for the comments as a whole (one that has gone, say); "" clears it. */
+function commentsNotice(text) {
+  const box = $("comments-message");
+  box.textContent = text;
+  box.hidden = !text;
+}
+
+function commentMessage(id, text, ...actions) {
+  const box = commentItem(id)?.querySelector(".comment-message");
+  if (!box) return commentsNotice(text);
+  box.replaceChildren(h("p", {}, text), ...actions);
+}
+
+/** The ETag of the version the dialog shows: known, or read with one GET. A GET that finds
+ * a newer version shows it and refuses the action, as the API's 412 would. */
+async function shownCommentEtag(id) {
+  const shown = discussion.comments.get(id);
+  const known = discussion.etags.get(id);
+  if (known && sameVersion(known, shown)) return known.etag;
+  const { data: comment, etag } = await api("GET", commentPath(discussion.taskId, id));
+  showComment(comment, etag);
+  if (!sameVersion(comment, shown)) throw new ChangedElsewhere(comment);
+  return etag;
+}
+
+/** A comment route's 404 means the task is gone (every comment route requires it) or only
+ * the comment: one GET of the task tells which. */
+async function commentNotFound(id) {
+  try {
+    await api("GET", taskPath(discussion.taskId));
+  } catch (error) {
+    if (error instanceof SignInRequired) return;
+    if (error.status === 404) taskGoneFromDialog();
+    else commentsNotice(describeError(error));
+    return;
+  }
+  removeComment(id);
+  commentsNotice("That comment no longer exists; it was deleted elsewhere.");
+  $("comments-heading").focus();
+}
+
+async function reloadComment(id) {
+  try {
+    const { data: comment, etag } = await api("GET", commentPath(discussion.taskId, id));
+    showComment(comment, etag);
+    announce("Comment reloaded.");
+    commentItem(id)?.querySelector("[data-action=edit]")?.focus();
+  } catch (error) {
+    commentFailed(id, error);
+  }
+}
+
+/** What a comment action that was refused shows: as for a task in the list. */
+function commentFailed(id, error) {
+  if (error instanceof SignInRequired) return;
+  if (error instanceof ChangedElsewhere) {
+    commentMessage(id, "Someone else changed this comment since it was loaded; it now shows the current version. Nothing was changed.");
+  } else if (error.status === 412) {
+    const reload = h("button", { type: "button", className: "button button-small", onclick: () => reloadComment(id) }, "Reload comment");
+    commentMessage(id, "Someone else changed this comment since it was loaded; nothing was changed.", reload);
+  } else if (error.status === 404) {
+    commentNotFound(id);
+  } else {
+    commentMessage(id, describeError(error));
+  }
+}
+
+async function addComment(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const taskId = discussion.taskId;
+  const body = { body: form.elements.body.value };
+  const signature = JSON.stringify([taskId, body]);
+  if (!pendingComment || pendingComment.signature !== signature) pendingComment = { signature, key: newKey() };
+  const submit = form.querySelector("button[type=submit]");
+  submit.disabled = true;
+  try {
+    const { data: comment, etag } = await api("POST", commentsPath(taskId), { body, headers: { "Idempotency-Key": pendingComment.key } });
+    pendingComment = null;
+    if (taskId !== discussion.taskId) return; // the dialog has moved on to another task
+    clearErrors(form);
+    form.reset();
+    commentsNotice("");
+    showComment(comment, etag);
+    updateCommentsStatus();
+    announce("Comment added.");
+    form.elements.body.focus();
+    loadHistory(); // its "commented" event
+  } catch (error) {
+    if (error instanceof SignInRequired || taskId !== discussion.taskId) return;
+    if (error.status === 404) taskGoneFromDialog();
+    else showErrors(form, error);
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+/** Edits a comment in place. The editor starts from the version shown; if that is no longer
+ * current, from the current one, and says so (as the task editor does). One at a time. */
+async function openCommentEditor(id) {
+  const taskId = discussion.taskId;
+  let comment = discussion.comments.get(id);
+  let changed = false;
+  let etag;
+  try {
+    etag = await shownCommentEtag(id);
+  } catch (error) {
+    if (!(error instanceof ChangedElsewhere)) return commentFailed(id, error);
+    changed = true;
+    comment = error.current;
+    etag = discussion.etags.get(id).etag;
+  }
+  if (taskId !== discussion.taskId) return;
+  if (discussion.editor) closeCommentEditor({ focus: false });
+  const item = commentItem(id);
+  if (!item) return;
+  const form = h("form", { id: `comment-edit-${id}`, className: "stack comment-editor", noValidate: true });
+  form.append(
+    h(
+      "div",
+      { className: "conflict", role: "alert", hidden: true },
+      h("p", {}, h("strong", {}, "Someone else changed this comment"), " after you started editing it. Your changes were not saved."),
+      h("p", {}, "Reload it to see the current version, then make your changes again."),
+      h("button", { type: "button", className: "button", "data-action": "reload" }, "Reload comment"),
+    ),
+    h("p", { className: "form-error", role: "alert", hidden: !changed }, changed ? "Someone else changed this comment since it was loaded; this is the current version." : null),
+    field(form, "body", "Edit comment", h("textarea", { rows: 3, value: comment.body })),
+    h(
+      "div",
+      { className: "form-actions" },
+      h("button", { type: "submit", className: "button button-primary button-small" }, "Save comment"),
+      h("button", { type: "button", className: "button button-quiet button-small", "data-action": "cancel" }, "Cancel"),
+    ),
+  );
+  form.addEventListener("submit", saveComment);
+  form.querySelector("[data-action=reload]").addEventListener("click", reloadEditedComment);
+  form.querySelector("[data-action=cancel]").addEventListener("click", () => closeCommentEditor());
+  discussion.editor = { id, etag, original: comment.body };
+  item.classList.add("is-editing");
+  item.querySelector(".comment-message").replaceChildren();
+  item.querySelector(".comment-body").hidden = true;
+  item.querySelector(".comment-actions").hidden = true;
+  item.querySelector(".comment-meta").after(form);
+  form.elements.body.focus();
+}
+
+/** Leaves the editor: the comment shows its latest known version again. */
+function closeCommentEditor({ focus = true } = {}) {
+  const { id } = discussion.editor;
+  discussion.editor = null;
+  const item = commentItem(id);
+  if (!item) return;
+  item.classList.remove("is-editing");
+  showComment(discussion.comments.get(id));
+  if (focus) commentItem(id)?.querySelector("[data-action=edit]")?.focus();
+}
+
+/** PATCH with If-Match: a change made by someone else meanwhile is a 412, never lost. */
+async function saveComment(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const editor = discussion.editor;
+  const body = form.elements.body.value;
+  if (body === editor.original) {
+    closeCommentEditor();
+    return;
+  }
+  const submit = form.querySelector("button[type=submit]");
+  submit.disabled = true;
+  try {
+    const { data: comment, etag } = await api("PATCH", commentPath(discussion.taskId, editor.id), {
+      body: { body },
+      contentType: "application/merge-patch+json",
+      headers: { "If-Match": editor.etag },
+    });
+    if (discussion.editor !== editor) return;
+    discussion.comments.set(comment.id, comment);
+    discussion.etags.set(comment.id, { etag, version: comment.version, createdAt: comment.createdAt });
+    closeCommentEditor();
+    announce("Comment saved.");
+  } catch (error) {
+    if (error instanceof SignInRequired || discussion.editor !== editor) return;
+    if (error.status === 412) {
+      clearErrors(form);
+      form.querySelector(".conflict").hidden = false;
+      form.querySelector("[data-action=reload]").focus();
+    } else if (error.status === 404) {
+      commentNotFound(editor.id);
+    } else {
+      showErrors(form, error);
+    }
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+/** After a 412: the editor takes the current version, to make the changes again. */
+async function reloadEditedComment(event) {
+  const form = event.currentTarget.closest("form");
+  const editor = discussion.editor;
+  try {
+    const { data: comment, etag } = await api("GET", commentPath(discussion.taskId, editor.id));
+    if (discussion.editor !== editor) return;
+    showComment(comment, etag);
+    editor.etag = etag;
+    editor.original = comment.body;
+    form.elements.body.value = comment.body;
+    clearErrors(form);
+    form.querySelector(".conflict").hidden = true;
+    announce("Reloaded the current version.");
+    form.elements.body.focus();
+  } catch (error) {
+    if (error instanceof SignInRequired || discussion.editor !== editor) return;
+    if (error.status === 404) commentNotFound(editor.id);
+    else showErrors(form, error);
+  }
+}
+
+async function deleteComment(id) {
+  const comment = discussion.comments.get(id);
+  const text = `The comment “${excerpt(comment.body)}” will be deleted. This cannot be undone.`;
+  if (!(await confirmDeletion("Delete comment?", text, $("comments-heading")))) return;
+  try {
+    const etag = await shownCommentEtag(id);
+    await api("DELETE", commentPath(discussion.taskId, id), { headers: { "If-Match": etag } });
+    removeComment(id);
+    announce("Comment deleted.");
+    $("comments-heading").focus();
+  } catch (error) {
+    commentFailed(id, error);
+  }
+}
+
+// --- history
+
+/** A changed value as text: "none" for an empty one, choices and dates as the page shows
+ * them elsewhere, text in quotes. */
+function changeValue(name, value) {
+  if (value === null || value === undefined || value === "" || (Array.isArray(value) && !value.length)) return h("em", {}, "none");
+  if (Array.isArray(value)) return value.map((item) => `“${item}”`).join(", ");
+  if (name === "status" || name === "priority") return humanize(value);
+  if (name === "dueDate") return formatDue(value);
+  if (name === "expireAt" && typeof value === "number") return dateTimeFormat.format(new Date(value * 1000));
+  return typeof value === "string" ? `“${value}”` : String(value);
+}
+
+function renderEvent(event) {
+  const changes = Object.entries(event.changes || {});
+  return h(
+    "li",
+    { className: `event event-${event.type}`, "data-id": event.id },
+    h("p", { className: "event-summary" }, h("strong", {}, humanize(event.type)), ` by ${actorName(event.actor)}, `, timeElement(event.at)),
+    changes.length
+      ? h(
+          "ul",
+          { className: "changes", "aria-label": "Changed fields" },
+          changes.map(([name, change]) => h("li", {}, `${fieldLabel(name)}: from `, changeValue(name, change.from), " to ", changeValue(name, change.to))),
+        )
+      : null,
+  );
+}
+
+/** The first page of the task's history (newest first), replacing what is shown, or the
+ * next one. */
+async function loadHistory({ more = false } = {}) {
+  const taskId = discussion.taskId;
+  const load = ++discussion.historyLoads;
+  $("history-list").setAttribute("aria-busy", "true");
+  if (!$("history-list").children.length || more) sectionStatus("history-status", "Loading history…");
+  $("history-more").hidden = true;
+  try {
+    const path = withCursor(`${taskPath(taskId)}/activity`, more ? discussion.historyCursor : null);
+    const { data } = await api("GET", path);
+    if (load !== discussion.historyLoads) return;
+    const events = $("history-list");
+    if (!more) events.replaceChildren();
+    const shown = new Set([...events.children].map((item) => item.dataset.id));
+    const fresh = data.items.filter((event) => !shown.has(event.id));
+    events.append(...fresh.map(renderEvent));
+    discussion.historyCursor = data.nextCursor;
+    if (more && fresh.length) announce(`Loaded ${fresh.length} more event${fresh.length === 1 ? "" : "s"}.`);
+    sectionStatus("history-status", events.children.length ? "" : "No history yet.");
+    $("history-more").hidden = !data.nextCursor;
+  } catch (error) {
+    if (error instanceof SignInRequired || load !== discussion.historyLoads) return;
+    sectionStatus("history-status", `Could not load the history. ${describeError(error)} `, retryButton(() => loadHistory({ more })));
+    $("history-more").hidden = !discussion.historyCursor;
+  } finally {
+    if (load === discussion.historyLoads) $("history-list").removeAttribute("aria-busy");
   }
 }
 
@@ -959,6 +1432,20 @@ function wireWorkspace() {
     if (!focusTask(editing.id, "edit")) (editing.opener?.isConnected ? editing.opener : $("tasks-heading")).focus();
   });
   $("conflict-reload").addEventListener("click", reloadEdited);
+
+  const commentForm = $("comment-form");
+  const hint = `Up to ${config.limits.comment} characters.`;
+  commentForm.querySelector(".form-actions").before(field(commentForm, "body", "Add a comment", h("textarea", { rows: 3 }), hint));
+  commentForm.addEventListener("submit", addComment);
+  $("comments-more").addEventListener("click", () => loadComments({ more: true }));
+  $("history-more").addEventListener("click", () => loadHistory({ more: true }));
+  $("comment-list").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-action]");
+    const item = button?.closest("li[data-id]");
+    if (!item || button.closest(".comment-editor")) return;
+    if (button.dataset.action === "edit") openCommentEditor(item.dataset.id);
+    else if (button.dataset.action === "delete") deleteComment(item.dataset.id);
+  });
 }
 
 wireWorkspace();
