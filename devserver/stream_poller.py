@@ -36,6 +36,8 @@ POLLING_VARIABLE = "TASKS_STREAM_POLLING"
 INTERVAL_SECONDS = 0.5
 #: As the deployed mapping's MaximumRetryAttempts: then the record is set aside.
 MAX_ATTEMPTS = 3
+#: On moto, how many records before the last one fed a drain reads again (see _drain_shard).
+RESCAN_WINDOW = 200
 Handler = Callable[[dict[str, Any], Any], Any]
 
 _active: StreamPoller | None = None
@@ -56,6 +58,7 @@ class StreamPoller:
         self._last: dict[str, str] = {}
         self._rescan = rescan
         self._fed: set[str] = set()
+        self._first: dict[str, int] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -75,16 +78,19 @@ class StreamPoller:
         return [shard["ShardId"] for shard in description.get("Shards", [])]
 
     def _drain_shard(self, shard: str) -> int:
-        """Each drain asks for a new iterator. After the last record fed, on DynamoDB Local;
-        from the start, skipping what was fed, on moto (``rescan``): moto binds an iterator
-        to the table's state, which a cancelled transaction replaces with a copy taken
-        before it, whose stream numbers its next records again from where the copy ends."""
+        """Each drain asks for a new iterator after the last record fed. On moto
+        (``rescan``) it starts ``RESCAN_WINDOW`` records earlier and skips the records
+        already fed: moto binds an iterator to the table's state, which a cancelled
+        transaction replaces with a copy taken before it, whose stream numbers its next
+        records again from where the copy ends (at most a transaction's 100 writes back)."""
         last = self._last.get(shard)
-        position = (
-            {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last}
-            if last is not None and not self._rescan
-            else {"ShardIteratorType": "TRIM_HORIZON"}
-        )
+        if last is None:
+            position: dict[str, str] = {"ShardIteratorType": "TRIM_HORIZON"}
+        elif self._rescan:
+            since = max(int(last) - RESCAN_WINDOW, self._first.get(shard, 0))
+            position = {"ShardIteratorType": "AT_SEQUENCE_NUMBER", "SequenceNumber": str(since)}
+        else:
+            position = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last}
         iterator: str | None = self._streams.get_shard_iterator(
             StreamArn=self._arn, ShardId=shard, **position
         )["ShardIterator"]
@@ -94,6 +100,7 @@ class StreamPoller:
             iterator = response.get("NextShardIterator")
             if not response["Records"]:
                 break
+            self._first.setdefault(shard, int(response["Records"][0]["dynamodb"]["SequenceNumber"]))
             records = [
                 self._as_lambda_delivers(record)
                 for record in response["Records"]
@@ -102,9 +109,9 @@ class StreamPoller:
             if records:
                 read += len(records)
                 self._deliver(records)
-                self._last[shard] = records[-1]["dynamodb"]["SequenceNumber"]
                 if self._rescan:
                     self._fed.update(record["eventID"] for record in records)
+            self._last[shard] = response["Records"][-1]["dynamodb"]["SequenceNumber"]
         return read
 
     def _as_lambda_delivers(self, record: dict[str, Any]) -> dict[str, Any]:
