@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import DynamoDBEvent, Response
 
 from chalicelib import runtime
-from chalicelib.activity import consumer, schema
+from chalicelib.activity import schema
 from chalicelib.activity.service import ActivityService
 from chalicelib.activity.store import DynamoActivityStore
 from chalicelib.core import http
@@ -17,6 +17,9 @@ from chalicelib.core.errors import NotFound
 from chalicelib.core.operations import STORED_DATA_ERRORS, ApiBlueprint, Components
 from chalicelib.identity import cognito
 from chalicelib.tasks.store import DynamoTaskStore
+
+if TYPE_CHECKING:
+    from chalicelib.activity.consumer import Writer
 
 
 def _components() -> Components:
@@ -38,7 +41,6 @@ PLACEHOLDER_STREAM_ARN = (
 STREAM_ARN = os.environ.get(STREAM_ARN_VARIABLE) or PLACEHOLDER_STREAM_ARN
 #: Records per invocation: a batch is one Lambda call, so a failure retries at most this many.
 STREAM_BATCH_SIZE = 100
-NO_BODY = ["*/*"]
 
 
 @runtime.per_container
@@ -53,7 +55,7 @@ def activity_service(shared: runtime.Shared) -> ActivityService:
 
 
 @activity.route(
-    "/tasks/{task_id}/activity", methods=["GET"], content_types=NO_BODY, authorizer=cognito
+    "/tasks/{task_id}/activity", methods=["GET"], content_types=http.NO_BODY, authorizer=cognito
 )
 @activity.operation(
     "A task's history",
@@ -70,7 +72,7 @@ def task_activity(task_id: str) -> Response:
     return http.page_response(activity_service().history(owner, task_id, params), request)
 
 
-@activity.route("/activity", methods=["GET"], content_types=NO_BODY, authorizer=cognito)
+@activity.route("/activity", methods=["GET"], content_types=http.NO_BODY, authorizer=cognito)
 @activity.operation(
     "The caller's activity",
     "Every event of the caller's tasks, newest first, one page at a time.",
@@ -85,7 +87,7 @@ def activity_feed() -> Response:
 
 
 @runtime.per_container
-def activity_writer(shared: runtime.Shared) -> consumer.Writer:
+def activity_writer(shared: runtime.Shared) -> Writer:
     from chalicelib.activity.writer import ActivityWriter  # the consumer's function only
 
     return ActivityWriter(shared.client, shared.table_name, retention_seconds())
@@ -108,5 +110,7 @@ def retention_seconds(environ: Mapping[str, str] | None = None) -> int:
 )
 def record_activity(event: DynamoDBEvent) -> dict[str, Any]:
     """The stream's consumer: every task and comment change into the history."""
+    from chalicelib.activity import consumer  # the stream's function only: not at API cold start
+
     failed = consumer.handle(event.to_dict()["Records"], activity_writer())
     return consumer.batch_response(failed)

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.activity.record import Event
 from chalicelib.activity.schema import AT, FIELDS, ID, LIST_PARAMETERS, VERSION
-from chalicelib.activity.writer import activity_partition, history_prefix
 from chalicelib.core import dynamo
 from chalicelib.core.cursor import CursorCodec
 from chalicelib.core.dynamo import Expression, KeysetPager, ListOrder, RecordItems
@@ -21,6 +20,17 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 else:
     DynamoDBClient = Any
+
+
+def activity_partition(owner: str) -> str:
+    """An owner's events: apart from the tasks, so that no task query ever reads them."""
+    return f"{dynamo.owner_partition(owner)}#ACTIVITY"
+
+
+def history_prefix(task_id: str) -> str:
+    """What the sort keys of one task's events start with: ``TASK#<id>#``."""
+    return f"TASK#{task_id}#"
+
 
 #: A page's read budget, as for tasks: the largest page and one more item, in two Queries.
 MAX_ITEMS_READ_PER_PAGE = LIST_PARAMETERS[LIMIT]["maximum"] + 1

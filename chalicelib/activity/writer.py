@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from chalicelib.activity.record import Event
 from chalicelib.activity.schema import AT, ID, TASK_ID
+from chalicelib.activity.store import activity_partition, history_prefix
 from chalicelib.comments.store import KIND as COMMENT_KIND
 from chalicelib.core import dynamo
 from chalicelib.core.dynamo import Expression, Item
@@ -28,16 +29,6 @@ else:
 #: (the record then fails, and the stream delivers it again).
 BATCH_SIZE = 25
 MAX_BATCH_ATTEMPTS = 4
-
-
-def activity_partition(owner: str) -> str:
-    """An owner's events: apart from the tasks, so that no task query ever reads them."""
-    return f"{dynamo.owner_partition(owner)}#ACTIVITY"
-
-
-def history_prefix(task_id: str) -> str:
-    """What the sort keys of one task's events start with: ``TASK#<id>#``."""
-    return f"TASK#{task_id}#"
 
 
 def comments_prefix(task_id: str) -> str:

@@ -42,16 +42,12 @@ def comment_service(shared: runtime.Shared) -> CommentService:
 
 COLLECTION = "/tasks/{task_id}/comments"
 ITEM = f"{COLLECTION}/{{comment_id}}"
-JSON = ["application/json"]
-MERGE_PATCH = ["application/merge-patch+json", "application/json"]
-#: GET and DELETE read no body, so any Content-Type a client library adds is harmless.
-NO_BODY = ["*/*"]
 #: The list's query parameters, as the API document names them (the task list's are
 #: ``limit`` and ``cursor``).
 PAGE_PARAMETERS = {name: f"Comment{name.capitalize()}" for name in LIST_PARAMETERS}
 
 
-@comments.route(COLLECTION, methods=["GET"], content_types=NO_BODY, authorizer=cognito)
+@comments.route(COLLECTION, methods=["GET"], content_types=http.NO_BODY, authorizer=cognito)
 @comments.operation(
     "List a task's comments",
     "The task's comments, oldest first, one page at a time; the next page is `nextCursor`, "
@@ -66,7 +62,7 @@ def list_comments(task_id: str) -> Response:
     return http.page_response(comment_service().list(owner, task_id, params), request)
 
 
-@comments.route(COLLECTION, methods=["POST"], content_types=JSON, authorizer=cognito)
+@comments.route(COLLECTION, methods=["POST"], content_types=http.JSON, authorizer=cognito)
 @comments.operation(
     "Comment on a task",
     "Adds a comment by the caller, with a generated id. With an `Idempotency-Key`, a repeat "
@@ -90,7 +86,7 @@ def create_comment(task_id: str) -> Response:
     return _created(comment)
 
 
-@comments.route(ITEM, methods=["GET"], content_types=NO_BODY, authorizer=cognito)
+@comments.route(ITEM, methods=["GET"], content_types=http.NO_BODY, authorizer=cognito)
 @comments.operation(
     "Read a comment",
     "With `If-None-Match` holding the current ETag, 304 and no body.",
@@ -104,7 +100,7 @@ def get_comment(task_id: str, comment_id: str) -> Response:
     return http.read_response(comment_service().get(owner, task_id, comment_id), if_none_match)
 
 
-@comments.route(ITEM, methods=["PATCH"], content_types=MERGE_PATCH, authorizer=cognito)
+@comments.route(ITEM, methods=["PATCH"], content_types=http.MERGE_PATCH, authorizer=cognito)
 @comments.operation(
     "Edit a comment",
     "A JSON Merge Patch (RFC 7396) of the body. `If-Match` makes the change conditional.",
@@ -124,7 +120,7 @@ def patch_comment(task_id: str, comment_id: str) -> Response:
     return http.record_response(changed)
 
 
-@comments.route(ITEM, methods=["DELETE"], content_types=NO_BODY, authorizer=cognito)
+@comments.route(ITEM, methods=["DELETE"], content_types=http.NO_BODY, authorizer=cognito)
 @comments.operation(
     "Delete a comment",
     "`If-Match` makes the deletion conditional.",

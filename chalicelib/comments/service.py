@@ -32,6 +32,7 @@ from chalicelib.comments.schema import (
 )
 from chalicelib.comments.store import CommentStore, Gone, Refused, Remembered
 from chalicelib.core import clock, encoding, validation
+from chalicelib.core import schema as core_schema
 from chalicelib.core.clock import Clock, utc_now, utc_timestamp
 from chalicelib.core.conditions import Match, Version, matches
 from chalicelib.core.errors import (
@@ -66,7 +67,7 @@ _LIST = validation.SchemaCheck(schema.LIST_PARAMETERS_SCHEMA)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-def time_ordered_id(moment: dt.datetime) -> str:
+def time_ordered_id(moment: dt.datetime, random_bits: int | None = None) -> str:
     """A UUIDv7 (RFC 9562) of ``moment``: 48 bits of Unix milliseconds, then the
     microseconds within that millisecond in 12 bits (the RFC's method 3, sub-millisecond
     precision), then 62 random bits. Its text sorts as its time does, so ordering ids is
@@ -77,18 +78,14 @@ def time_ordered_id(moment: dt.datetime) -> str:
     milliseconds, within = divmod(micros, 1000)
     fraction = (within << 12) // 1000  # strictly increasing in ``within``: 4096 steps
     value = (milliseconds << 80) | (0x7 << 76) | (fraction << 64)
-    value |= (0b10 << 62) | secrets.randbits(62)
+    value |= (0b10 << 62) | (secrets.randbits(62) if random_bits is None else random_bits)
     return str(uuid.UUID(int=value))
 
 
 def earliest_id(moment: dt.datetime) -> str:
     """The lowest id ``time_ordered_id`` can give at ``moment``: every comment made from
     then on sorts after it (the stream consumer removes what a task had before)."""
-    elapsed = moment - _EPOCH
-    micros = (elapsed.days * 86_400 + elapsed.seconds) * 1_000_000 + elapsed.microseconds
-    milliseconds, within = divmod(micros, 1000)
-    value = (milliseconds << 80) | (0x7 << 76) | (((within << 12) // 1000) << 64) | (0b10 << 62)
-    return str(uuid.UUID(int=value))
+    return time_ordered_id(moment, random_bits=0)
 
 
 def _check_ids(task_id: str, comment_id: str | None = None) -> list[FieldError]:
@@ -114,8 +111,7 @@ def _validate_ids(task_id: str, comment_id: str | None = None) -> None:
 
 
 def _writable(body: dict[str, Any]) -> dict[str, Any]:
-    """Drop server-managed fields: they are ignored so that GET, edit, PATCH round-trips."""
-    return {k: v for k, v in body.items() if k not in schema.SERVER_FIELDS}
+    return core_schema.writable(body, schema.SERVER_FIELDS)
 
 
 def _request_hash(task_id: str, fields: dict[str, Any]) -> str:

@@ -40,6 +40,11 @@ from chalicelib.core.record import ID, Record
 log = logging.getLogger("task-api.http")
 
 PROBLEM_JSON = "application/problem+json"
+#: What routes accept: a JSON body; a merge patch (RFC 7396), or plain JSON, for PATCH; and
+#: for GET and DELETE, which read no body, any Content-Type a client library adds.
+JSON = ["application/json"]
+MERGE_PATCH = ["application/merge-patch+json", "application/json"]
+NO_BODY = ["*/*"]
 #: Room for the largest valid task even with every character \u-escaped (about 140 KB).
 MAX_BODY_BYTES = 256 * 1024
 #: Arrays and objects in a request body nest at most this deep (a task needs 2).

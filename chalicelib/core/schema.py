@@ -27,6 +27,12 @@ def server_fields(fields: dict[str, dict[str, Any]]) -> frozenset[str]:
     return frozenset(name for name, spec in fields.items() if spec.get("readOnly"))
 
 
+def writable(body: dict[str, Any], server: frozenset[str]) -> dict[str, Any]:
+    """A request body without the server's fields: sent, they are ignored, so that a record
+    read with GET can be edited and sent back."""
+    return {name: value for name, value in body.items() if name not in server}
+
+
 def defaults(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Fields a client may write, with the default an omitted (or, in a patch, null) one
     takes."""

@@ -7,10 +7,8 @@ from typing import Any
 from chalice.app import Response
 
 from chalicelib import identity
+from chalicelib.core import http
 from chalicelib.core.operations import PUBLIC_ERRORS, ApiBlueprint, Components
-
-#: GET reads no body, so any Content-Type a client library adds is harmless.
-NO_BODY = ["*/*"]
 
 
 def _components() -> Components:
@@ -23,7 +21,7 @@ def _components() -> Components:
 site = blueprint = ApiBlueprint(__name__, components=_components)
 
 
-@site.route("/health", methods=["GET"], content_types=NO_BODY)
+@site.route("/health", methods=["GET"], content_types=http.NO_BODY)
 @site.operation(
     "Health check",
     "Answers without a token and without touching DynamoDB.",
@@ -35,7 +33,7 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@site.route("/openapi.json", methods=["GET"], content_types=NO_BODY)
+@site.route("/openapi.json", methods=["GET"], content_types=http.NO_BODY)
 @site.operation(
     "This API document",
     "The OpenAPI 3.1 document of this API, served without a token.",
@@ -49,7 +47,7 @@ def openapi_document() -> dict[str, Any]:
     return openapi.served(site.current_app.routes, identity.anonymous_allowed())
 
 
-@site.route("/", methods=["GET"], content_types=NO_BODY)
+@site.route("/", methods=["GET"], content_types=http.NO_BODY)
 @site.operation(
     "The web page",
     "A task manager for the browser, served without a token; where the stage needs one, "
@@ -66,7 +64,7 @@ def web_page() -> Response:
     return webpage.page(site.current_request)
 
 
-@site.route("/ui/{name}", methods=["GET"], content_types=NO_BODY)
+@site.route("/ui/{name}", methods=["GET"], content_types=http.NO_BODY)
 @site.operation(
     "A file of the web page",
     "The page's script, stylesheet and icon, named by a fingerprint of their content, so "

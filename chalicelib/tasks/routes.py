@@ -40,13 +40,9 @@ def task_service(shared: runtime.Shared) -> TaskService:
 
 
 COLLECTION = "/tasks"
-JSON = ["application/json"]
-MERGE_PATCH = ["application/merge-patch+json", "application/json"]
-#: GET and DELETE read no body, so any Content-Type a client library adds is harmless.
-NO_BODY = ["*/*"]
 
 
-@tasks.route(COLLECTION, methods=["GET"], content_types=NO_BODY, authorizer=cognito)
+@tasks.route(COLLECTION, methods=["GET"], content_types=http.NO_BODY, authorizer=cognito)
 @tasks.operation(
     "List tasks",
     "The caller's tasks, newest first, one page at a time. Filters combine; the next page "
@@ -61,7 +57,7 @@ def list_tasks() -> Response:
     return http.page_response(task_service().list(owner, params), request)
 
 
-@tasks.route(COLLECTION, methods=["POST"], content_types=JSON, authorizer=cognito)
+@tasks.route(COLLECTION, methods=["POST"], content_types=http.JSON, authorizer=cognito)
 @tasks.operation(
     "Create a task",
     "Creates a task with a generated id. With an `Idempotency-Key`, a repeat of the same "
@@ -80,7 +76,7 @@ def create_task() -> Response:
 
 
 @tasks.route(
-    f"{COLLECTION}/{{task_id}}", methods=["GET"], content_types=NO_BODY, authorizer=cognito
+    f"{COLLECTION}/{{task_id}}", methods=["GET"], content_types=http.NO_BODY, authorizer=cognito
 )
 @tasks.operation(
     "Read a task",
@@ -95,7 +91,9 @@ def get_task(task_id: str) -> Response:
     return http.read_response(task_service().get(owner, task_id), if_none_match)
 
 
-@tasks.route(f"{COLLECTION}/{{task_id}}", methods=["PUT"], content_types=JSON, authorizer=cognito)
+@tasks.route(
+    f"{COLLECTION}/{{task_id}}", methods=["PUT"], content_types=http.JSON, authorizer=cognito
+)
 @tasks.operation(
     "Create or replace a task at this id",
     "Replaces every writable field: an omitted one takes its default. Creates the task (201) "
@@ -114,7 +112,10 @@ def replace_task(task_id: str) -> Response:
 
 
 @tasks.route(
-    f"{COLLECTION}/{{task_id}}", methods=["PATCH"], content_types=MERGE_PATCH, authorizer=cognito
+    f"{COLLECTION}/{{task_id}}",
+    methods=["PATCH"],
+    content_types=http.MERGE_PATCH,
+    authorizer=cognito,
 )
 @tasks.operation(
     "Change some fields of a task",
@@ -136,7 +137,7 @@ def patch_task(task_id: str) -> Response:
 
 
 @tasks.route(
-    f"{COLLECTION}/{{task_id}}", methods=["DELETE"], content_types=NO_BODY, authorizer=cognito
+    f"{COLLECTION}/{{task_id}}", methods=["DELETE"], content_types=http.NO_BODY, authorizer=cognito
 )
 @tasks.operation(
     "Delete a task",

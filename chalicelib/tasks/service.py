@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from chalicelib.core import clock, encoding, validation
+from chalicelib.core import schema as core_schema
 from chalicelib.core.clock import Clock, utc_now, utc_timestamp
 from chalicelib.core.conditions import ANY, NONE, Match, Preconditions, matches
 from chalicelib.core.errors import (
@@ -72,8 +73,7 @@ def only_expired(invalid: ValidationFailed) -> bool:
 
 
 def _writable(body: dict[str, Any]) -> dict[str, Any]:
-    """Drop server-managed fields: they are ignored so that GET, edit, PUT round-trips."""
-    return {k: v for k, v in body.items() if k not in schema.SERVER_FIELDS}
+    return core_schema.writable(body, schema.SERVER_FIELDS)
 
 
 def _normalized(fields: dict[str, Any]) -> dict[str, Any]:
