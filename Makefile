@@ -60,7 +60,7 @@ run: $(LOCAL) ## serve the API on http://127.0.0.1:$(PORT) (stage "local")
 	$(BIN)/chalice local --stage local --port $(PORT)
 
 test: $(DEV) ## run the whole test suite, on every core; the log ends with its slowest 15 tests
-	$(BIN)/python -m pytest -n $(WORKERS) --durations=15
+	$(BIN)/python -m pytest -n $(WORKERS) --dist worksteal --durations=15
 
 check: lint $(DEV) ## the inner loop: lint, then the tests that need no server, Java or browser
 	HYPOTHESIS_PROFILE=check $(BIN)/python -m pytest -n $(WORKERS) -q -m "not external"

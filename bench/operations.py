@@ -327,19 +327,44 @@ def measure(bench: Bench, measured_owner: str, runs: int) -> dict[str, dict[str,
         ),
     )
     stream.skip()  # comment edits make no history
+    later = repeat(lambda i: bench.call("POST", f"/tasks/{ids[i]}/comments", WRITER, COMMENT))
+    stream.skip()  # as the comments above
     record(
         "comment list page",
         200,
         repeat(lambda i: bench.call("GET", f"/tasks/{ids[i]}/comments", WRITER)),
     )
+    firsts = repeat(lambda i: bench.call("GET", f"/tasks/{ids[i]}/comments?limit=1", WRITER))
+    record(
+        "comment list page 2 (cursor)",
+        200,
+        repeat(
+            lambda i: bench.call(
+                "GET", f"/tasks/{ids[i]}/comments?cursor={firsts[i].body['nextCursor']}", WRITER
+            )
+        ),
+    )
     record("comment delete", 204, repeat(lambda i: bench.call("DELETE", comment_paths[i], WRITER)))
+    for i, comment in enumerate(later):  # the task's delete below is measured without comments
+        bench.call("DELETE", f"/tasks/{ids[i]}/comments/{comment.body['id']}", WRITER)
     stream.skip()
     record("delete", 204, repeat(lambda i: bench.call("DELETE", f"/tasks/{ids[i]}", WRITER)))
     history_of("delete")
-    record(
+    histories = record(
         "history page",
         200,
-        repeat(lambda i: bench.call("GET", f"/tasks/{ids[i]}/activity", WRITER)),
+        repeat(lambda i: bench.call("GET", f"/tasks/{ids[i]}/activity?limit=2", WRITER)),
+    )
+    record(
+        "history page 2 (cursor)",
+        200,
+        repeat(
+            lambda i: bench.call(
+                "GET",
+                f"/tasks/{ids[i]}/activity?limit=2&cursor={histories[i].body['nextCursor']}",
+                WRITER,
+            )
+        ),
     )
     feed = record("feed page", 200, repeat(lambda i: bench.call("GET", "/activity", WRITER)))
     if len(feed[0].body["items"]) != 25 or feed[0].body["nextCursor"] is None:

@@ -58,6 +58,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A test that runs for minutes goes first: on the last worker to start it, it would end
+    # the run alone (`make test` also lets idle workers take queued tests: --dist worksteal).
+    items.sort(key=lambda item: item.get_closest_marker("runs_for_minutes") is None)
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         if (

@@ -22,8 +22,7 @@ from typing import Any, Protocol, cast
 from boto3.dynamodb.types import TypeDeserializer
 
 from chalicelib.activity import schema as activity
-from chalicelib.activity.record import Actor, Event
-from chalicelib.comments.service import earliest_id
+from chalicelib.activity.record import Actor, Entry, Event
 from chalicelib.comments.store import KIND as COMMENT_KIND
 from chalicelib.core import dynamo
 from chalicelib.core.clock import utc_timestamp
@@ -46,8 +45,10 @@ _WRITABLE = tuple(name for name in tasks.FIELDS if name not in tasks.SERVER_FIEL
 class Writer(Protocol):
     """What the consumer writes with (``chalicelib.activity.writer.ActivityWriter``)."""
 
-    def put(self, owner: str, events: list[tuple[Event, int]]) -> None: ...
-    def purge_comments(self, owner: str, task_id: str, before: str | None = None) -> int: ...
+    def put(self, owner: str, entries: list[Entry]) -> None: ...
+    def purge_comments(
+        self, owner: str, task_id: str, made_before: dt.datetime | None = None
+    ) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -130,13 +131,34 @@ def _after(moment: dt.datetime, task: Task) -> dt.datetime:
     return max(moment, _parse(task[UPDATED_AT]) + dt.timedelta(microseconds=1))
 
 
+def _end_of_second(moment: dt.datetime) -> dt.datetime:
+    """The last microsecond of ``moment``'s second: a deletion the stream dates to a second
+    (rounded down) happened before it."""
+    return moment.replace(microsecond=0) + dt.timedelta(seconds=1, microseconds=-1)
+
+
 def _deleted_at(change: Change, task: Task) -> dt.datetime:
-    """When a task was deleted: the stream says so to the second, rounded down. The end of
-    that second is after the deletion, so the event sorts after everything done to the task
-    before it, its comments included; and it is the same each time the record is delivered
-    again, so the event is too."""
-    end_of_second = change.at.replace(microsecond=0) + dt.timedelta(seconds=1, microseconds=-1)
-    return _after(end_of_second, task)
+    """When a task was deleted, as the event says: the stream knows it to the second,
+    rounded down. The end of that second is after the deletion, so ``at`` is never before
+    anything done to the task before it, its comments included; and it is the same each
+    time the record is delivered again."""
+    return _after(_end_of_second(change.at), task)
+
+
+#: DynamoDB's stream sequence numbers have at most 40 digits: padded, they sort as numbers.
+SEQUENCE_DIGITS = 40
+
+
+def order_of(change: Change, index: int) -> str:
+    """Where the ``index``-th event of a change sorts: in the order the table changed. First
+    the stream's time (to the second on AWS, finer on the emulators), then the record's
+    sequence number, which orders the changes within that second (the records of one
+    owner's items share a partition key, so a shard), then the event's place in its record.
+    It is the same on every delivery of the record. ``at`` cannot be the order: a deletion
+    is known only to the second, and a task made again at its id in that second must still
+    come after it."""
+    sequence = change.sequence.zfill(SEQUENCE_DIGITS)
+    return f"{utc_timestamp(change.at)}/{sequence}/{index}"
 
 
 def _changes(old: Task, new: Task) -> dict[str, dict[str, Any]]:
@@ -148,9 +170,9 @@ def _changes(old: Task, new: Task) -> dict[str, dict[str, Any]]:
     }
 
 
-def events_of(change: Change) -> list[tuple[Event, dt.datetime]]:
-    """The events a change records, each with when it happened."""
-    made: list[tuple[Event, dt.datetime]] = []
+def events_of(change: Change) -> list[Entry]:
+    """The events a change records, each with its order and when it happened."""
+    made: list[Entry] = []
 
     def add(kind: str, at: dt.datetime, actor: Actor, **fields: Any) -> None:
         event = {
@@ -161,7 +183,7 @@ def events_of(change: Change) -> list[tuple[Event, dt.datetime]]:
             activity.ACTOR: actor,
             **fields,
         }
-        made.append((cast(Event, event), at))
+        made.append(Entry(cast(Event, event), order_of(change, len(made)), int(at.timestamp())))
 
     if change.comment_id is not None:
         if change.name == INSERT and change.new is not None:
@@ -217,14 +239,14 @@ def handle(records: Iterable[Mapping[str, Any]], writer: Writer) -> list[str]:
             change = change_of(record)
             if change is None:
                 continue
-            events = events_of(change)
-            if events:
-                writer.put(change.owner, [(e, int(at.timestamp())) for e, at in events])
+            entries = events_of(change)
+            if entries:
+                writer.put(change.owner, entries)
             if change.comment_id is None and change.name == REMOVE:
                 writer.purge_comments(change.owner, change.task_id)
             elif change.comment_id is None and (new_incarnation := _replaced(change)):
                 # A PUT over an expired task: the old task's comments go, the new one's stay.
-                writer.purge_comments(change.owner, change.task_id, earliest_id(new_incarnation))
+                writer.purge_comments(change.owner, change.task_id, new_incarnation)
         except Exception:
             sequence = str(record.get("dynamodb", {}).get("SequenceNumber", ""))
             log.exception("Could not record the change %s", sequence)

@@ -2,7 +2,7 @@
 it by a test). No ``from __future__ import annotations``: TypedDict must see ``NotRequired``
 to know which keys are optional."""
 
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NamedTuple, NotRequired, TypedDict
 
 
 class Actor(TypedDict):
@@ -21,3 +21,13 @@ class Event(TypedDict):
     version: NotRequired[int]
     changes: NotRequired[dict[str, dict[str, Any]]]
     commentId: NotRequired[str]
+
+
+class Entry(NamedTuple):
+    """An event as the stream consumer writes it: where it sorts in the history and the feed
+    (``order``, the order the table changed in), and when its retention starts (epoch
+    seconds)."""
+
+    event: Event
+    order: str
+    at_epoch: int

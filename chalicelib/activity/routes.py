@@ -90,7 +90,7 @@ def activity_feed() -> Response:
 def activity_writer(shared: runtime.Shared) -> Writer:
     from chalicelib.activity.writer import ActivityWriter  # the consumer's function only
 
-    return ActivityWriter(shared.client, shared.table_name, retention_seconds())
+    return ActivityWriter(shared.client, shared.table_name, retention_seconds(), shared.clock)
 
 
 def retention_seconds(environ: Mapping[str, str] | None = None) -> int:

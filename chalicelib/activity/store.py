@@ -1,7 +1,8 @@
 """Reading the activity history: a task's events and an owner's feed, one Query a page.
 
-A task's events sort by ``TASK#<task>#<at>#<event>`` in the owner's activity partition (the
-history), and by ``<at>#<event>`` in the list index (the feed): newest first, both.
+A task's events sort by ``TASK#<task>#<order>#<event>`` in the owner's activity partition
+(the history), and by ``<order>#<event>`` in the list index (the feed): newest first, both.
+The order is the order the table changed in (``consumer.order_of``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.activity.record import Event
-from chalicelib.activity.schema import AT, FIELDS, ID, LIST_PARAMETERS, VERSION
+from chalicelib.activity.schema import FIELDS, ID, LIST_PARAMETERS, VERSION
 from chalicelib.core import dynamo
 from chalicelib.core.cursor import CursorCodec
 from chalicelib.core.dynamo import Expression, KeysetPager, ListOrder, RecordItems
@@ -35,8 +36,10 @@ def history_prefix(task_id: str) -> str:
 #: A page's read budget, as for tasks: the largest page and one more item, in two Queries.
 MAX_ITEMS_READ_PER_PAGE = LIST_PARAMETERS[LIMIT]["maximum"] + 1
 MAX_QUERIES_PER_PAGE = 2
-#: The feed: newest first by when, ties broken by the event's id.
-FEED_ORDER = ListOrder(attribute=LIST_SORT_KEY, fields=(AT, ID))
+#: What a cursor calls an event's place in the order the table changed in.
+ORDER = "order"
+#: The feed: newest first in that order, ties (none: one record, one order) broken by id.
+FEED_ORDER = ListOrder(attribute=LIST_SORT_KEY, fields=(ORDER, ID))
 
 
 #: An event's optional fields stay absent where it has none, rather than null.
@@ -48,7 +51,7 @@ def history_order(owner: str, task_id: str) -> ListOrder:
     return ListOrder(
         attribute=SORT_KEY,
         prefix=history_prefix(task_id),
-        fields=(AT, ID),
+        fields=(ORDER, ID),
         partition=(PARTITION_KEY, activity_partition(owner)),
     )
 

@@ -284,7 +284,8 @@ class RecordItems(Generic[R]):
 @dataclass(frozen=True)
 class ListOrder:
     """How a list walks its sort key: ``attribute`` holds ``<prefix><a>#<b>``, where ``a`` and
-    ``b`` are the values of the record's two ``fields`` (neither may hold a ``#``)."""
+    ``b`` (neither holding a ``#``) are what a cursor carries under the two ``fields`` names,
+    such as a task's creation time and id."""
 
     attribute: str = LIST_SORT_KEY
     prefix: str = ""
@@ -295,12 +296,9 @@ class ListOrder:
     #: and its value, so that a cursor resumes with ExclusiveStartKey instead.
     partition: tuple[str, str] | None = None
 
-    def position(self, record: Mapping[str, Any]) -> dict[str, str]:
-        """A record's place in the list, as a cursor carries it."""
-        return {name: record[name] for name in self.fields}
-
     def key_position(self, key: Item) -> dict[str, str]:
-        """The place of an item DynamoDB read last (a LastEvaluatedKey)."""
+        """The place of an item in the list, as a cursor carries it, read from its sort key
+        (an item read, or a LastEvaluatedKey)."""
         first, _, second = key[self.attribute]["S"].removeprefix(self.prefix).partition("#")
         return dict(zip(self.fields, (first, second), strict=True))
 
@@ -396,7 +394,7 @@ class KeysetPager(Generic[R]):
                 break
             request["ExclusiveStartKey"] = last_read
         if len(records) < len(matched):  # more matched than the page holds
-            position = order.position(cast(Mapping[str, Any], records[-1]))
+            position = order.key_position(matched[len(records) - 1])
         elif last_read is not None:  # the budget ran out before the end of the list
             position = order.key_position(last_read)
         else:

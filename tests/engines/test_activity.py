@@ -4,6 +4,7 @@ stream is read when a test says so (``stream_poller.drain``)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import urllib.parse
 from typing import Any
 
@@ -14,6 +15,8 @@ from botocore.config import Config
 from chalicelib import runtime
 from chalicelib.activity import consumer
 from chalicelib.activity.routes import activity_writer
+from chalicelib.comments.service import time_ordered_id
+from chalicelib.comments.store import DynamoCommentStore
 from devserver import stream_poller
 from tests.conftest import Api, Clock
 from tools import dev_token
@@ -227,8 +230,42 @@ def test_cancelled_comment_writes_leave_no_trace_in_the_history(api: Api) -> Non
     assert api.post(comments, {"body": "Too late"}).status == 404
     later = api.create(title="Later")
     assert [e["type"] for e in history(api, later["id"])["items"]] == ["created"]
-    # Each event once, and none of the cancelled writes. (Not their order: a "deleted" event
-    # is dated from its stream record, to the second on DynamoDB Local, so it can sort before
-    # a comment made in the same second.)
+    # Each event once, in order, and none of the cancelled writes.
     told = [e["type"] for e in history(api, task["id"])["items"]]
-    assert sorted(told) == ["commented", "created", "deleted"]
+    assert told == ["deleted", "commented", "created"]
+
+
+def test_a_task_deleted_and_made_again_before_the_stream_is_read_keeps_both_stories(
+    api: Api,
+) -> None:
+    """All within a second or so, with the stream read only at the end: the old task's
+    comments go, the new task's stay, and the history and the feed tell it in order."""
+    old = api.put("/tasks/again", {"title": "old"}).json
+    comments = f"/tasks/{old['id']}/comments"
+    assert api.post(comments, {"body": "on the old task"}).status == 201
+    assert api.delete(f"/tasks/{old['id']}").status == 204
+    assert api.put("/tasks/again", {"title": "new"}).status == 201
+    assert api.post(comments, {"body": "on the new task"}).status == 201
+    assert api.patch("/tasks/again", {"status": "completed"}).status == 200
+    story = ["updated", "commented", "created", "deleted", "commented", "created"]
+    assert [e["type"] for e in history(api, "again")["items"]] == story
+    assert [e["type"] for e in api.get("/activity").json["items"]] == story
+    assert [c["body"] for c in api.get(comments).json["items"]] == ["on the new task"]
+
+
+def test_a_deleted_tasks_comments_made_after_the_purge_began_stay(api: Api, clock: Clock) -> None:
+    """The purge's bound when no task has the id any more: the consumer's own time. A task
+    made at the id after its Query has comments made after that time, which it leaves."""
+    task = api.create()
+    comments = f"/tasks/{task['id']}/comments"
+    old = api.post(comments, {"body": "before the deletion"}).json
+    assert api.delete(f"/tasks/{task['id']}").status == 204
+    later = {**old, "id": time_ordered_id(clock.now + dt.timedelta(minutes=1)), "body": "later"}
+    shared = runtime.shared()
+    item = DynamoCommentStore.item("local", later)  # the local stage's one user
+    shared.client.put_item(TableName=shared.table_name, Item=item)
+    stream_poller.drain()  # the deletion's record: the purge runs now
+    key = {"pk": item["pk"], "sk": item["sk"]}
+    assert "Item" in shared.client.get_item(TableName=shared.table_name, Key=key)
+    gone = dict(key, sk={"S": item["sk"]["S"].replace(later["id"], old["id"])})
+    assert "Item" not in shared.client.get_item(TableName=shared.table_name, Key=gone)

@@ -137,6 +137,7 @@ def _results(page_units: dict[int, float]) -> dict[str, Any]:
     sizes = []
     for size, units in page_units.items():
         ours = {name: _operation() for name in suite.ONE_REQUEST}
+        ours |= {name: _operation(requests=2) for name in suite.TWO_REQUESTS}
         ours["list page"] = _operation(read=units, write=0)
         ours["list page, tag filter"] = _operation(requests=3, read=7, write=0)
         for name, requests in suite.HISTORY_WRITE_REQUESTS.items():

@@ -40,6 +40,7 @@ def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServ
         yield server
 
 
+@pytest.mark.runs_for_minutes  # about four: started first (tests/external.py)
 def test_schemathesis_finds_no_failure_with_all_checks(
     local_server: LocalServer, tmp_path: Path
 ) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from boto3.dynamodb.types import TypeSerializer
 
 from chalicelib.activity import consumer
-from chalicelib.activity.record import Event
+from chalicelib.activity.record import Entry, Event
 from chalicelib.comments.service import earliest_id, time_ordered_id
 from devserver.stream_poller import MAX_ATTEMPTS, StreamPoller
 from tests.conftest import new_task
@@ -68,21 +69,29 @@ class Writer:
     """Records what the consumer writes; fails on the tasks named in ``failing``."""
 
     def __init__(self, failing: frozenset[str] = frozenset()) -> None:
-        self.events: dict[str, tuple[str, Event, int]] = {}
+        self.events: dict[str, tuple[str, Event, str]] = {}
         self.puts = 0
-        self.purged: list[tuple[str, str]] = []
+        self.purged: list[tuple[Any, ...]] = []
         self.failing = failing
 
-    def put(self, owner: str, events: list[tuple[Event, int]]) -> None:
+    def put(self, owner: str, entries: list[Entry]) -> None:
         self.puts += 1
-        for event, at in events:
+        for event, order, _ in entries:
             if event["taskId"] in self.failing:
                 raise RuntimeError("DynamoDB said no")
-            self.events[event["id"]] = (owner, event, at)  # an item's key: rewritten, not added
+            self.events[event["id"]] = (owner, event, order)  # an item's key: rewritten, not added
 
-    def purge_comments(self, owner: str, task_id: str, before: str | None = None) -> int:
-        self.purged.append((owner, task_id) if before is None else (owner, task_id, before))
+    def purge_comments(
+        self, owner: str, task_id: str, made_before: dt.datetime | None = None
+    ) -> int:
+        self.purged.append(
+            (owner, task_id) if made_before is None else (owner, task_id, made_before)
+        )
         return 0
+
+    def in_order(self) -> list[str]:
+        """The events' types in the history's order, oldest first."""
+        return [event["type"] for _, event, _ in sorted(self.events.values(), key=lambda e: e[2])]
 
     def kinds(self) -> list[str]:
         return [event["type"] for _, event, _ in self.events.values()]
@@ -152,14 +161,55 @@ def test_a_put_over_an_expired_task_records_the_expiry_and_the_new_task() -> Non
     consumer.handle([record("MODIFY", new, old)], writer)
     assert sorted(writer.kinds()) == ["created", "expired"]
     assert len(writer.events) == 2  # two ids from one record
+    assert writer.in_order() == ["expired", "created"]
     # The old task's comments go; the new one's, made from its creation on, stay.
     created = dt.datetime(2028, 1, 1, tzinfo=dt.UTC)
-    assert writer.purged == [(OWNER, "t1", earliest_id(created))]
+    assert writer.purged == [(OWNER, "t1", created)]
     assert (
         earliest_id(created)
         < time_ordered_id(created)
         < time_ordered_id(created + dt.timedelta(microseconds=1))
     )
+
+
+def test_a_task_deleted_and_made_again_in_the_same_second_keeps_its_story_in_order() -> None:
+    """The stream dates both to the same second; its sequence numbers order them. ``at``
+    alone cannot: the deletion's is the end of its second, after the new task's creation."""
+    second = 1_900_000_000.0
+    comment = image(
+        OWNER,
+        "TASK#t1#COMMENT#c1",
+        {"id": "c1", "taskId": "t1", "body": "hi", "createdAt": "2030-03-17T17:46:40.900000Z"},
+        OWNER,
+    )
+    again = task_image(created="2030-03-17T17:46:40.500000Z")
+    batch = [
+        record("INSERT", task_image(), at=second),
+        record("REMOVE", old=task_image(), at=second),
+        record("INSERT", again, at=second),
+        record("INSERT", comment, at=second),
+        record("MODIFY", {**again, "title": {"S": "x"}, "version": {"N": "2"}}, again, at=second),
+    ]
+    writer = Writer()
+    consumer.handle(batch, writer)
+    assert writer.in_order() == ["created", "deleted", "created", "commented", "updated"]
+    deleted = next(e for _, e, _ in writer.events.values() if e["type"] == "deleted")
+    assert deleted["at"] == "2030-03-17T17:46:40.999999Z"  # its end of second, as before
+
+
+def test_the_order_is_the_streams_time_then_its_sequence_number_as_a_number() -> None:
+    """Sequence numbers of any length (21 to 40 digits) compare as numbers once padded, and
+    a later second comes after whatever the sequence numbers say."""
+    change = consumer.change_of(record("INSERT", task_image()))
+    assert change is not None
+    short = consumer.order_of(replace(change, sequence="999"), 0)
+    long = consumer.order_of(replace(change, sequence="1000"), 0)
+    later = consumer.order_of(
+        replace(change, sequence="1", at=change.at + dt.timedelta(seconds=1)), 0
+    )
+    assert short < long < later
+    assert consumer.order_of(change, 0) < consumer.order_of(change, 1)
+    assert "#" not in later  # a sort key's part
 
 
 def test_a_new_comment_is_a_commented_event_of_its_task() -> None:
