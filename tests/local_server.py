@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from devserver.stream_poller import POLLING_VARIABLE
-from tests.conftest import PROJECT_DIR
+from tests.conftest import PROJECT_DIR, require_dynamodb_local
+from tools import dynamodb_local
 
 CHALICE = str(Path(sys.executable).parent / "chalice")
 
@@ -102,3 +103,22 @@ def running_local_server(
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+#: The engines a server runs on: the embedded emulator, and AWS's DynamoDB Local (Java).
+ENGINES = ["embedded", pytest.param("dynamodb-local", marks=pytest.mark.dynamodb_local)]
+
+
+@contextlib.contextmanager
+def server_on(engine: str, log_dir: Path) -> Iterator[LocalServer]:
+    """A fresh server on ``engine`` (one of ``ENGINES``), with its own DynamoDB Local."""
+    if engine == "embedded":
+        with running_local_server(log_dir) as running:
+            yield running
+        return
+    require_dynamodb_local()
+    with (
+        dynamodb_local.running() as local,
+        running_local_server(log_dir, local.endpoint_url) as running,
+    ):
+        yield running

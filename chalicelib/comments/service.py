@@ -30,7 +30,7 @@ from chalicelib.comments.schema import (
     USER,
     VERSION,
 )
-from chalicelib.comments.store import CommentStore, Gone, Refused, Remembered
+from chalicelib.comments.store import CommentStore, Gone
 from chalicelib.core import clock, encoding, validation
 from chalicelib.core import schema as core_schema
 from chalicelib.core.clock import Clock, utc_now, utc_timestamp
@@ -43,6 +43,7 @@ from chalicelib.core.errors import (
     StoreUnavailable,
     ValidationFailed,
 )
+from chalicelib.core.outcomes import Refused, Remembered
 from chalicelib.core.paging import CURSOR, LIMIT, Page, PageBytes
 from chalicelib.tasks.schema import RESOURCE as TASK_RESOURCE
 
@@ -205,7 +206,7 @@ class CommentService:
             if isinstance(outcome, Remembered):
                 if outcome.request_hash != request_hash:
                     raise IdempotencyKeyReused()
-                return outcome.comment
+                return outcome.record
             if outcome is not None:
                 return outcome
         raise RuntimeError(f"no free id in {MAX_ID_ATTEMPTS} attempts: is new_id random?")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import enum
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from botocore.exceptions import ClientError
@@ -34,6 +33,7 @@ from chalicelib.core.dynamo import (
     RecordItems,
 )
 from chalicelib.core.errors import IdempotencyConflict, StoreUnavailable
+from chalicelib.core.outcomes import Refused, Remembered
 from chalicelib.core.paging import Page, PageBytes
 from chalicelib.table import ACTOR_ATTRIBUTE, SORT_KEY, TTL_ATTRIBUTE
 from chalicelib.tasks.store import IDEMPOTENCY_KIND, TASK_KIND
@@ -66,22 +66,6 @@ class Gone(enum.Enum):
     COMMENT = "comment"
 
 
-@dataclass(frozen=True)
-class Refused:
-    """A conditional write on a comment of a live task that did not apply. ``current`` is
-    the comment the condition saw; None when there was none."""
-
-    current: Comment | None
-
-
-@dataclass(frozen=True)
-class Remembered:
-    """What an Idempotency-Key's first request stored: its request's hash and its comment."""
-
-    request_hash: str
-    comment: Comment
-
-
 class CommentStore(Protocol):
     """What the comment service needs from a store. Each method is one request in the
     common path (a list page after the first: two) and first requires the task to exist
@@ -101,7 +85,7 @@ class CommentStore(Protocol):
         request_hash: str,
         now: int,
         remember_until: int,
-    ) -> Comment | Remembered | Gone | None:
+    ) -> Comment | Remembered[Comment] | Gone | None:
         """Create ``comment`` and remember ``key`` with it until ``remember_until``, at once.
         The comment when created; what the key remembers when it is in use; None if a
         comment already has its id. IdempotencyConflict when another request holds the key
@@ -109,13 +93,13 @@ class CommentStore(Protocol):
 
     def replace(
         self, owner: str, comment: Comment, expected: Version, now: int
-    ) -> Refused | Gone | None:
+    ) -> Refused[Comment] | Gone | None:
         """Write ``comment`` over the one at its id, if that is at version ``expected``;
         None when written."""
 
     def delete(
         self, owner: str, task_id: str, comment_id: str, if_match: Match | None, now: int
-    ) -> Refused | Gone | None:
+    ) -> Refused[Comment] | Gone | None:
         """Delete a comment matching ``if_match``; None when deleted."""
 
     def list_page(
@@ -148,7 +132,7 @@ def _idempotency_key(owner: str, key: str) -> Item:
     return dynamo.item_key(owner, IDEMPOTENCY_KIND, f"{key} {KIND}")
 
 
-def _remembered(record: Item | None) -> Remembered:
+def _remembered(record: Item | None) -> Remembered[Comment]:
     if record is None:  # gone between the check and now: let the client retry
         raise IdempotencyConflict()
     return Remembered(record[_REQUEST_HASH]["S"], _COMMENTS.record(record[_REMEMBERED]["M"]))
@@ -247,7 +231,7 @@ class DynamoCommentStore:
         request_hash: str,
         now: int,
         remember_until: int,
-    ) -> Comment | Remembered | Gone | None:
+    ) -> Comment | Remembered[Comment] | Gone | None:
         """One transaction: the task check, the key remembered (unless it is in use) and a
         PutItem of a new comment."""
         record = {
@@ -282,7 +266,7 @@ class DynamoCommentStore:
     @dynamo.translating_errors
     def replace(
         self, owner: str, comment: Comment, expected: Version, now: int
-    ) -> Refused | Gone | None:
+    ) -> Refused[Comment] | Gone | None:
         """One transaction: the task check and a PutItem conditioned on the version."""
         condition = Expression()
         put = self._put(
@@ -302,7 +286,7 @@ class DynamoCommentStore:
     @dynamo.translating_errors
     def delete(
         self, owner: str, task_id: str, comment_id: str, if_match: Match | None, now: int
-    ) -> Refused | Gone | None:
+    ) -> Refused[Comment] | Gone | None:
         """One transaction: the task check and a DeleteItem of an existing comment that
         matches ``if_match``."""
         condition = Expression()
@@ -358,7 +342,7 @@ def _failed(reason: dict[str, Any]) -> bool:
     return reason.get("Code") == CONDITION_FAILED
 
 
-def _refusal(error: ClientError) -> Refused | Gone:
+def _refusal(error: ClientError) -> Refused[Comment] | Gone:
     """What a cancelled write on a comment met: the task gone, or the comment's condition
     failing (with the comment it saw)."""
     task, written = _reasons(error, 2)

@@ -25,6 +25,7 @@ from chalicelib.core.errors import (
     PreconditionFailed,
     ValidationFailed,
 )
+from chalicelib.core.outcomes import Refused, Remembered
 from chalicelib.core.paging import CURSOR, LIMIT, Page, PageBytes
 from chalicelib.tasks import schema
 from chalicelib.tasks.record import Task, is_visible
@@ -39,7 +40,7 @@ from chalicelib.tasks.schema import (
     UPDATED_AT,
     VERSION,
 )
-from chalicelib.tasks.store import ListFilters, Refused, Remembered, TaskStore
+from chalicelib.tasks.store import ListFilters, TaskStore
 
 #: How long an Idempotency-Key is remembered: a retry within this window replays.
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 60 * 60
@@ -157,11 +158,11 @@ class TaskService:
         raise RuntimeError(f"no free id in {MAX_ID_ATTEMPTS} attempts: is new_id random?")
 
     @staticmethod
-    def _replay(remembered: Remembered, request_hash: str) -> Task:
+    def _replay(remembered: Remembered[Task], request_hash: str) -> Task:
         """The first request's task, if this is the same request."""
         if remembered.request_hash != request_hash:
             raise IdempotencyKeyReused()
-        return remembered.task
+        return remembered.record
 
     def get(self, owner: str, task_id: str) -> Task:
         validation.validate_id(task_id)
@@ -234,7 +235,7 @@ class TaskService:
             raise self._refusal(task_id, refused, epoch)
 
     @staticmethod
-    def _refusal(task_id: str, refused: Refused, now: int) -> Exception:
+    def _refusal(task_id: str, refused: Refused[Task], now: int) -> Exception:
         """412 when there was a visible task that did not match, 404 when there was none."""
         if refused.current is not None and is_visible(refused.current, now):
             return PreconditionFailed(RESOURCE, task_id)

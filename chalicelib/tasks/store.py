@@ -16,6 +16,7 @@ from chalicelib.core.conditions import Match, Preconditions
 from chalicelib.core.cursor import CursorCodec
 from chalicelib.core.dynamo import Expression, Item, KeysetPager, RecordItems, Update
 from chalicelib.core.errors import IdempotencyConflict
+from chalicelib.core.outcomes import Refused, Remembered
 from chalicelib.core.paging import LIMIT, Page, PageBytes
 from chalicelib.table import (
     ACTOR_ATTRIBUTE,
@@ -67,22 +68,6 @@ class ListFilters:
     tag: str | None = None
 
 
-@dataclass(frozen=True)
-class Refused:
-    """A conditional write that did not apply. ``current`` is the task the condition saw,
-    expired or not; None when there was none."""
-
-    current: Task | None
-
-
-@dataclass(frozen=True)
-class Remembered:
-    """What an Idempotency-Key's first request stored: its request's hash and its task."""
-
-    request_hash: str
-    task: Task
-
-
 class TaskStore(Protocol):
     """What the task service needs from a store. Each method is one request in the common
     path; conditional writes report what they met instead of deciding what it means."""
@@ -95,13 +80,13 @@ class TaskStore(Protocol):
 
     def create_idempotent(
         self, owner: str, task: Task, key: str, request_hash: str, now: int, remember_until: int
-    ) -> Task | Remembered | None:
+    ) -> Task | Remembered[Task] | None:
         """Create ``task`` and remember ``key`` with it until ``remember_until``, at once.
         The task when created; what the key remembers when it is in use; None if any task,
         even an expired one, holds the id. IdempotencyConflict when another request holds
         the key right now."""
 
-    def remembered(self, owner: str, key: str, now: int) -> Remembered | None:
+    def remembered(self, owner: str, key: str, now: int) -> Remembered[Task] | None:
         """What a key still in its window remembers."""
 
     def upsert(
@@ -112,10 +97,10 @@ class TaskStore(Protocol):
         now: int,
         stamp: str,
         preconditions: Preconditions,
-    ) -> Task | Refused:
+    ) -> Task | Refused[Task]:
         """Create or replace a visible task with ``fields``, every writable field (one left
         out would keep its old value): ``createdAt`` survives a replace and the version
-        counts up from 1. Refused for an expired task and when a precondition does not
+        counts up from 1. Refused[Task] for an expired task and when a precondition does not
         hold."""
 
     def update(
@@ -126,10 +111,12 @@ class TaskStore(Protocol):
         now: int,
         stamp: str,
         if_match: Match | None,
-    ) -> Task | Refused:
+    ) -> Task | Refused[Task]:
         """Apply field changes (None removes) to a visible task matching ``if_match``."""
 
-    def delete(self, owner: str, task_id: str, now: int, if_match: Match | None) -> Refused | None:
+    def delete(
+        self, owner: str, task_id: str, now: int, if_match: Match | None
+    ) -> Refused[Task] | None:
         """Delete a visible task matching ``if_match``; None when deleted."""
 
     def list_page(
@@ -217,7 +204,7 @@ class DynamoTaskStore:
     @dynamo.translating_errors
     def create_idempotent(
         self, owner: str, task: Task, key: str, request_hash: str, now: int, remember_until: int
-    ) -> Task | Remembered | None:
+    ) -> Task | Remembered[Task] | None:
         record = {
             **_idempotency_key(owner, key),
             "requestHash": {"S": request_hash},
@@ -259,7 +246,7 @@ class DynamoTaskStore:
         return task
 
     @dynamo.translating_errors
-    def remembered(self, owner: str, key: str, now: int) -> Remembered | None:
+    def remembered(self, owner: str, key: str, now: int) -> Remembered[Task] | None:
         response = self._client.get_item(
             TableName=self._table, Key=_idempotency_key(owner, key), ConsistentRead=True
         )
@@ -277,7 +264,7 @@ class DynamoTaskStore:
         now: int,
         stamp: str,
         preconditions: Preconditions,
-    ) -> Task | Refused:
+    ) -> Task | Refused[Task]:
         """One UpdateItem; its condition fails, with the old item, for an expired task and
         when a precondition does not hold."""
         update = Update()
@@ -307,7 +294,7 @@ class DynamoTaskStore:
         now: int,
         stamp: str,
         if_match: Match | None,
-    ) -> Task | Refused:
+    ) -> Task | Refused[Task]:
         update = Update()
         for name, value in changes.items():
             update.set(name, value)
@@ -318,7 +305,9 @@ class DynamoTaskStore:
         update.increment_version()
         return self._update(owner, task_id, update, update.current(now, if_match))
 
-    def _update(self, owner: str, task_id: str, update: Update, condition: str) -> Task | Refused:
+    def _update(
+        self, owner: str, task_id: str, update: Update, condition: str
+    ) -> Task | Refused[Task]:
         try:
             response = self._client.update_item(
                 TableName=self._table,
@@ -333,7 +322,9 @@ class DynamoTaskStore:
         return _TASKS.record(response["Attributes"])
 
     @dynamo.translating_errors
-    def delete(self, owner: str, task_id: str, now: int, if_match: Match | None) -> Refused | None:
+    def delete(
+        self, owner: str, task_id: str, now: int, if_match: Match | None
+    ) -> Refused[Task] | None:
         condition = Expression()
         try:
             self._client.delete_item(
@@ -392,11 +383,11 @@ class DynamoTaskStore:
         )
 
 
-def _refused(item: Item | None) -> Refused:
+def _refused(item: Item | None) -> Refused[Task]:
     return Refused(_TASKS.record(item) if item else None)
 
 
-def _remembered(record: Item | None) -> Remembered:
+def _remembered(record: Item | None) -> Remembered[Task]:
     if record is None:  # gone between the check and now: let the client retry
         raise IdempotencyConflict()
     return Remembered(record["requestHash"]["S"], _TASKS.record(record["task"]["M"]))

@@ -9,8 +9,9 @@ from botocore.stub import Stubber
 
 from chalicelib.core.cursor import CursorCodec
 from chalicelib.core.errors import IdempotencyConflict, IdempotencyKeyReused
+from chalicelib.core.outcomes import Remembered
 from chalicelib.tasks.service import IDEMPOTENCY_WINDOW_SECONDS, TaskService
-from chalicelib.tasks.store import DynamoTaskStore, ListFilters, Remembered
+from chalicelib.tasks.store import DynamoTaskStore, ListFilters
 from tests.conftest import Api, Clock, new_task
 
 BODY = {"title": "pay rent", "priority": "high", "tags": ["home"]}

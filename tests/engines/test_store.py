@@ -11,9 +11,10 @@ import pytest
 
 from chalicelib.core.conditions import NONE
 from chalicelib.core.cursor import CursorCodec
+from chalicelib.core.outcomes import Refused
 from chalicelib.table import BY_STATUS_INDEX
 from chalicelib.tasks.record import Task
-from chalicelib.tasks.store import DynamoTaskStore, ListFilters, Refused
+from chalicelib.tasks.store import DynamoTaskStore, ListFilters
 from tests.conftest import fields, new_task
 
 NOW = 1_800_000_000  # epoch seconds the store is asked about

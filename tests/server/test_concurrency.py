@@ -16,9 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import require_dynamodb_local
-from tests.local_server import LocalServer, running_local_server
-from tools import dynamodb_local
+from tests.local_server import ENGINES, LocalServer, server_on
 
 #: Starts another program (a server, a CLI or a browser): not in `make check`.
 pytestmark = pytest.mark.external
@@ -26,23 +24,11 @@ pytestmark = pytest.mark.external
 WRITERS = 12
 
 
-@pytest.fixture(
-    scope="module",
-    params=["embedded", pytest.param("dynamodb-local", marks=pytest.mark.dynamodb_local)],
-)
+@pytest.fixture(scope="module", params=ENGINES)
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalServer]:
-    log_dir = tmp_path_factory.mktemp("concurrency")
-    if request.param == "embedded":
-        with running_local_server(log_dir) as running:
-            yield running
-        return
-    require_dynamodb_local()
-    with (
-        dynamodb_local.running() as engine,
-        running_local_server(log_dir, engine.endpoint_url) as running,
-    ):
+    with server_on(request.param, tmp_path_factory.mktemp("concurrency")) as running:
         yield running
 
 

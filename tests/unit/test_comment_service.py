@@ -34,7 +34,7 @@ from chalicelib.comments.service import (
     CommentService,
     time_ordered_id,
 )
-from chalicelib.comments.store import CommentStore, Gone, Refused, Remembered
+from chalicelib.comments.store import CommentStore, Gone
 from chalicelib.core.clock import utc_timestamp
 from chalicelib.core.conditions import ANY, Match, Version, matches
 from chalicelib.core.errors import (
@@ -46,6 +46,7 @@ from chalicelib.core.errors import (
     StoreUnavailable,
     ValidationFailed,
 )
+from chalicelib.core.outcomes import Refused, Remembered
 from chalicelib.core.paging import CURSOR, LIMIT, Page, PageBytes
 from tests.conftest import Clock
 

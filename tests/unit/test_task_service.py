@@ -21,6 +21,7 @@ from chalicelib.core.errors import (
     PreconditionFailed,
     ValidationFailed,
 )
+from chalicelib.core.outcomes import Refused, Remembered
 from chalicelib.core.paging import CURSOR, LIMIT, Page, PageBytes
 from chalicelib.tasks.record import Task, is_visible
 from chalicelib.tasks.schema import (
@@ -42,7 +43,7 @@ from chalicelib.tasks.schema import (
     default_for,
 )
 from chalicelib.tasks.service import IDEMPOTENCY_WINDOW_SECONDS, MAX_ID_ATTEMPTS, TaskService
-from chalicelib.tasks.store import ListFilters, Refused, Remembered, TaskStore
+from chalicelib.tasks.store import ListFilters, TaskStore
 from tests.conftest import Clock
 
 ALICE, BOB = "alice", "bob"
