@@ -25,7 +25,7 @@ DEV   := $(VENV)/.installed-dev
 # pytest's workers: one per core (pytest-xdist); `make test WORKERS=0` runs in one process.
 WORKERS ?= auto
 
-.PHONY: redrive venv run run-persistent test check lint format docs docs-build pins token openapi smoke contract fuzz bench list-cost cold-start package support deploy teardown dynamodb-local clean terraform-validate spectral
+.PHONY: release rollback redrive venv run run-persistent test check lint format docs docs-build pins token openapi smoke contract fuzz bench list-cost cold-start package support deploy teardown dynamodb-local clean terraform-validate spectral
 
 # The venv and uv in it, from PyPI with the venv's own pip: Python 3.11+ is all it needs.
 $(UV): requirements-uv.txt
@@ -85,6 +85,12 @@ pins: $(UV) ## resolve each requirements layer's declared lines again (tools/pin
 
 scan: $(LOCAL) ## checkov on both stages' CloudFormation and Terraform
 	$(BIN)/python -m infra.scan
+
+release: $(LOCAL) ## move STAGE's live alias to its newest version through CodeDeploy (packaged stages)
+	$(BIN)/python -m infra.release release --stage $(STAGE)
+
+rollback: $(LOCAL) ## stop STAGE's release in progress, or move its live alias back one version at once
+	$(BIN)/python -m infra.release rollback --stage $(STAGE)
 
 redrive: $(LOCAL) ## give the stream consumer again the batches it gave up on (STAGE=dev|prod)
 	$(BIN)/python -m infra.redrive --stage $(STAGE)

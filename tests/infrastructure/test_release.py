@@ -1,0 +1,234 @@
+"""``make release`` and ``make rollback`` (infra.release) against stubbed AWS APIs: botocore's
+Stubber checks each call's name and parameters, in order, and answers as Lambda and
+CodeDeploy would. A call the test did not expect, or one left unmade, fails the test."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from infra import release
+from infra.stages import stage
+
+TARGET = release.Target.of(stage("prod"))
+FUNCTION = "task-api-prod"
+
+
+@pytest.fixture
+def aws() -> Iterator[tuple[Any, Stubber, Any, Stubber]]:
+    session = boto3.Session(
+        aws_access_key_id="stub", aws_secret_access_key="stub", region_name="us-east-1"
+    )
+    lambda_client, codedeploy = session.client("lambda"), session.client("codedeploy")
+    with Stubber(lambda_client) as lambdas, Stubber(codedeploy) as deploys:
+        yield lambda_client, lambdas, codedeploy, deploys
+        lambdas.assert_no_pending_responses()
+        deploys.assert_no_pending_responses()
+
+
+def alias(lambdas: Stubber, version: int, description: str = "") -> None:
+    lambdas.add_response(
+        "get_alias",
+        {"Name": "live", "FunctionVersion": str(version), "Description": description},
+        {"FunctionName": FUNCTION, "Name": "live"},
+    )
+
+
+def versions(lambdas: Stubber, *numbers: int) -> None:
+    listed = [{"Version": "$LATEST"}] + [{"Version": str(n)} for n in numbers]
+    lambdas.add_response(
+        "list_versions_by_function", {"Versions": listed}, {"FunctionName": FUNCTION}
+    )
+
+
+def deployment(deploys: Stubber, current: int, new: int) -> None:
+    expected = {
+        "applicationName": "task-api-prod-release",
+        "deploymentGroupName": "task-api-prod-api",
+        "revision": {
+            "revisionType": "AppSpecContent",
+            "appSpecContent": {"content": release.app_spec(TARGET, current, new)},
+        },
+        "description": f"{FUNCTION}: live from version {current} to {new}",
+    }
+    deploys.add_response("create_deployment", {"deploymentId": "d-1"}, expected)
+
+
+def status(deploys: Stubber, state: str, **info: Any) -> None:
+    deploys.add_response(
+        "get_deployment",
+        {"deploymentInfo": {"deploymentId": "d-1", "status": state, **info}},
+        {"deploymentId": "d-1"},
+    )
+
+
+def run_release(aws: tuple[Any, Stubber, Any, Stubber], **options: Any) -> release.Outcome:
+    lambda_client, _, codedeploy, _ = aws
+    sleeps: list[float] = []
+    outcome = release.release(
+        lambda_client, codedeploy, TARGET, sleep=sleeps.append, poll_seconds=15, **options
+    )
+    return outcome
+
+
+def test_the_app_spec_moves_the_alias_after_the_hook() -> None:
+    spec = json.loads(release.app_spec(TARGET, 7, 8))
+    ((name, resource),) = spec["Resources"][0].items()
+    assert name == FUNCTION
+    assert resource["Properties"] == {
+        "Name": FUNCTION,
+        "Alias": "live",
+        "CurrentVersion": "7",
+        "TargetVersion": "8",
+    }
+    assert spec["Hooks"] == [{"BeforeAllowTraffic": "task-api-prod-pre-traffic"}]
+
+
+def test_a_successful_release_waits_for_codedeploy_and_prunes_old_versions(aws: Any) -> None:
+    _, lambdas, _, deploys = aws
+    alias(lambdas, 7)
+    versions(lambdas, *range(1, 9))
+    deployment(deploys, 7, 8)
+    status(deploys, "InProgress")
+    status(deploys, "Succeeded")
+    versions(lambdas, *range(1, 9))
+    for old in (1, 2, 3):  # keeps the newest 5: 4 to 8
+        lambdas.add_response(
+            "delete_function", {}, {"FunctionName": FUNCTION, "Qualifier": str(old)}
+        )
+    outcome = run_release(aws)
+    assert outcome.ok
+    assert outcome.pruned == ("1", "2", "3")
+    assert "Released version 8" in outcome.message
+
+
+def test_a_release_an_alarm_stopped_is_reported_as_rolled_back(aws: Any) -> None:
+    _, lambdas, _, deploys = aws
+    alias(lambdas, 7)
+    versions(lambdas, 6, 7, 8)
+    deployment(deploys, 7, 8)
+    status(deploys, "InProgress")
+    status(
+        deploys,
+        "Stopped",
+        errorInformation={"code": "ALARM_ACTIVE", "message": "ServerErrorRateOfVersion in ALARM"},
+        rollbackInfo={"rollbackMessage": "Automatic rollback triggered by an alarm"},
+    )
+    outcome = run_release(aws)
+    assert not outcome.ok
+    assert "ALARM_ACTIVE" in outcome.message
+    assert "live stays at version 7" in outcome.message
+    assert outcome.pruned == ()  # nothing deleted after a failure
+
+
+def test_a_failed_pre_traffic_hook_fails_the_release(aws: Any) -> None:
+    _, lambdas, _, deploys = aws
+    alias(lambdas, 3)
+    versions(lambdas, 3, 4)
+    deployment(deploys, 3, 4)
+    status(
+        deploys,
+        "Failed",
+        errorInformation={"code": "HOOK_EXECUTION_FAILURE", "message": "smoke: POST /tasks 500"},
+    )
+    outcome = run_release(aws)
+    assert not outcome.ok
+    assert "HOOK_EXECUTION_FAILURE: smoke: POST /tasks 500" in outcome.message
+
+
+def test_nothing_new_is_not_a_deployment(aws: Any) -> None:
+    """CodeDeploy fails a deployment whose target is the current version."""
+    _, lambdas, _, _ = aws
+    alias(lambdas, 5)
+    versions(lambdas, 4, 5)
+    outcome = run_release(aws)
+    assert outcome.ok
+    assert outcome.message == "Nothing to release: live is already version 5."
+
+
+def test_a_rolled_back_version_is_not_released_again_by_accident(aws: Any) -> None:
+    _, lambdas, _, deploys = aws
+    alias(lambdas, 4, "rolled back from version 5")
+    versions(lambdas, 4, 5)
+    assert not run_release(aws).ok
+    alias(lambdas, 4, "rolled back from version 5")
+    versions(lambdas, 4, 5)
+    deployment(deploys, 4, 5)
+    status(deploys, "Succeeded")
+    lambdas.add_response(
+        "update_alias", {}, {"FunctionName": FUNCTION, "Name": "live", "Description": ""}
+    )
+    versions(lambdas, 4, 5)
+    assert run_release(aws, again=True).ok
+
+
+def test_a_release_still_running_when_the_wait_ends_is_not_a_success(aws: Any) -> None:
+    _, lambdas, _, deploys = aws
+    alias(lambdas, 1)
+    versions(lambdas, 1, 2)
+    deployment(deploys, 1, 2)
+    status(deploys, "InProgress")
+    status(deploys, "InProgress")
+    outcome = run_release(aws, wait_seconds=15)
+    assert not outcome.ok
+    assert "still InProgress" in outcome.message
+
+
+def rollback_listing(deploys: Stubber, active: list[str]) -> None:
+    deploys.add_response(
+        "list_deployments",
+        {"deployments": active},
+        {
+            "applicationName": "task-api-prod-release",
+            "deploymentGroupName": "task-api-prod-api",
+            "includeOnlyStatuses": release.ACTIVE,
+        },
+    )
+
+
+def test_a_manual_rollback_moves_the_alias_to_the_version_before_at_once(aws: Any) -> None:
+    lambda_client, lambdas, codedeploy, deploys = aws
+    rollback_listing(deploys, [])
+    alias(lambdas, 8)
+    versions(lambdas, 5, 7, 8, 9)  # 9: published, never released
+    lambdas.add_response(
+        "update_alias",
+        {},
+        {
+            "FunctionName": FUNCTION,
+            "Name": "live",
+            "FunctionVersion": "7",
+            "Description": "rolled back from version 8",
+            "RoutingConfig": {"AdditionalVersionWeights": {}},
+        },
+    )
+    outcome = release.rollback(lambda_client, codedeploy, TARGET)
+    assert outcome.ok
+    assert outcome.message == "live moved from version 8 back to 7."
+
+
+def test_a_rollback_during_a_release_stops_it_with_codedeploys_own_rollback(aws: Any) -> None:
+    lambda_client, _, codedeploy, deploys = aws
+    rollback_listing(deploys, ["d-1"])
+    deploys.add_response(
+        "stop_deployment",
+        {"status": "Pending"},
+        {"deploymentId": "d-1", "autoRollbackEnabled": True},
+    )
+    outcome = release.rollback(lambda_client, codedeploy, TARGET)
+    assert outcome.ok
+    assert "Stopped d-1" in outcome.message
+
+
+def test_a_rollback_with_no_earlier_version_fails(aws: Any) -> None:
+    lambda_client, lambdas, codedeploy, deploys = aws
+    rollback_listing(deploys, [])
+    alias(lambdas, 1)
+    versions(lambdas, 1)
+    outcome = release.rollback(lambda_client, codedeploy, TARGET)
+    assert not outcome.ok
