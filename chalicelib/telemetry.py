@@ -55,6 +55,10 @@ ROUTE, METHOD, STATUS_CLASS = "Route", "Method", "StatusClass"
 #: Every value of the StatusClass dimension: the API answers 2xx to 5xx only.
 STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
 SERVICE_DIMENSION = "service"  # Powertools' own name
+#: The published version that answered: what a canary release's alarms watch (Lambda sets
+#: the variable; ``$LATEST`` for an unqualified call, which no release serves).
+FUNCTION_VERSION = "FunctionVersion"
+FUNCTION_VERSION_ENV = "AWS_LAMBDA_FUNCTION_VERSION"
 
 #: DynamoDB operations the API calls, and which capacity each consumes.
 _READS = frozenset({"GetItem", "BatchGetItem", "Query"})
@@ -219,8 +223,9 @@ def _record(
 def _publish(
     route: str, method: str, status: int, latency_ms: float, tally: _Tally, context: Any
 ) -> None:
-    """Two EMF documents: the request (by route, method and status class, and by status
-    class alone for the alarms), and its DynamoDB cost (by route and method). The first
+    """Two EMF documents: the request (by route, method and status class; by status class
+    alone for the alarms; and, on a published version, by version and status class for a
+    canary's alarms), and its DynamoDB cost (by route and method). The first
     request of a container adds Powertools' ColdStart metric.
 
     Nothing is built when the stage disables metrics: Powertools 3.37 would still print
@@ -234,6 +239,15 @@ def _publish(
     request.add_dimension(METHOD, method)
     request.add_dimension(STATUS_CLASS, status_class(status))
     request.add_dimensions(**{SERVICE_DIMENSION: SERVICE, STATUS_CLASS: status_class(status)})
+    version = os.environ.get(FUNCTION_VERSION_ENV, "")
+    if version.isdigit():
+        request.add_dimensions(
+            **{
+                SERVICE_DIMENSION: SERVICE,
+                FUNCTION_VERSION: version,
+                STATUS_CLASS: status_class(status),
+            }
+        )
 
     @request.log_metrics(capture_cold_start_metric=context is not None)  # type: ignore[untyped-decorator]
     def publish_request(_event: Any, _context: Any) -> None:

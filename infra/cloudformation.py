@@ -11,6 +11,7 @@ Two templates share the same resources:
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -391,6 +392,101 @@ def consumer_function(stage: Stage, layers: list[str]) -> Template:
     }
 
 
+#: SAM's names for what ``AutoPublishAlias`` makes: the alias (its documented logical id,
+#: which cfn-lint resolves in ``Fn::Sub``, unlike ``APIHandler.Alias``), the version just
+#: published, and its number.
+API_ALIAS = f"APIHandlerAlias{d.ALIAS}"
+NEW_VERSION = {"Ref": "APIHandler.Version"}
+NEW_VERSION_NUMBER = {"Fn::GetAtt": ["APIHandler.Version", "Version"]}
+
+
+def canary(stage: Stage, resources: Template) -> Template:
+    """The API handler's release: SAM publishes a version on each change (``AutoPublishAlias``)
+    and CodeDeploy moves the alias to it by the stage's configuration, after the pre-traffic
+    hook, rolling back when an alarm on that version fires. Adds those alarms to
+    ``resources``; returns the function's properties."""
+    refs = {
+        d.Ref.FUNCTION: _ref("APIHandler"),
+        d.Ref.VERSION: NEW_VERSION_NUMBER,
+        d.Ref.FUNCTION_ALIAS: {"Fn::Sub": f"${{APIHandler}}:{d.ALIAS}"},
+        d.Ref.APP_NAMESPACE: stage.metrics_namespace,
+    }
+    for spec in d.CANARY_ALARMS:
+        resources[f"{spec.key}Alarm"] = alarm(stage, spec, refs)
+    resources[PRE_TRAFFIC_HOOK] = pre_traffic_hook(stage)
+    resources["HookLogGroup"] = log_group(stage, stage.hook_log_group)
+    return {
+        "AutoPublishAlias": d.ALIAS,
+        "DeploymentPreference": {
+            "Type": stage.tuning.release.configuration,
+            "Alarms": [_ref(f"{spec.key}Alarm") for spec in d.CANARY_ALARMS],
+            "Hooks": {"PreTraffic": _ref(PRE_TRAFFIC_HOOK)},
+        },
+    }
+
+
+PRE_TRAFFIC_HOOK = "PreTrafficHook"
+#: Where Chalice's SAM template finds the package, for every function in it.
+CODE_URI = "./deployment.zip"
+HOOK_HANDLER = "chalicelib.release.hook.handler"
+
+
+def pre_traffic_hook(stage: Stage) -> Template:
+    """The hook (``chalicelib.release.hook``), from the API's own package: it may invoke the
+    API's versions and report to CodeDeploy, nothing else."""
+    return {
+        "Type": "AWS::Serverless::Function",
+        "Properties": {
+            "FunctionName": stage.pre_traffic_hook_name,
+            "CodeUri": CODE_URI,
+            "Handler": HOOK_HANDLER,
+            "Runtime": d.LAMBDA_RUNTIME,
+            "Architectures": [d.LAMBDA_ARCHITECTURE],
+            "MemorySize": 256,
+            "Timeout": 120,
+            "Tracing": "Active",
+            "LoggingConfig": {"LogGroup": _ref("HookLogGroup"), "LogFormat": "Text"},
+            "Environment": {
+                "Variables": {
+                    "TASKS_NEW_VERSION_ARN": NEW_VERSION,
+                    "COGNITO_USER_POOL_CLIENT_ID": _ref("TasksUserPoolClient"),
+                }
+            },
+            "Policies": [
+                {
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "lambda:InvokeFunction",
+                            "Resource": {"Fn::Sub": "${APIHandler.Arn}:*"},
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": "codedeploy:PutLifecycleEventHookExecutionStatus",
+                            "Resource": {
+                                "Fn::Sub": "arn:${AWS::Partition}:codedeploy:${AWS::Region}:"
+                                "${AWS::AccountId}:deploymentgroup:"
+                                "${ServerlessDeploymentApplication}/*"
+                            },
+                        },
+                    ]
+                }
+            ],
+        },
+    }
+
+
+def invoking_the_alias(template: Template) -> Template:
+    """Chalice's API invokes the unqualified function (``${APIHandler.Arn}``), which would
+    keep every request on the newest code whatever CodeDeploy does: each integration
+    invokes the alias instead."""
+    text = json.dumps(template)
+    unqualified = "/functions/${APIHandler.Arn}/invocations"
+    if unqualified not in text:
+        raise ValueError("Chalice's API no longer names ${APIHandler.Arn}: check the rewrite")
+    return json.loads(text.replace(unqualified, f"/functions/${{{API_ALIAS}}}/invocations"))
+
+
 def _accept_findings(stage: Stage, resources: Template) -> None:
     for name, group in d.FINDING_GROUPS_CLOUDFORMATION.items():
         findings = d.accepted_findings(group, stage)
@@ -421,8 +517,15 @@ def sam_merge_template(stage: Stage) -> Template:
         },
     }
     # Reserved concurrency: Chalice writes the stage's reserved_concurrency itself.
-    resources["APIHandler"] = {"Properties": function}
-    resources[CONSUMER_FUNCTION] = {"Properties": consumer_function(stage, layers)}
+    resources["APIHandler"] = {"Properties": {**function, **canary(stage, resources)}}
+    resources[CONSUMER_FUNCTION] = {
+        # Its stream mapping invokes the alias too; it takes a new version at once.
+        "Properties": {**consumer_function(stage, layers), "AutoPublishAlias": d.ALIAS}
+    }
+    # API Gateway may invoke the alias, which is what it calls (``invoking_the_alias``).
+    resources["APIHandlerInvokePermission"] = {
+        "Properties": {"FunctionName": _ref(API_ALIAS)}
+    }
     gateway_responses = {
         response_type: {
             "ResponseParameters": {

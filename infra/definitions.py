@@ -258,6 +258,8 @@ class Ref(Enum):
     TABLE = "table"  # the tasks table's name
     FAILURE_QUEUE = "failure queue"  # the stream consumer's failure queue's name
     APP_NAMESPACE = "app namespace"  # the stage's EMF namespace (Stage.metrics_namespace)
+    VERSION = "version"  # the API handler's newest published version (a canary's target)
+    FUNCTION_ALIAS = "function alias"  # ``<the API handler's name>:<ALIAS>``
 
 
 Value = str | Ref
@@ -440,6 +442,93 @@ ALARMS = (
     ),
 )
 
+# --- canary releases ----------------------------------------------------------------------
+
+#: The alias API Gateway, the stream and every other caller invoke; CodeDeploy moves it.
+ALIAS = "live"
+
+
+def _version_requests(status: str) -> Metric:
+    """The newest version's own requests of a status class (telemetry's version set)."""
+    return Metric(
+        id=f"v{status}",
+        namespace=Ref.APP_NAMESPACE,
+        name=telemetry.REQUESTS,
+        dimensions=(
+            (telemetry.SERVICE_DIMENSION, telemetry.SERVICE),
+            (telemetry.FUNCTION_VERSION, Ref.VERSION),
+            (telemetry.STATUS_CLASS, status),
+        ),
+        statistic="Sum",
+    )
+
+
+def _version_filled(status: str) -> str:
+    return f"FILL({_version_requests(status).id},0)"
+
+
+#: What a release watches: the new version alone. A whole-API rate cannot see a canary:
+#: with 10% of traffic on a version failing 5% of its requests, the API's 5xx share is 0.5%,
+#: under ServerErrorRate's 1%, while this alarm sees 5% (five times its threshold).
+CANARY_ALARMS = (
+    Alarm(
+        key="VersionServerErrorRate",
+        description="More than 1% of the newest version's requests were answered with a 5xx "
+        "in 2 of 3 minutes: a release in progress rolls back",
+        metrics=tuple(_version_requests(status) for status in telemetry.STATUS_CLASSES),
+        expression=Expression(
+            id="rate",
+            label="5xx share of the version's requests",
+            text=f"{_version_filled('5xx')} / "
+            f"({'+'.join(map(_version_filled, telemetry.STATUS_CLASSES))})",
+        ),
+        period=60,
+        evaluation_periods=3,
+        datapoints_to_alarm=2,
+        threshold=0.01,
+    ),
+    Alarm(
+        key="VersionLambdaErrors",
+        description="The newest version raised errors through the alias (unhandled "
+        "exceptions, time-outs): a release in progress rolls back",
+        metrics=(
+            Metric(
+                id="errors",
+                namespace="AWS/Lambda",
+                name="Errors",
+                dimensions=(
+                    ("FunctionName", Ref.FUNCTION),
+                    ("Resource", Ref.FUNCTION_ALIAS),
+                    ("ExecutedVersion", Ref.VERSION),
+                ),
+                statistic="Sum",
+            ),
+        ),
+        period=60,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+        threshold=0,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Release:
+    """How a stage's new version takes traffic: CodeDeploy's deployment configuration (SAM
+    names it without the ``CodeDeployDefault.Lambda`` prefix), and how many published
+    versions ``make release`` keeps."""
+
+    configuration: str
+    keep_versions: int = 5
+
+    @property
+    def codedeploy_config_name(self) -> str:
+        return f"CodeDeployDefault.Lambda{self.configuration}"
+
+
+ALL_AT_ONCE = Release("AllAtOnce")
+
+
 # --- accepted checkov findings ------------------------------------------------------------
 
 #: Findings we accept, by the resource they concern, each with its reason. Both formats
@@ -468,6 +557,17 @@ ACCEPTED_FINDINGS: dict[str, dict[str, str]] = {
         "deployment, replaced on every change, has create_before_destroy",
         "CKV2_AWS_4": "Execution logging is off on purpose: it writes to a log group no stack "
         "manages, kept forever; the access log has one line per request",
+    },
+    "hook": {
+        "CKV_AWS_116": "Invoked synchronously by CodeDeploy once per release; CodeDeploy "
+        "fails the release when it does not answer, so a dead-letter queue adds nothing",
+        "CKV_AWS_117": "Calls only AWS endpoints (Lambda, CodeDeploy); a VPC would add NAT "
+        "cost and protect nothing",
+        "CKV_AWS_173": "The environment holds a version ARN and the app client id, no "
+        "secrets; Lambda encrypts it at rest with an AWS key",
+        "CKV_AWS_272": "The package is built and deployed by the same pipeline; code signing "
+        "needs a signing profile this template cannot assume",
+        "CKV_AWS_115": "Runs once per release, one invocation at a time",
     },
     "consumer": {
         "CKV_AWS_116": "Invoked synchronously by the stream's event source mapping; what it "
@@ -512,6 +612,8 @@ ACCEPTED_FINDINGS: dict[str, dict[str, str]] = {
 FINDING_GROUPS_CLOUDFORMATION = {
     "APIHandler": "function",
     "RecordActivity": "consumer",
+    "PreTrafficHook": "hook",
+    "HookLogGroup": "log_group",
     "RestAPI": "rest_api",
     "TasksTable": "table",
     "CursorSecret": "secret",

@@ -102,8 +102,12 @@ def package_cloudformation(target: Stage, build: Path) -> Path:
     merge = project / "merge-template.json"
     _write_json(merge, cloudformation.sam_merge_template(target))
     _chalice_package(project, target, out, "--merge-template", str(merge))
-    function = json.loads((out / "sam.json").read_text())["Resources"]["APIHandler"]
+    template = cloudformation.invoking_the_alias(json.loads((out / "sam.json").read_text()))
+    function = template["Resources"]["APIHandler"]
     d.require_runtime(function["Properties"]["Runtime"])
+    if function["Properties"]["CodeUri"] != cloudformation.CODE_URI:  # the hook shares it
+        raise ValueError(f"Chalice's CodeUri is now {function['Properties']['CodeUri']!r}")
+    _write_json(out / "sam.json", template)
     if target.tuning.protect_data:  # what a deleted stack kept, to import again
         template, resources = cloudformation.adoption(target)
         _write_json(out / ADOPT_TEMPLATE, template)

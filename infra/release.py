@@ -25,12 +25,9 @@ from typing import Any
 
 import boto3
 
+from infra.definitions import ALIAS
 from infra.stages import DEPLOYED_STAGES, Stage, stage
 
-#: The alias every caller of the API's function invokes.
-ALIAS = "live"
-#: Published versions kept after a successful release (the alias's own always among them).
-KEEP_VERSIONS = 5
 #: CodeDeploy's final states of a deployment.
 FINAL = ("Succeeded", "Failed", "Stopped")
 #: The states ``rollback`` stops: a deployment that may still move traffic.
@@ -49,6 +46,7 @@ class Target:
     application: str
     deployment_group: str
     pre_traffic_hook: str
+    keep_versions: int
 
     @classmethod
     def of(cls, deployed: Stage) -> Target:
@@ -57,7 +55,8 @@ class Target:
             alias=ALIAS,
             application=f"{deployed.prefix}-release",
             deployment_group=f"{deployed.prefix}-api",
-            pre_traffic_hook=f"{deployed.prefix}-pre-traffic",
+            pre_traffic_hook=deployed.pre_traffic_hook_name,
+            keep_versions=deployed.tuning.release.keep_versions,
         )
 
 
@@ -153,7 +152,6 @@ def release(
     codedeploy: Any,
     target: Target,
     *,
-    keep: int = KEEP_VERSIONS,
     sleep: Callable[[float], None] = time.sleep,
     poll_seconds: float = POLL_SECONDS,
     wait_seconds: float = WAIT_SECONDS,
@@ -188,7 +186,7 @@ def release(
             lambda_client.update_alias(
                 FunctionName=target.function, Name=target.alias, Description=""
             )
-        pruned = prune(lambda_client, target.function, keep, (newest,))
+        pruned = prune(lambda_client, target.function, target.keep_versions, (newest,))
         message = f"Released version {newest} ({deployment_id}); {target.alias} was {current}."
         return Outcome(True, message, deployment_id, tuple(pruned))
     if status in FINAL:

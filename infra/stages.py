@@ -14,6 +14,7 @@ from typing import Any
 from chalicelib.activity.routes import STREAM_ARN_VARIABLE
 from chalicelib.core.http import CORS_ORIGIN_VARIABLE, LOOPBACK_ORIGINS
 from chalicelib.telemetry import NAMESPACE_ENV, SERVICE
+from infra.definitions import ALL_AT_ONCE, Release
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CONFIG_FILE = PROJECT_DIR / ".chalice" / "config.json"
@@ -58,6 +59,9 @@ class Tuning:
     #: (``admin-create-user``). docs/security.md, "Users, sign-up and passwords" says what
     #: opening it costs.
     allow_self_sign_up: bool = False
+    #: How a packaged stage's new version takes traffic (``make release``). ``chalice
+    #: deploy`` always replaces the function at once.
+    release: Release = ALL_AT_ONCE
 
 
 TUNING: dict[str, Tuning] = {
@@ -72,6 +76,7 @@ TUNING: dict[str, Tuning] = {
         throttle_rate_limit=200,
         throttle_burst_limit=400,
         protect_data=True,
+        release=Release("Canary10Percent5Minutes"),
     ),
 }
 
@@ -134,6 +139,16 @@ class Stage:
     @property
     def consumer_log_group(self) -> str:
         return f"/aws/lambda/{self.consumer_function_name}"
+
+    @property
+    def pre_traffic_hook_name(self) -> str:
+        """CodeDeploy's pre-traffic hook on the packaged paths. SAM's CodeDeploy role may
+        invoke only functions whose names start with ``CodeDeployHook_``."""
+        return f"CodeDeployHook_{self.prefix}-pre-traffic"
+
+    @property
+    def hook_log_group(self) -> str:
+        return f"/aws/lambda/{self.pre_traffic_hook_name}"
 
     @property
     def failure_queue_name(self) -> str:

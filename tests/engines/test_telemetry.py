@@ -364,6 +364,28 @@ def test_each_request_emits_emf_by_route_method_and_status_class(dev: Api, capsy
     assert missing.status == 404
 
 
+def test_a_published_version_also_counts_its_own_requests_by_status_class(
+    dev: Api, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a canary's alarms watch: the new version's requests, apart from the old's."""
+    for version, expected in (
+        ("7", ["service", "FunctionVersion", "StatusClass"]),
+        ("$LATEST", None),
+    ):
+        monkeypatch.setenv(telemetry.FUNCTION_VERSION_ENV, version)
+        printed(capsys)
+        assert dev.get("/tasks/nope").status == 404
+        _, documents = printed(capsys)
+        (document,) = metrics_named(documents, telemetry.REQUESTS)
+        sets = document["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+        if expected is None:
+            assert len(sets) == 2
+            assert "FunctionVersion" not in document
+        else:
+            assert sets[2] == expected
+            assert (document["FunctionVersion"], document["StatusClass"]) == (version, "4xx")
+
+
 OPERATIONS = [
     ("POST", "/tasks", {"title": "t"}, {}, "write"),
     ("POST", "/tasks", {"title": "t"}, {"Idempotency-Key": "k-1"}, "write"),

@@ -27,6 +27,7 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
 from app import app
+from chalicelib import telemetry
 from chalicelib.activity import routes as activity_routes
 from chalicelib.core.errors import GATEWAY_PROBLEM, RETRY_AFTER_SECONDS
 from chalicelib.core.http import SECURITY_HEADERS
@@ -473,6 +474,7 @@ def test_log_groups_have_the_stage_s_retention(packaged: Any, name: str) -> None
     assert {g["Properties"]["LogGroupName"] for g in groups.values()} == {
         stage(name).function_log_group,
         stage(name).consumer_log_group,
+        stage(name).hook_log_group,
         stage(name).access_log_group,
     }
     assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {days}
@@ -729,7 +731,8 @@ def test_alarms_for_errors_latency_throttles_notify_a_topic(packaged: Any, name:
         "StreamFailures",
         "StreamIteratorAge",
     }
-    assert set(alarms) == keys
+    # The canary's alarms watch a version: the SAM path (test_the_version_alarms_...).
+    assert set(alarms) == keys | {spec.key for spec in definitions.CANARY_ALARMS}
     assert set(tf_alarms) == {terraform._snake(key) for key in keys}
     assert "AWS/ApiGateway" not in json.dumps(alarms) + json.dumps(tf_alarms)
 
@@ -1262,7 +1265,7 @@ def test_sam_maps_the_consumer_to_the_table_s_stream_with_every_failure_setting(
         for r in resources.values()
         if r["Type"] == "AWS::Lambda::EventSourceMapping"
     ]
-    assert mapping["FunctionName"] == {"Ref": "RecordActivity"}
+    assert mapping["FunctionName"] == {"Ref": "RecordActivityAliaslive"}  # its alias, as the API's
     assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["TasksTable", "StreamArn"]}
     assert {k: mapping[k] for k in FAILURE_SETTINGS} == FAILURE_SETTINGS
     assert mapping["DestinationConfig"] == event["Properties"]["DestinationConfig"]
@@ -1497,3 +1500,88 @@ def test_a_deployed_stage_set_to_loopback_allows_no_origin_at_the_gateway() -> N
     assert target.cors_origin == ""
     headers = definitions.gateway_response_headers(target.cors_origin, "DEFAULT_4XX")
     assert not any(name.startswith("Access-Control") for name in headers)
+
+
+# --- canary releases on the SAM path ------------------------------------------------------
+
+
+def _integration_uris(body: dict[str, Any]) -> list[Any]:
+    return [
+        method["x-amazon-apigateway-integration"]["uri"]
+        for methods in body["paths"].values()
+        for method in methods.values()
+        if isinstance(method, dict) and "uri" in method.get("x-amazon-apigateway-integration", {})
+    ]
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_sam_releases_the_api_through_codedeploy_on_its_alias(packaged: Any, name: str) -> None:
+    """What SAM makes of the package: every caller invokes the ``live`` alias, and
+    CodeDeploy moves it by the stage's configuration, after the hook, rolling back on the
+    version's own alarms."""
+    resources = sam_translated(packaged, name)["Resources"]
+    (group,) = [r for r in resources.values() if r["Type"] == "AWS::CodeDeploy::DeploymentGroup"]
+    properties = group["Properties"]
+    assert properties["DeploymentConfigName"]["Fn::Sub"][1] == {
+        "ConfigName": stage(name).tuning.release.configuration
+    }
+    assert [a["Name"] for a in properties["AlarmConfiguration"]["Alarms"]] == [
+        {"Ref": f"{spec.key}Alarm"} for spec in definitions.CANARY_ALARMS
+    ]
+    assert {"DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"} <= set(
+        properties["AutoRollbackConfiguration"]["Events"]
+    )
+    aliases = {k: r for k, r in resources.items() if r["Type"] == "AWS::Lambda::Alias"}
+    assert set(aliases) == {"APIHandlerAliaslive", "RecordActivityAliaslive"}
+    update = aliases["APIHandlerAliaslive"]["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+    assert update["BeforeAllowTrafficHook"] == {"Ref": "PreTrafficHook"}
+    hook = resources["PreTrafficHook"]["Properties"]
+    assert hook["FunctionName"].startswith("CodeDeployHook_")  # what SAM's role may invoke
+    assert hook["Handler"] == "chalicelib.release.hook.handler"
+    (rest_api,) = [r for r in resources.values() if r["Type"] == "AWS::ApiGateway::RestApi"]
+    uris = _integration_uris(rest_api["Properties"]["Body"])
+    assert len(uris) >= 10
+    assert all("${APIHandlerAliaslive}/invocations" in uri["Fn::Sub"] for uri in uris)
+    permissions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
+    assert [p["Properties"]["FunctionName"] for p in permissions] == [
+        {"Ref": "APIHandlerAliaslive"}
+    ]
+    (mapping,) = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert mapping["Properties"]["FunctionName"] == {"Ref": "RecordActivityAliaslive"}
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_the_version_alarms_watch_the_version_just_published(packaged: Any, name: str) -> None:
+    resources = sam_translated(packaged, name)["Resources"]
+    (version,) = [k for k, r in resources.items() if k.startswith("APIHandlerVersion")]
+    errors = resources["VersionLambdaErrorsAlarm"]["Properties"]["Dimensions"]
+    assert {"Name": "ExecutedVersion", "Value": {"Fn::GetAtt": [version, "Version"]}} in errors
+    assert {"Name": "Resource", "Value": {"Fn::Sub": "${APIHandler}:live"}} in errors
+    rate = resources["VersionServerErrorRateAlarm"]["Properties"]["Metrics"]
+    for query in rate[:-1]:
+        dimensions = query["MetricStat"]["Metric"]["Dimensions"]
+        assert {
+            "Name": telemetry.FUNCTION_VERSION,
+            "Value": {"Fn::GetAtt": [version, "Version"]},
+        } in dimensions
+
+
+def _rate(alarm: definitions.Alarm, requests: dict[str, float]) -> float:
+    """An alarm's metric math, evaluated on one minute's requests by status class."""
+    assert alarm.expression is not None
+    text = alarm.expression.text
+    for metric in alarm.metrics:
+        status = dict(metric.dimensions)[telemetry.STATUS_CLASS]
+        text = text.replace(f"FILL({metric.id},0)", repr(requests.get(str(status), 0.0)))
+    return float(eval(text, {"__builtins__": {}}))  # only numbers and + / ( ) are left
+
+
+def test_a_canary_failing_5_percent_trips_its_alarm_and_not_the_apis() -> None:
+    """10% of 1,000 requests a minute on the new version, 5% of those answered 5xx."""
+    (api_rate,) = [a for a in definitions.ALARMS if a.key == "ServerErrorRate"]
+    (version_rate,) = [a for a in definitions.CANARY_ALARMS if a.key == "VersionServerErrorRate"]
+    canary = {"2xx": 95.0, "5xx": 5.0}
+    whole = {"2xx": 995.0, "5xx": 5.0}
+    assert _rate(version_rate, canary) == 0.05 > version_rate.threshold
+    assert _rate(api_rate, whole) == 0.005 < api_rate.threshold
+    assert _rate(version_rate, {"2xx": 100.0}) == 0 <= version_rate.threshold

@@ -86,7 +86,7 @@ def test_the_app_spec_moves_the_alias_after_the_hook() -> None:
         "CurrentVersion": "7",
         "TargetVersion": "8",
     }
-    assert spec["Hooks"] == [{"BeforeAllowTraffic": "task-api-prod-pre-traffic"}]
+    assert spec["Hooks"] == [{"BeforeAllowTraffic": "CodeDeployHook_task-api-prod-pre-traffic"}]
 
 
 def test_a_successful_release_waits_for_codedeploy_and_prunes_old_versions(aws: Any) -> None:

@@ -60,6 +60,11 @@ ACTIVITY = PROJECT_DIR / "chalicelib" / "activity"
 #: Every DynamoDB call the stream consumer makes, and only the consumer's.
 WRITER_MODULE = ACTIVITY / "writer.py"
 CONSUMER_MODULE = ACTIVITY / "consumer.py"
+#: CodeDeploy's pre-traffic hook: its clients are named for their services.
+HOOK_MODULE = PROJECT_DIR / "chalicelib" / "release" / "hook.py"
+HOOK_CLIENTS = {"lambda_client": "lambda", "codedeploy": "codedeploy"}
+#: Where IAM's action is not the API operation's name.
+IAM_ACTION_OF = {"lambda:Invoke": "lambda:InvokeFunction"}
 
 
 def _api_actions() -> dict[str, str]:
@@ -102,10 +107,12 @@ def reads_an_index(path: Path) -> bool:
 
 
 def api_modules() -> list[Path]:
-    """What the API's function calls: everything deployed but the consumer's writer and the
-    development helpers."""
+    """What the API's function calls: everything deployed but the consumer's writer, the
+    release hook (a function of its own) and the development helpers."""
     modules = [PROJECT_DIR / "app.py", *sorted((PROJECT_DIR / "chalicelib").rglob("*.py"))]
-    return [module for module in modules if module not in (TABLE_MODULE, WRITER_MODULE)]
+    return [
+        module for module in modules if module not in (TABLE_MODULE, WRITER_MODULE, HOOK_MODULE)
+    ]
 
 
 def api_operations() -> set[str]:
@@ -248,3 +255,39 @@ def test_the_check_catches_a_stream_right_on_the_api_s_policy() -> None:
     table_statement["Action"].append("dynamodb:GetRecords")
     with pytest.raises(AssertionError, match="no one kind of grant"):
         granted(policy, api_grants(stage))
+
+
+def hook_operations() -> set[str]:
+    """The IAM actions of every ``lambda_client.<method>`` and ``codedeploy.<method>`` call
+    in the hook's module."""
+    found: set[str] = set()
+    for node in _calls(HOOK_MODULE):
+        assert isinstance(node.func, ast.Attribute)
+        owner = node.func.value
+        if isinstance(owner, ast.Name) and owner.id in HOOK_CLIENTS:
+            service = HOOK_CLIENTS[owner.id]
+            mapping = boto3.client(service, region_name="us-east-1").meta.method_to_api_mapping
+            operation = f"{service}:{mapping[node.func.attr]}"
+            found.add(IAM_ACTION_OF.get(operation, operation))
+    return found
+
+
+@pytest.mark.parametrize("name", ["dev", "prod"])
+def test_the_pre_traffic_hook_may_do_exactly_what_its_code_calls(name: str) -> None:
+    """Invoke the API's own versions and report to CodeDeploy: nothing on "*"."""
+    from infra import cloudformation
+
+    hook = cloudformation.pre_traffic_hook(deployed_stage(name))["Properties"]
+    (policy,) = hook["Policies"]
+    granted_actions = {statement["Action"] for statement in policy["Statement"]}
+    assert (
+        granted_actions
+        == hook_operations()
+        == {
+            "lambda:InvokeFunction",
+            "codedeploy:PutLifecycleEventHookExecutionStatus",
+        }
+    )
+    resources = {statement["Action"]: statement["Resource"] for statement in policy["Statement"]}
+    assert resources["lambda:InvokeFunction"] == {"Fn::Sub": "${APIHandler.Arn}:*"}
+    assert "*" not in json.dumps(resources).replace(":*", "").replace("/*", "")
