@@ -523,9 +523,7 @@ def sam_merge_template(stage: Stage) -> Template:
         "Properties": {**consumer_function(stage, layers), "AutoPublishAlias": d.ALIAS}
     }
     # API Gateway may invoke the alias, which is what it calls (``invoking_the_alias``).
-    resources["APIHandlerInvokePermission"] = {
-        "Properties": {"FunctionName": _ref(API_ALIAS)}
-    }
+    resources["APIHandlerInvokePermission"] = {"Properties": {"FunctionName": _ref(API_ALIAS)}}
     gateway_responses = {
         response_type: {
             "ResponseParameters": {

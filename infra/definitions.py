@@ -625,6 +625,7 @@ FINDING_GROUPS_CLOUDFORMATION = {
 FINDING_GROUPS_TERRAFORM = {
     "aws_lambda_function.api_handler": "function",
     "aws_lambda_function.record_activity": "consumer",
+    "aws_lambda_function.pre_traffic_hook": "hook",
     "aws_api_gateway_rest_api.rest_api": "rest_api",
     "aws_api_gateway_stage.api": "rest_api",
     "aws_api_gateway_method_settings.all": "rest_api",

@@ -7,9 +7,11 @@ template merged with ``infra.cloudformation.sam_merge_template``; on protected s
 of ``infra.terraform``) and ``build/account/terraform/`` (the API Gateway account's
 CloudWatch role, ``infra.terraform.account_file``: once per account and region).
 
-One automated change to what Chalice generates: ``chalice.tf.json`` loses its unused
-``null_data_source`` (``infra.terraform.without_null_provider``); Chalice's original stays
-in ``build/<stage>/.project-terraform/`` for comparison.
+Two automated changes to what Chalice generates, in both formats alike: its API invokes the
+function's ``live`` alias instead of the unqualified function (``invoking_the_alias``), and
+``chalice.tf.json`` loses its unused ``null_data_source``
+(``infra.terraform.without_null_provider``). Chalice's original stays in
+``build/<stage>/.project-terraform/`` for comparison.
 
 Packaging again replaces only these generated files, so ``terraform apply`` can run in
 ``build/<stage>/terraform/`` and keep its state there.
@@ -131,7 +133,9 @@ def package_terraform(target: Stage, build: Path) -> Path:
     project = _project_copy(target, build / ".project-terraform", packaging_environment)
     _chalice_package(project, target, out, "--pkg-format", "terraform")
     shutil.copy2(out / "chalice.tf.json", chalice_original(build))
-    chalice_tf = terraform.without_null_provider(json.loads((out / "chalice.tf.json").read_text()))
+    chalice_tf = terraform.invoking_the_alias(
+        terraform.without_null_provider(json.loads((out / "chalice.tf.json").read_text()))
+    )
     _write_json(out / "chalice.tf.json", chalice_tf)
     d.require_runtime(chalice_tf["resource"]["aws_lambda_function"]["api_handler"]["runtime"])
     _write_json(out / "task_api.tf.json", terraform.supporting_file(target))

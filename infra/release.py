@@ -53,8 +53,8 @@ class Target:
         return cls(
             function=deployed.function_name,
             alias=ALIAS,
-            application=f"{deployed.prefix}-release",
-            deployment_group=f"{deployed.prefix}-api",
+            application=deployed.codedeploy_application_name,
+            deployment_group=deployed.deployment_group_name,
             pre_traffic_hook=deployed.pre_traffic_hook_name,
             keep_versions=deployed.tuning.release.keep_versions,
         )

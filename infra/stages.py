@@ -147,6 +147,15 @@ class Stage:
         return f"CodeDeployHook_{self.prefix}-pre-traffic"
 
     @property
+    def codedeploy_application_name(self) -> str:
+        """Terraform's CodeDeploy application (SAM names its own)."""
+        return f"{self.prefix}-release"
+
+    @property
+    def deployment_group_name(self) -> str:
+        return f"{self.prefix}-api"
+
+    @property
     def hook_log_group(self) -> str:
         return f"/aws/lambda/{self.pre_traffic_hook_name}"
 

@@ -186,6 +186,174 @@ _REFS = {
 }
 
 
+#: The alias every caller invokes; CodeDeploy moves the API's, Terraform the consumer's.
+API_ALIAS = "api_handler_live"
+CONSUMER_ALIAS = f"{CONSUMER}_live"
+#: What ``chalice.tf.json``'s API invokes, and what it must invoke instead.
+UNQUALIFIED_INVOKE_ARN = "${aws_lambda_function.api_handler.invoke_arn}"
+ALIAS_INVOKE_ARN = f"${{aws_lambda_alias.{API_ALIAS}.invoke_arn}}"
+#: The canary's alarms watch the version just published.
+_CANARY_REFS = {
+    d.Ref.VERSION: "${aws_lambda_function.api_handler.version}",
+    d.Ref.FUNCTION_ALIAS: f"${{aws_lambda_function.api_handler.function_name}}:{d.ALIAS}",
+}
+PRE_TRAFFIC_HOOK = "pre_traffic_hook"
+_DEPLOYMENT_PACKAGE = "${path.module}/deployment.zip"
+
+
+def invoking_the_alias(chalice_tf: Block) -> Block:
+    """Chalice's API invokes the unqualified function, which would keep every request on
+    the newest code whatever CodeDeploy does: each integration invokes the alias."""
+    text = json.dumps(chalice_tf)
+    if UNQUALIFIED_INVOKE_ARN not in text:
+        raise ValueError("Chalice's API no longer names the function's invoke_arn")
+    result: Block = json.loads(text.replace(UNQUALIFIED_INVOKE_ARN, ALIAS_INVOKE_ARN))
+    return result
+
+
+def _policy(*statements: Block) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def _allow(actions: list[str], resources: list[str]) -> Block:
+    return {"Effect": "Allow", "Action": actions, "Resource": resources}
+
+
+def release_resources(stage: Stage) -> Block:
+    """The API's release: its alias (whose version only CodeDeploy moves), the consumer's
+    alias (which follows each apply), the pre-traffic hook, and CodeDeploy's application
+    and deployment group, which roll back on the version's own alarms."""
+    partition = "${data.aws_partition.chalice.partition}"
+    region = "${data.aws_region.chalice.name}"
+    group_arn = (
+        f"arn:{partition}:codedeploy:{region}:{_ACCOUNT_ID}:deploymentgroup:"
+        f"{stage.codedeploy_application_name}/{stage.deployment_group_name}"
+    )
+    versions = "${aws_lambda_function.api_handler.arn}:*"
+    hook_arn = f"${{aws_lambda_function.{PRE_TRAFFIC_HOOK}.arn}}"
+    canary_alarms = [f"{stage.prefix}-{spec.key}" for spec in d.CANARY_ALARMS]
+    return {
+        "aws_lambda_alias": {
+            API_ALIAS: {
+                "name": d.ALIAS,
+                "function_name": "${aws_lambda_function.api_handler.function_name}",
+                "function_version": "${aws_lambda_function.api_handler.version}",
+                # Set once; from then on `make release` moves it, through CodeDeploy.
+                "lifecycle": {"ignore_changes": ["function_version", "routing_config"]},
+            },
+            CONSUMER_ALIAS: {
+                "name": d.ALIAS,
+                "function_name": f"${{aws_lambda_function.{CONSUMER}.function_name}}",
+                "function_version": f"${{aws_lambda_function.{CONSUMER}.version}}",
+            },
+        },
+        "aws_lambda_function": {
+            PRE_TRAFFIC_HOOK: {
+                "function_name": stage.pre_traffic_hook_name,
+                "filename": _DEPLOYMENT_PACKAGE,
+                "source_code_hash": f'${{filebase64sha256("{_DEPLOYMENT_PACKAGE}")}}',
+                "handler": "chalicelib.release.hook.handler",
+                "runtime": d.LAMBDA_RUNTIME,
+                "architectures": [d.LAMBDA_ARCHITECTURE],
+                "memory_size": 256,
+                "timeout": 120,
+                "role": f"${{aws_iam_role.{PRE_TRAFFIC_HOOK}.arn}}",
+                "environment": {
+                    "variables": {
+                        "TASKS_NEW_VERSION_ARN": "${aws_lambda_function.api_handler.qualified_arn}",
+                        "COGNITO_USER_POOL_CLIENT_ID": USER_POOL_CLIENT_ID_REFERENCE,
+                    }
+                },
+                "tracing_config": {"mode": "Active"},
+                "logging_config": {
+                    "log_format": "Text",
+                    "log_group": f"${{aws_cloudwatch_log_group.{PRE_TRAFFIC_HOOK}.name}}",
+                },
+                "tags": _tags(stage),
+            }
+        },
+        "aws_iam_role": {
+            PRE_TRAFFIC_HOOK: {
+                "name": f"{stage.prefix}-pre-traffic-hook",
+                "assume_role_policy": _assume_role("lambda.amazonaws.com"),
+                "tags": _tags(stage),
+            },
+            "codedeploy": {
+                "name": f"{stage.prefix}-codedeploy",
+                "assume_role_policy": _assume_role("codedeploy.amazonaws.com"),
+                "tags": _tags(stage),
+            },
+        },
+        "aws_iam_role_policy": {
+            PRE_TRAFFIC_HOOK: {
+                "role": f"${{aws_iam_role.{PRE_TRAFFIC_HOOK}.id}}",
+                "policy": _policy(
+                    _allow(["lambda:InvokeFunction"], [versions]),
+                    _allow(["codedeploy:PutLifecycleEventHookExecutionStatus"], [group_arn]),
+                    _allow(
+                        ["logs:CreateLogStream", "logs:PutLogEvents"],
+                        [f"${{aws_cloudwatch_log_group.{PRE_TRAFFIC_HOOK}.arn}}:*"],
+                    ),
+                    _allow(["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]),
+                ),
+            },
+            "codedeploy": {
+                "role": "${aws_iam_role.codedeploy.id}",
+                # AWS's AWSCodeDeployRoleForLambdaLimited, scoped to this stage.
+                "policy": _policy(
+                    _allow(
+                        [
+                            "lambda:GetAlias",
+                            "lambda:UpdateAlias",
+                            "lambda:GetProvisionedConcurrencyConfig",
+                        ],
+                        [versions],
+                    ),
+                    _allow(["lambda:InvokeFunction"], [hook_arn]),
+                    _allow(
+                        ["cloudwatch:DescribeAlarms"],
+                        [
+                            f"arn:{partition}:cloudwatch:{region}:{_ACCOUNT_ID}:alarm:{name}"
+                            for name in canary_alarms
+                        ],
+                    ),
+                ),
+            },
+        },
+        "aws_codedeploy_app": {
+            "release": {
+                "name": stage.codedeploy_application_name,
+                "compute_platform": "Lambda",
+                "tags": _tags(stage),
+            }
+        },
+        "aws_codedeploy_deployment_group": {
+            "api": {
+                "app_name": "${aws_codedeploy_app.release.name}",
+                "deployment_group_name": stage.deployment_group_name,
+                "service_role_arn": "${aws_iam_role.codedeploy.arn}",
+                "deployment_config_name": stage.tuning.release.codedeploy_config_name,
+                "deployment_style": {
+                    "deployment_option": "WITH_TRAFFIC_CONTROL",
+                    "deployment_type": "BLUE_GREEN",
+                },
+                "auto_rollback_configuration": {
+                    "enabled": True,
+                    "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"],
+                },
+                "alarm_configuration": {
+                    "enabled": True,
+                    "alarms": canary_alarms,
+                },
+                "depends_on": [
+                    f"aws_cloudwatch_metric_alarm.{_snake(spec.key)}" for spec in d.CANARY_ALARMS
+                ],
+                "tags": _tags(stage),
+            }
+        },
+    }
+
+
 def _metric(metric: d.Metric, refs: dict[d.Ref, str]) -> Block:
     return {
         "namespace": d.resolve(metric.namespace, refs),
@@ -197,7 +365,7 @@ def _metric(metric: d.Metric, refs: dict[d.Ref, str]) -> Block:
 def _alarm(stage: Stage, spec: d.Alarm) -> Block:
     """One alarm of ``infra.definitions.ALARMS``: a single metric, or metric queries whose
     expression alone returns data."""
-    refs = _REFS | {d.Ref.APP_NAMESPACE: stage.metrics_namespace}
+    refs = _REFS | _CANARY_REFS | {d.Ref.APP_NAMESPACE: stage.metrics_namespace}
     block: Block = {
         "alarm_name": f"{stage.prefix}-{spec.key}",
         "alarm_description": spec.description,
@@ -319,6 +487,7 @@ def supporting_file(stage: Stage) -> Block:
                 "api_handler": _log_group(stage, stage.function_log_group),
                 CONSUMER: _log_group(stage, stage.consumer_log_group),
                 "api_access": _log_group(stage, stage.access_log_group),
+                PRE_TRAFFIC_HOOK: _log_group(stage, stage.hook_log_group),
             },
             "aws_sqs_queue": {
                 # The consumer's failures: each record's place in the stream, encrypted with
@@ -389,8 +558,9 @@ def supporting_file(stage: Stage) -> Block:
                 }
             },
             "aws_cloudwatch_metric_alarm": {
-                _snake(spec.key): _alarm(stage, spec) for spec in d.ALARMS
+                _snake(spec.key): _alarm(stage, spec) for spec in (*d.ALARMS, *d.CANARY_ALARMS)
             },
+            **release_resources(stage),  # resource types of its own: nothing above is replaced
         },
         "output": {
             "TasksTableName": {"value": "${aws_dynamodb_table.tasks.name}"},
@@ -463,8 +633,14 @@ def override_file(stage: Stage, environment: dict[str, str]) -> Block:
                     "triggers": {"redeployment": "${sha1(local.api_body)}"},
                 }
             },
-            "aws_lambda_function": {"api_handler": function, CONSUMER: consumer},
+            # Each apply publishes a version; the aliases are what callers invoke.
+            "aws_lambda_function": {
+                "api_handler": function | {"publish": True},
+                CONSUMER: consumer | {"publish": True},
+            },
             "aws_lambda_event_source_mapping": {CONSUMER_EVENT_SOURCE: event_source_mapping()},
+            # API Gateway may invoke the alias, which is what it calls (invoking_the_alias).
+            "aws_lambda_permission": {"rest_api_invoke": {"qualifier": d.ALIAS}},
         },
         "output": {"EndpointURL": {"value": "${aws_api_gateway_stage.api.invoke_url}"}},
     }
@@ -476,6 +652,7 @@ def event_source_mapping() -> Block:
     settings = d.stream_failure_settings(f"${{aws_sqs_queue.{FAILURE_QUEUE}.arn}}")
     destination = settings.pop("DestinationConfig")["OnFailure"]["Destination"]
     return {
+        "function_name": f"${{aws_lambda_alias.{CONSUMER_ALIAS}.arn}}",
         "event_source_arn": STREAM_ARN_REFERENCE,
         **{_snake(name): value for name, value in settings.items()},
         "destination_config": {"on_failure": {"destination_arn": destination}},

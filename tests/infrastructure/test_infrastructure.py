@@ -33,7 +33,16 @@ from chalicelib.core.errors import GATEWAY_PROBLEM, RETRY_AFTER_SECONDS
 from chalicelib.core.http import SECURITY_HEADERS
 from chalicelib.table import TABLE_DEFINITION, TTL_ATTRIBUTE
 from devserver import patches
-from infra import cloudformation, definitions, package, stages, terraform, tfjson, tfvalidate
+from infra import (
+    cloudformation,
+    definitions,
+    package,
+    release,
+    stages,
+    terraform,
+    tfjson,
+    tfvalidate,
+)
 from infra.stages import stage
 from tests.conftest import PROJECT_DIR, _in_ci
 from tools import pins as pins_of
@@ -731,8 +740,9 @@ def test_alarms_for_errors_latency_throttles_notify_a_topic(packaged: Any, name:
         "StreamFailures",
         "StreamIteratorAge",
     }
-    # The canary's alarms watch a version: the SAM path (test_the_version_alarms_...).
-    assert set(alarms) == keys | {spec.key for spec in definitions.CANARY_ALARMS}
+    # And the canary's, on a version (test_the_version_alarms_watch_the_version_...).
+    keys |= {spec.key for spec in definitions.CANARY_ALARMS}
+    assert set(alarms) == keys
     assert set(tf_alarms) == {terraform._snake(key) for key in keys}
     assert "AWS/ApiGateway" not in json.dumps(alarms) + json.dumps(tf_alarms)
 
@@ -1170,17 +1180,21 @@ def test_the_account_piece_sets_the_role_once(packaged: Any) -> None:
 def test_chalice_tf_json_loses_its_null_data_source_and_nothing_else(
     packaged: Any, name: str
 ) -> None:
-    """The one automated change to what Chalice generates."""
+    """The two automated changes to what Chalice generates: the null data source goes, and
+    the API invokes the alias (test_terraform_releases_the_api_through_codedeploy)."""
     original = json.loads(package.chalice_original(packaged[name][1].parent).read_text())
     packaged_tf = json.loads((packaged[name][1] / "chalice.tf.json").read_text())
     assert original["data"]["null_data_source"] == {
         "chalice": {"inputs": {"app": "task-api", "stage": name}}
     }
     assert original["terraform"]["required_providers"]["null"] == {"version": ">= 2, < 4"}
-    expected = json.loads(json.dumps(original))
+    expected = json.loads(
+        json.dumps(original).replace(terraform.UNQUALIFIED_INVOKE_ARN, terraform.ALIAS_INVOKE_ARN)
+    )
     del expected["data"]["null_data_source"]
     del expected["terraform"]["required_providers"]["null"]
     assert packaged_tf == expected
+    assert terraform.UNQUALIFIED_INVOKE_ARN in json.dumps(original)
     assert "null" not in json.dumps(packaged_tf["terraform"])
     assert "null_data_source" not in json.dumps(packaged_tf)
 
@@ -1288,7 +1302,7 @@ def test_terraform_maps_the_consumer_to_the_table_s_stream_with_every_failure_se
     (mapping,) = merged["resource"]["aws_lambda_event_source_mapping"].values()
     assert mapping == TF_FAILURE_SETTINGS | {
         "event_source_arn": "${aws_dynamodb_table.tasks.stream_arn}",
-        "function_name": "${aws_lambda_function.record_activity.arn}",
+        "function_name": "${aws_lambda_alias.record_activity_live.arn}",  # its alias
         "starting_position": "TRIM_HORIZON",
         "batch_size": 100,
         "maximum_batching_window_in_seconds": 0,
@@ -1585,3 +1599,49 @@ def test_a_canary_failing_5_percent_trips_its_alarm_and_not_the_apis() -> None:
     assert _rate(version_rate, canary) == 0.05 > version_rate.threshold
     assert _rate(api_rate, whole) == 0.005 < api_rate.threshold
     assert _rate(version_rate, {"2xx": 100.0}) == 0 <= version_rate.threshold
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_terraform_releases_the_api_through_codedeploy_on_its_alias(
+    packaged: Any, name: str
+) -> None:
+    """Each apply publishes a version; the API and the stream invoke aliases; Terraform sets
+    the API's alias once and leaves it to CodeDeploy (``make release``), whose group rolls
+    back on the version's own alarms."""
+    merged = merged_terraform(packaged, name)
+    resources = merged["resource"]
+    functions = resources["aws_lambda_function"]
+    assert functions["api_handler"]["publish"] is True
+    assert functions["record_activity"]["publish"] is True
+    api_alias = resources["aws_lambda_alias"]["api_handler_live"]
+    assert api_alias["name"] == "live"
+    assert set(api_alias["lifecycle"]["ignore_changes"]) == {"function_version", "routing_config"}
+    consumer_alias = resources["aws_lambda_alias"]["record_activity_live"]
+    assert "lifecycle" not in consumer_alias  # the consumer takes each version at once
+    body = merged["locals"]["chalice_api_swagger"]
+    assert terraform.UNQUALIFIED_INVOKE_ARN not in body
+    assert body.count(terraform.ALIAS_INVOKE_ARN) >= 10
+    assert resources["aws_lambda_permission"]["rest_api_invoke"]["qualifier"] == "live"
+    group = resources["aws_codedeploy_deployment_group"]["api"]
+    target = stage(name)
+    assert group["deployment_group_name"] == release.Target.of(target).deployment_group
+    assert (
+        resources["aws_codedeploy_app"]["release"]["name"] == release.Target.of(target).application
+    )
+    assert group["deployment_config_name"] == target.tuning.release.codedeploy_config_name
+    assert group["alarm_configuration"]["alarms"] == [
+        f"{target.prefix}-{spec.key}" for spec in definitions.CANARY_ALARMS
+    ]
+    assert {"DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"} <= set(
+        group["auto_rollback_configuration"]["events"]
+    )
+    hook = functions["pre_traffic_hook"]
+    assert hook["function_name"] == release.Target.of(target).pre_traffic_hook
+    assert hook["environment"]["variables"]["TASKS_NEW_VERSION_ARN"] == (
+        "${aws_lambda_function.api_handler.qualified_arn}"
+    )
+    version_errors = resources["aws_cloudwatch_metric_alarm"]["version_lambda_errors"]
+    assert version_errors["dimensions"]["ExecutedVersion"] == (
+        "${aws_lambda_function.api_handler.version}"
+    )
+    assert version_errors["dimensions"]["Resource"].endswith(":live")
