@@ -11,6 +11,7 @@ Two templates share the same resources:
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,6 +39,8 @@ CONSUMER_EVENT = to_cfn_resource_name(CONSUMER_EVENT_SOURCE)
 FAILURE_QUEUE = "StreamFailureQueue"
 STREAM_ARN_OUTPUT = "TasksStreamArn"
 FAILURE_QUEUE_ARN_OUTPUT = "StreamFailureQueueArn"
+#: The stage's dashboard.
+DASHBOARD = "Dashboard"
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -275,6 +278,37 @@ def alarm(stage: Stage, spec: d.Alarm, refs: Mapping[d.Ref, Any]) -> Template:
     return {"Type": "AWS::CloudWatch::Alarm", "Properties": properties}
 
 
+def _alarm_id(spec: d.Alarm) -> str:
+    return f"{spec.key}Alarm"
+
+
+def dashboard(stage: Stage, refs: Mapping[d.Ref, Any]) -> Template:
+    """The stage's dashboard (``infra.definitions.dashboard_widgets``). Its body is one JSON
+    string: ``Fn::Sub`` puts in the names of the stack's own function, consumer, table and
+    queue (variables), the region and each alarm's ARN."""
+    variables = {ref: ref.name.title().replace("_", "") for ref in d.Ref}
+    placeholders: dict[d.Ref, Any] = {ref: f"${{{name}}}" for ref, name in variables.items()}
+    placeholders[d.Ref.APP_NAMESPACE] = refs[d.Ref.APP_NAMESPACE]  # a literal: SEARCH reads it
+    body = json.dumps(
+        d.dashboard_body(
+            placeholders, "${AWS::Region}", lambda spec: f"${{{_alarm_id(spec)}.Arn}}"
+        ),
+        separators=(",", ":"),
+    )
+    used = {
+        name: refs[ref]
+        for ref, name in variables.items()
+        if ref is not d.Ref.APP_NAMESPACE and f"${{{name}}}" in body
+    }
+    return {
+        "Type": "AWS::CloudWatch::Dashboard",
+        "Properties": {
+            "DashboardName": stage.dashboard_name,
+            "DashboardBody": {"Fn::Sub": [body, used]},
+        },
+    }
+
+
 def failure_queue(stage: Stage) -> Template:
     """Where the consumer's event source mapping sends what it gives up on: the place of
     each record in the stream, kept 14 days, encrypted with SQS's own key (the consumer
@@ -336,7 +370,8 @@ def _supporting(stage: Stage, *, function: Any, consumer: Any) -> Template:
         d.Ref.APP_NAMESPACE: stage.metrics_namespace,
     }
     for spec in d.ALARMS:
-        resources[f"{spec.key}Alarm"] = alarm(stage, spec, refs)
+        resources[_alarm_id(spec)] = alarm(stage, spec, refs)
+    resources[DASHBOARD] = dashboard(stage, refs)
     return {
         "Parameters": {
             "AlarmEmail": {
@@ -358,6 +393,13 @@ def _supporting(stage: Stage, *, function: Any, consumer: Any) -> Template:
             "AlarmTopicArn": {"Value": _ref("AlarmTopic")},
             "AlarmTopicKeyArn": {"Value": _arn("AlarmTopicKey")},
             "AccessLogGroupArn": {"Value": _arn("ApiAccessLogGroup")},
+            d.DASHBOARD_URL_OUTPUT: {
+                "Value": {
+                    "Fn::Sub": d.DASHBOARD_URL.format(
+                        region="${AWS::Region}", name=f"${{{DASHBOARD}}}"
+                    )
+                }
+            },
         },
     }
 

@@ -157,6 +157,10 @@ class Stage:
         return f"alias/{self.prefix}-alarms"
 
     @property
+    def dashboard_name(self) -> str:
+        return self.prefix
+
+    @property
     def support_stack_name(self) -> str:
         return f"{self.prefix}-support"
 
