@@ -564,8 +564,10 @@ def dashboard_widgets() -> tuple[Widget, ...]:
         Graph(
             "Requests by status class (all routes)",
             tuple(
-                replace(m, label=dict(m.dimensions)[telemetry.STATUS_CLASS])
-                for m in REQUESTS_BY_STATUS_CLASS
+                replace(metric, label=status)
+                for metric, status in zip(
+                    REQUESTS_BY_STATUS_CLASS, telemetry.STATUS_CLASSES, strict=True
+                )
             ),
             stacked=True,
         ),

@@ -227,8 +227,8 @@ def problems(body: dict[str, Any], target: Stage, emitted: Emitted) -> list[str]
             search = _SEARCH.fullmatch(options["expression"])
             if search is None:  # metric math on the widget's other queries
                 words = re.findall(r"\b([a-z]\w*)\b(?!\s*\()", options["expression"])
-                ids = {other[-1]["id"] for t, other in _series(body) if t == title}
-                found += [f"{title}: {word} is no query" for word in words if word not in ids]
+                queries = {other[-1]["id"] for t, other in _series(body) if t == title}
+                found += [f"{title}: {word} is no query" for word in words if word not in queries]
                 continue
             schema = [part.strip('"') for part in search.group(1).split(",")]
             metric = (schema[0], search.group(2), frozenset(schema[1:]))
