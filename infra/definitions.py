@@ -587,7 +587,7 @@ def dashboard_widgets() -> tuple[Widget, ...]:
             period=300,
         ),
         Graph(
-            "Lambda errors and throttles (LambdaErrors, LambdaThrottles: the API's)",
+            "Lambda errors and throttles, API and consumer",
             (
                 replace(FUNCTION_ERRORS, label="API Errors"),
                 replace(FUNCTION_THROTTLES, label="API Throttles"),
@@ -596,11 +596,11 @@ def dashboard_widgets() -> tuple[Widget, ...]:
             ),
         ),
         Graph(
-            "Lambda concurrent executions (maximum)",
+            "Lambda concurrent executions (maximum), API and consumer",
             _per_function("ConcurrentExecutions", "Maximum", "concurrency"),
         ),
         Graph(
-            "Lambda duration, ms: p50 and p99",
+            "Lambda duration, ms: p50 and p99, API and consumer",
             (
                 *_per_function("Duration", "p50", "p50"),
                 *_per_function("Duration", "p99", "p99"),
