@@ -158,6 +158,7 @@ class Stage:
 
     @property
     def dashboard_name(self) -> str:
+        """The stage's CloudWatch dashboard (letters, digits, ``-`` and ``_`` only)."""
         return self.prefix
 
     @property
