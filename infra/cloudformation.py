@@ -39,6 +39,8 @@ CONSUMER_EVENT = to_cfn_resource_name(CONSUMER_EVENT_SOURCE)
 FAILURE_QUEUE = "StreamFailureQueue"
 STREAM_ARN_OUTPUT = "TasksStreamArn"
 FAILURE_QUEUE_ARN_OUTPUT = "StreamFailureQueueArn"
+#: The stage's dashboard.
+DASHBOARD = "Dashboard"
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -276,6 +278,40 @@ def alarm(stage: Stage, spec: d.Alarm, refs: Mapping[d.Ref, Any]) -> Template:
     return {"Type": "AWS::CloudWatch::Alarm", "Properties": properties}
 
 
+def _alarm_id(spec: d.Alarm) -> str:
+    return f"{spec.key}Alarm"
+
+
+def dashboard(stage: Stage, refs: Mapping[d.Ref, Any], release: bool) -> Template:
+    """The stage's dashboard (``infra.definitions.dashboard_widgets``). Its body is one JSON
+    string: ``Fn::Sub`` puts in the names of the stack's own function, consumer, table and
+    queue (variables), the region and each alarm's ARN."""
+    variables = {ref: ref.name.title().replace("_", "") for ref in d.Ref}
+    placeholders: dict[d.Ref, Any] = {ref: f"${{{name}}}" for ref, name in variables.items()}
+    placeholders[d.Ref.APP_NAMESPACE] = refs[d.Ref.APP_NAMESPACE]  # a literal: SEARCH reads it
+    body = json.dumps(
+        d.dashboard_body(
+            placeholders,
+            "${AWS::Region}",
+            lambda spec: f"${{{_alarm_id(spec)}.Arn}}",
+            release,
+        ),
+        separators=(",", ":"),
+    )
+    used = {
+        name: refs[ref]
+        for ref, name in variables.items()
+        if ref is not d.Ref.APP_NAMESPACE and f"${{{name}}}" in body
+    }
+    return {
+        "Type": "AWS::CloudWatch::Dashboard",
+        "Properties": {
+            "DashboardName": stage.dashboard_name,
+            "DashboardBody": {"Fn::Sub": [body, used]},
+        },
+    }
+
+
 def failure_queue(stage: Stage) -> Template:
     """Where the consumer's event source mapping sends what it gives up on: the place of
     each record in the stream, kept 14 days, encrypted with SQS's own key (the consumer
@@ -293,7 +329,7 @@ def failure_queue(stage: Stage) -> Template:
     }
 
 
-def _supporting(stage: Stage, *, function: Any, consumer: Any) -> Template:
+def _supporting(stage: Stage, *, function: Any, consumer: Any, release: bool = False) -> Template:
     """Everything but the API and the functions, as a template fragment. ``function`` and
     ``consumer`` are how the template names the API's and the stream consumer's functions
     (the alarms' dimensions)."""
@@ -337,7 +373,8 @@ def _supporting(stage: Stage, *, function: Any, consumer: Any) -> Template:
         d.Ref.APP_NAMESPACE: stage.metrics_namespace,
     }
     for spec in d.ALARMS:
-        resources[f"{spec.key}Alarm"] = alarm(stage, spec, refs)
+        resources[_alarm_id(spec)] = alarm(stage, spec, refs)
+    resources[DASHBOARD] = dashboard(stage, refs, release)
     return {
         "Parameters": {
             "AlarmEmail": {
@@ -359,6 +396,13 @@ def _supporting(stage: Stage, *, function: Any, consumer: Any) -> Template:
             "AlarmTopicArn": {"Value": _ref("AlarmTopic")},
             "AlarmTopicKeyArn": {"Value": _arn("AlarmTopicKey")},
             "AccessLogGroupArn": {"Value": _arn("ApiAccessLogGroup")},
+            d.DASHBOARD_URL_OUTPUT: {
+                "Value": {
+                    "Fn::Sub": d.DASHBOARD_URL.format(
+                        region="${AWS::Region}", name=f"${{{DASHBOARD}}}"
+                    )
+                }
+            },
         },
     }
 
@@ -498,7 +542,9 @@ def _accept_findings(stage: Stage, resources: Template) -> None:
 def sam_merge_template(stage: Stage) -> Template:
     """What ``chalice package --merge-template`` adds to, and changes in, Chalice's SAM
     template. Dicts merge key by key; lists and scalars replace Chalice's."""
-    template = _supporting(stage, function=_ref("APIHandler"), consumer=_ref(CONSUMER_FUNCTION))
+    template = _supporting(
+        stage, function=_ref("APIHandler"), consumer=_ref(CONSUMER_FUNCTION), release=True
+    )
     resources = template["Resources"]
     # Resolved when the stack is deployed, in its region.
     layers = [f"{{{{resolve:ssm:{d.POWERTOOLS_LAYER_PARAMETER}}}}}"]

@@ -7,8 +7,9 @@ holds a setting of its own. The table itself comes from ``chalicelib.table``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any, Protocol
 
@@ -280,6 +281,7 @@ class Metric:
     name: str
     dimensions: tuple[tuple[str, Value], ...]
     statistic: str  # "Sum", "Maximum", or a percentile such as "p99"
+    label: str = ""  # how a dashboard names the series (CloudWatch's default when empty)
 
     @property
     def percentile(self) -> bool:
@@ -342,11 +344,41 @@ def _filled(status: str) -> str:
     return f"FILL({_requests(status).id},0)"
 
 
+#: The metrics the alarms watch, by name: the dashboard draws the same ones.
+REQUESTS_BY_STATUS_CLASS = tuple(_requests(status) for status in telemetry.STATUS_CLASSES)
+LATENCY_P99 = Metric(
+    id="latency",
+    namespace=Ref.APP_NAMESPACE,
+    name=telemetry.LATENCY,
+    dimensions=_by_status_class("2xx"),
+    statistic="p99",
+)
+FUNCTION_ERRORS = _function("errors", "Errors")
+FUNCTION_THROTTLES = _function("throttles", "Throttles")
+TABLE_THROTTLED_REQUESTS = tuple(
+    Metric(
+        id=f"m{index}",
+        namespace="AWS/DynamoDB",
+        name="ThrottledRequests",
+        dimensions=(("TableName", Ref.TABLE), ("Operation", operation)),
+        statistic="Sum",
+    )
+    for index, operation in enumerate(TABLE_OPERATIONS)
+)
+FAILURE_QUEUE_VISIBLE = Metric(
+    id="visible",
+    namespace="AWS/SQS",
+    name="ApproximateNumberOfMessagesVisible",
+    dimensions=(("QueueName", Ref.FAILURE_QUEUE),),
+    statistic="Maximum",
+)
+CONSUMER_ITERATOR_AGE = _function("age", "IteratorAge", Ref.CONSUMER, "Maximum")
+
 ALARMS = (
     Alarm(
         key="ServerErrorRate",
         description="More than 1% of API requests were answered with a 5xx in 3 of 5 minutes",
-        metrics=tuple(_requests(status) for status in telemetry.STATUS_CLASSES),
+        metrics=REQUESTS_BY_STATUS_CLASS,
         expression=Expression(
             id="rate",
             label="5xx share of requests",
@@ -361,15 +393,7 @@ ALARMS = (
         key="LatencyP99",
         description="p99 latency of successful API requests above 1 second in 2 of 3 "
         "five-minute periods",
-        metrics=(
-            Metric(
-                id="latency",
-                namespace=Ref.APP_NAMESPACE,
-                name=telemetry.LATENCY,
-                dimensions=_by_status_class("2xx"),
-                statistic="p99",
-            ),
-        ),
+        metrics=(LATENCY_P99,),
         period=300,
         evaluation_periods=3,
         datapoints_to_alarm=2,
@@ -378,7 +402,7 @@ ALARMS = (
     Alarm(
         key="LambdaErrors",
         description="The API handler raised errors (unhandled exceptions, time-outs)",
-        metrics=(_function("errors", "Errors"),),
+        metrics=(FUNCTION_ERRORS,),
         period=300,
         evaluation_periods=1,
         datapoints_to_alarm=1,
@@ -387,7 +411,7 @@ ALARMS = (
     Alarm(
         key="LambdaThrottles",
         description="Invocations of the API handler were throttled",
-        metrics=(_function("throttles", "Throttles"),),
+        metrics=(FUNCTION_THROTTLES,),
         period=300,
         evaluation_periods=1,
         datapoints_to_alarm=1,
@@ -396,16 +420,7 @@ ALARMS = (
     Alarm(
         key="TableThrottledRequests",
         description="DynamoDB throttled requests to the tasks table",
-        metrics=tuple(
-            Metric(
-                id=f"m{index}",
-                namespace="AWS/DynamoDB",
-                name="ThrottledRequests",
-                dimensions=(("TableName", Ref.TABLE), ("Operation", operation)),
-                statistic="Sum",
-            )
-            for index, operation in enumerate(TABLE_OPERATIONS)
-        ),
+        metrics=TABLE_THROTTLED_REQUESTS,
         expression=Expression(id="total", label="ThrottledRequests", text="SUM(METRICS())"),
         period=300,
         evaluation_periods=1,
@@ -416,15 +431,7 @@ ALARMS = (
         key="StreamFailures",
         description="The stream consumer gave up on records: their places in the stream are "
         "on the failure queue (docs/operations/runbook.md)",
-        metrics=(
-            Metric(
-                id="visible",
-                namespace="AWS/SQS",
-                name="ApproximateNumberOfMessagesVisible",
-                dimensions=(("QueueName", Ref.FAILURE_QUEUE),),
-                statistic="Maximum",
-            ),
-        ),
+        metrics=(FAILURE_QUEUE_VISIBLE,),
         period=300,
         evaluation_periods=1,
         datapoints_to_alarm=1,
@@ -434,7 +441,7 @@ ALARMS = (
         key="StreamIteratorAge",
         description="The stream consumer lags: its oldest record was over 5 minutes old in 3 "
         "of 5 minutes (records are given up on at 1 hour)",
-        metrics=(_function("age", "IteratorAge", Ref.CONSUMER, "Maximum"),),
+        metrics=(CONSUMER_ITERATOR_AGE,),
         period=60,
         evaluation_periods=5,
         datapoints_to_alarm=3,
@@ -527,6 +534,285 @@ class Release:
 
 
 ALL_AT_ONCE = Release("AllAtOnce")
+
+# --- the dashboard ------------------------------------------------------------------------
+
+#: The output, in both formats, that gives the dashboard's address.
+DASHBOARD_URL_OUTPUT = "DashboardURL"
+#: The console's address of a dashboard: each format fills in its region and name.
+DASHBOARD_URL = (
+    "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#dashboards:name={name}"
+)
+#: CloudWatch's grid: 24 columns; a widget's height in rows.
+DASHBOARD_COLUMNS = 24
+WIDGET_HEIGHT = 6
+#: The app's EMF dimension sets per route (``chalicelib.telemetry._publish``): a request's
+#: count and latency by route, method and status class; its DynamoDB cost by route and method.
+ROUTE_STATUS_DIMENSIONS = (
+    telemetry.ROUTE,
+    telemetry.METHOD,
+    telemetry.STATUS_CLASS,
+    telemetry.SERVICE_DIMENSION,
+)
+ROUTE_DIMENSIONS = (telemetry.ROUTE, telemetry.METHOD, telemetry.SERVICE_DIMENSION)
+
+
+def _schema_name(name: str) -> str:
+    """A namespace or dimension name in a SEARCH schema: quoted unless letters and digits
+    (``task-api/dev`` needs the quotes)."""
+    return name if re.fullmatch(r"[A-Za-z0-9]+", name) else f'"{name}"'
+
+
+@dataclass(frozen=True)
+class Search:
+    """Every series of one app metric with exactly one EMF dimension set, whatever its
+    values: one line per route and method (and status class). No route is listed here, so a
+    new route shows up by itself; the metric and dimension names are telemetry's."""
+
+    id: str
+    name: str
+    dimensions: tuple[str, ...]
+    statistic: str
+
+    def expression(self, namespace: str, period: int) -> str:
+        schema = ",".join(_schema_name(part) for part in (namespace, *self.dimensions))
+        return f"SEARCH('{{{schema}}} MetricName=\"{self.name}\"', '{self.statistic}', {period})"
+
+
+Line = Metric | Search | Expression
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A time series widget."""
+
+    title: str
+    lines: tuple[Line, ...]
+    #: Metrics an expression of ``lines`` reads, not drawn themselves.
+    inputs: tuple[Metric, ...] = ()
+    period: int = 60
+    stacked: bool = False
+    #: The threshold of the alarm the graph shows, drawn as a horizontal line.
+    alarm: Alarm | None = None
+    width: int = 12
+
+
+@dataclass(frozen=True)
+class AlarmStatus:
+    """The state of each alarm, in one widget: the first place to look."""
+
+    title: str
+    alarms: tuple[Alarm, ...]
+    width: int = DASHBOARD_COLUMNS
+
+
+Widget = Graph | AlarmStatus
+
+
+def alarm_named(key: str) -> Alarm:
+    (spec,) = [spec for spec in ALARMS if spec.key == key]
+    return spec
+
+
+def _alarm_graph(key: str, title: str, lines: tuple[Line, ...] = ()) -> Graph:
+    """What an alarm compares, with its threshold: its expression (its metrics as inputs)
+    or its single metric, unless ``lines`` draws more (such as another percentile)."""
+    spec = alarm_named(key)
+    if spec.expression is not None:
+        return Graph(title, lines or (spec.expression,), spec.metrics, spec.period, alarm=spec)
+    return Graph(title, lines or spec.metrics, period=spec.period, alarm=spec)
+
+
+def _per_function(metric: str, statistic: str, id_: str) -> tuple[Metric, Metric]:
+    """One metric of AWS/Lambda, for the API's function and for the stream consumer."""
+    return (
+        replace(_function(f"{id_}Api", metric, Ref.FUNCTION, statistic), label=f"API {metric}"),
+        replace(
+            _function(f"{id_}Consumer", metric, Ref.CONSUMER, statistic),
+            label=f"consumer {metric}",
+        ),
+    )
+
+
+#: The app's EMF dimension set per published version (``chalicelib.telemetry._publish``).
+VERSION_STATUS_DIMENSIONS = (
+    telemetry.SERVICE_DIMENSION,
+    telemetry.FUNCTION_VERSION,
+    telemetry.STATUS_CLASS,
+)
+
+
+def version_widgets() -> tuple[Widget, ...]:
+    """The canary's widgets, on the packaged paths: every version's requests by status class,
+    so that during a release the new version's answers show beside the old one's."""
+    return (
+        Graph(
+            "Releases: requests by version and status class",
+            (Search("versions", telemetry.REQUESTS, VERSION_STATUS_DIMENSIONS, "Sum"),),
+            width=DASHBOARD_COLUMNS,
+        ),
+    )
+
+
+def dashboard_widgets(release: bool = False) -> tuple[Widget, ...]:
+    """The stage's dashboard, in the order to read it in an incident
+    (docs/operations/dashboard.md): alarms, the API's answers, its latency, the
+    functions, the table, the stream. ``release``: a packaged stage, whose canary has alarms
+    and widgets of its own (``chalice deploy`` replaces the function at once)."""
+    latency_p50 = replace(LATENCY_P99, id="p50", statistic="p50", label="p50")
+    return (
+        AlarmStatus("Alarms", (*ALARMS, *CANARY_ALARMS) if release else ALARMS),
+        *(version_widgets() if release else ()),
+        Graph(
+            "Requests by status class (all routes)",
+            tuple(
+                replace(metric, label=status)
+                for metric, status in zip(
+                    REQUESTS_BY_STATUS_CLASS, telemetry.STATUS_CLASSES, strict=True
+                )
+            ),
+            stacked=True,
+        ),
+        _alarm_graph("ServerErrorRate", "5xx share of requests (ServerErrorRate)"),
+        Graph(
+            "Requests by route, method and status class",
+            (Search("routes", telemetry.REQUESTS, ROUTE_STATUS_DIMENSIONS, "Sum"),),
+        ),
+        _alarm_graph(
+            "LatencyP99",
+            "Latency of 2xx answers, ms: p50 and p99 (LatencyP99)",
+            (latency_p50, replace(LATENCY_P99, label="p99")),
+        ),
+        Graph(
+            "Latency p99 by route, method and status class, ms",
+            (Search("routes", telemetry.LATENCY, ROUTE_STATUS_DIMENSIONS, "p99"),),
+            period=300,
+        ),
+        Graph(
+            "Lambda errors and throttles, API and consumer",
+            (
+                replace(FUNCTION_ERRORS, label="API Errors"),
+                replace(FUNCTION_THROTTLES, label="API Throttles"),
+                _per_function("Errors", "Sum", "errors")[1],
+                _per_function("Throttles", "Sum", "throttles")[1],
+            ),
+        ),
+        Graph(
+            "Lambda concurrent executions (maximum), API and consumer",
+            _per_function("ConcurrentExecutions", "Maximum", "concurrency"),
+        ),
+        Graph(
+            "Lambda duration, ms: p50 and p99, API and consumer",
+            (
+                *_per_function("Duration", "p50", "p50"),
+                *_per_function("Duration", "p99", "p99"),
+            ),
+            period=300,
+        ),
+        Graph(
+            "Table: requests by operation",
+            tuple(
+                Metric(
+                    f"op{index}",
+                    "AWS/DynamoDB",
+                    "SuccessfulRequestLatency",
+                    (("TableName", Ref.TABLE), ("Operation", operation)),
+                    "SampleCount",
+                    label=operation,
+                )
+                for index, operation in enumerate(TABLE_OPERATIONS)
+            ),
+            stacked=True,
+        ),
+        Graph(
+            "Table: consumed capacity units",
+            tuple(
+                Metric(id_, "AWS/DynamoDB", name, (("TableName", Ref.TABLE),), "Sum", label)
+                for id_, name, label in (
+                    ("read", "ConsumedReadCapacityUnits", "read"),
+                    ("write", "ConsumedWriteCapacityUnits", "write"),
+                )
+            ),
+        ),
+        _alarm_graph(
+            "TableThrottledRequests", "Table: throttled requests (TableThrottledRequests)"
+        ),
+        Graph(
+            "DynamoDB requests by route and method (the app's count)",
+            (Search("routes", telemetry.DYNAMODB_REQUESTS, ROUTE_DIMENSIONS, "Sum"),),
+        ),
+        Graph(
+            "Consumed capacity by route and method (the app's count)",
+            tuple(
+                Search(id_, name, ROUTE_DIMENSIONS, "Sum")
+                for id_, name in (
+                    ("reads", telemetry.CONSUMED_READ_CAPACITY),
+                    ("writes", telemetry.CONSUMED_WRITE_CAPACITY),
+                )
+            ),
+        ),
+        _alarm_graph("StreamIteratorAge", "Stream consumer: iterator age, ms (StreamIteratorAge)"),
+        _alarm_graph("StreamFailures", "Failure queue: records given up on (StreamFailures)"),
+    )
+
+
+def _line(line: Line, refs: Mapping[Ref, Any], period: int, visible: bool = True) -> list[Any]:
+    """A line of a graph in the dashboard body's ``metrics`` array."""
+    if isinstance(line, Search):
+        return [{"expression": line.expression(refs[Ref.APP_NAMESPACE], period), "id": line.id}]
+    if isinstance(line, Expression):
+        return [{"expression": line.text, "id": line.id, "label": line.label}]
+    options: dict[str, Any] = {"id": line.id, "stat": line.statistic}
+    if line.label:
+        options["label"] = line.label
+    if not visible:
+        options["visible"] = False
+    dimensions = [part for name, value in line.dimensions for part in (name, resolve(value, refs))]
+    return [resolve(line.namespace, refs), line.name, *dimensions, options]
+
+
+def dashboard_body(
+    refs: Mapping[Ref, Any],
+    region: Any,
+    alarm_arn: Callable[[Alarm], Any],
+    release: bool = False,
+) -> dict[str, Any]:
+    """The dashboard's body (CloudWatch's dashboard body structure), given how a format
+    names the references, the region and each alarm's ARN. The namespace must be the
+    literal name: SEARCH expressions hold it in their text."""
+    if not isinstance(refs[Ref.APP_NAMESPACE], str):
+        raise TypeError("the app's namespace must be a literal: SEARCH expressions hold it")
+    widgets: list[dict[str, Any]] = []
+    x = y = 0
+    for widget in dashboard_widgets(release):
+        if x + widget.width > DASHBOARD_COLUMNS:
+            x, y = 0, y + WIDGET_HEIGHT
+        place = {"x": x, "y": y, "width": widget.width, "height": WIDGET_HEIGHT}
+        x += widget.width
+        if isinstance(widget, AlarmStatus):
+            properties: dict[str, Any] = {
+                "title": widget.title,
+                "alarms": [alarm_arn(spec) for spec in widget.alarms],
+            }
+            widgets.append({"type": "alarm", **place, "properties": properties})
+            continue
+        properties = {
+            "title": widget.title,
+            "region": region,
+            "view": "timeSeries",
+            "stacked": widget.stacked,
+            "period": widget.period,
+            "metrics": [_line(line, refs, widget.period) for line in widget.lines]
+            + [_line(metric, refs, widget.period, visible=False) for metric in widget.inputs],
+        }
+        if widget.alarm is not None:
+            properties["annotations"] = {
+                "horizontal": [
+                    {"label": f"{widget.alarm.key} threshold", "value": widget.alarm.threshold}
+                ]
+            }
+        widgets.append({"type": "metric", **place, "properties": properties})
+    return {"widgets": widgets}
 
 
 # --- accepted checkov findings ------------------------------------------------------------

@@ -181,6 +181,11 @@ class Stage:
         return f"alias/{self.prefix}-alarms"
 
     @property
+    def dashboard_name(self) -> str:
+        """The stage's CloudWatch dashboard (letters, digits, ``-`` and ``_`` only)."""
+        return self.prefix
+
+    @property
     def support_stack_name(self) -> str:
         return f"{self.prefix}-support"
 

@@ -401,6 +401,29 @@ def _alarm(stage: Stage, spec: d.Alarm) -> Block:
     return block
 
 
+#: The stage's dashboard, and the region Chalice's configuration already reads.
+DASHBOARD = "stage"
+REGION_REFERENCE = "${data.aws_region.chalice.name}"
+DASHBOARD_NAME_REFERENCE = f"${{aws_cloudwatch_dashboard.{DASHBOARD}.dashboard_name}}"
+
+
+def dashboard(stage: Stage) -> Block:
+    """The stage's dashboard (``infra.definitions.dashboard_widgets``): ``jsonencode`` of
+    the body, whose strings name the configuration's own function, consumer, table, queue,
+    region and alarms. The body is JSON, which is also an HCL expression."""
+    refs = _REFS | {d.Ref.APP_NAMESPACE: stage.metrics_namespace}
+    body = d.dashboard_body(
+        refs,
+        REGION_REFERENCE,
+        lambda spec: f"${{aws_cloudwatch_metric_alarm.{_snake(spec.key)}.arn}}",
+        release=True,
+    )
+    return {
+        "dashboard_name": stage.dashboard_name,
+        "dashboard_body": "${jsonencode(" + json.dumps(body, separators=(",", ":")) + ")}",
+    }
+
+
 def literal(value: Any) -> Any:
     """A value Terraform reads as written: in Terraform JSON every string is a template, so
     ``${`` and ``%{`` are escaped."""
@@ -560,6 +583,7 @@ def supporting_file(stage: Stage) -> Block:
             "aws_cloudwatch_metric_alarm": {
                 _snake(spec.key): _alarm(stage, spec) for spec in (*d.ALARMS, *d.CANARY_ALARMS)
             },
+            "aws_cloudwatch_dashboard": {DASHBOARD: dashboard(stage)},
             **release_resources(stage),  # resource types of its own: nothing above is replaced
         },
         "output": {
@@ -572,6 +596,11 @@ def supporting_file(stage: Stage) -> Block:
             "CursorSecretArn": {"value": "${aws_secretsmanager_secret.cursor.arn}"},
             "AlarmTopicArn": {"value": "${aws_sns_topic.alarms.arn}"},
             "AlarmTopicKeyArn": {"value": "${aws_kms_key.alarm_topic.arn}"},
+            d.DASHBOARD_URL_OUTPUT: {
+                "value": d.DASHBOARD_URL.format(
+                    region=REGION_REFERENCE, name=DASHBOARD_NAME_REFERENCE
+                )
+            },
         },
     }
 
