@@ -147,7 +147,7 @@ def find_tools() -> Tools | str:
     if terraform is None:
         return f"{SKIPPED}: no terraform on PATH (Terraform 1.11 or later is needed)"
     if mirror is None and registry_allowed():
-        downloaded = download_mirror(Path(terraform))
+        downloaded = download_mirror(Path(terraform), DOWNLOADED_MIRROR)
         if isinstance(downloaded, str):
             return downloaded
         mirror = downloaded
