@@ -25,7 +25,8 @@ WORKFLOWS = PROJECT / ".github" / "workflows"
 REQUIRE_ACTIONLINT_ENV = "TASKS_REQUIRE_ACTIONLINT"
 ACTIONLINT_NOT_RUN = (
     "actionlint did NOT run: not in the venv or on PATH (go install "
-    "github.com/rhysd/actionlint/cmd/actionlint@v1.7.12, or a release binary on PATH)"
+    "github.com/rhysd/actionlint/cmd/actionlint@VERSION, at the VERSION that "
+    ".github/workflows/ci.yml installs)"
 )
 
 
@@ -43,7 +44,9 @@ def zizmor_command(paths: list[Path]) -> list[str]:
     zizmor = _find("zizmor")
     if zizmor is None:
         raise RuntimeError("zizmor is not installed: it is pinned in requirements-lint.txt")
-    return [zizmor, "--offline", "--no-progress", *map(str, paths)]
+    # --strict-collection: a file that is not a valid workflow fails, instead of being
+    # skipped with a warning (and the run passing on the others).
+    return [zizmor, "--offline", "--no-progress", "--strict-collection", *map(str, paths)]
 
 
 def actionlint_command(paths: list[Path]) -> list[str] | None:
