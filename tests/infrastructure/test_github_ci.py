@@ -174,7 +174,7 @@ def test_actionlint_fails_on_a_planted_mistake(tmp_path: Path) -> None:
     directory = planted(tmp_path, old, old + "    needs: no-such-job\n")
     done = run(require_actionlint(workflows.workflow_files(directory)))
     assert done.returncode != 0
-    assert "no-such-job" in done.stdout
+    assert "no-such-job" in done.stdout + done.stderr
 
 
 def test_the_lint_fails_without_actionlint_only_where_it_is_required(
