@@ -65,10 +65,11 @@ test: $(DEV) ## run the whole test suite, on every core; the log ends with its s
 check: lint $(DEV) ## the inner loop: lint, then the tests that need no server, Java or browser
 	HYPOTHESIS_PROFILE=check $(BIN)/python -m pytest -n $(WORKERS) -q -m "not external"
 
-lint: $(LINT) ## ruff lint and format checks, and mypy (strict), as CI runs them
+lint: $(LINT) ## ruff lint and format checks, mypy (strict), and actionlint and zizmor on the workflows
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/python -m tools.workflows
 
 format: $(LINT) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

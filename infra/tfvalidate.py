@@ -11,22 +11,31 @@ an unpacked mirror is linked, not copied (a packed one is unpacked once, into a 
 
 Without Terraform or the mirror this says so loudly and exits 0, except under ``CI=true``,
 where it fails: CI must validate.
+
+On a machine that reaches Terraform's registry (GitHub's runners: .github/workflows/ci.yml)
+and has no mirror, ``TASKS_TERRAFORM_REGISTRY=1`` lets ``terraform providers mirror``
+download the provider once, into a mirror under ``.cache/terraform-validate/``, which is then
+used as above. Nothing sets it on this project's machines, which stay offline.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra.stages import DEPLOYED_STAGES, PROJECT_DIR
+from infra.terraform import REQUIRED_PROVIDERS
 
 PROVIDER = "registry.terraform.io/hashicorp/aws"
 #: Set to the directory that holds ``registry.terraform.io/`` to use another mirror.
@@ -41,6 +50,11 @@ MIRROR_CANDIDATES = (
     Path("/usr/share/terraform/plugins"),
 )
 WORK_DIR = PROJECT_DIR / ".cache" / "terraform-validate"
+#: Set to 1 to let ``terraform providers mirror`` download the provider when no mirror is
+#: found (a machine that reaches Terraform's registry); unset, nothing is downloaded.
+REGISTRY_ENV = "TASKS_TERRAFORM_REGISTRY"
+#: Where that download goes, unpacked (so that parallel ``init`` runs link it).
+DOWNLOADED_MIRROR = WORK_DIR / "mirror"
 TIMEOUT_SECONDS = 300
 SKIPPED = "Terraform validate did NOT run"
 
@@ -84,12 +98,59 @@ def find_mirror() -> Path | None:
     return next((path for path in candidates if _has_provider(path)), None)
 
 
+def registry_allowed() -> bool:
+    return os.environ.get(REGISTRY_ENV, "").lower() in {"1", "true", "yes"}
+
+
+def download_mirror(terraform: Path, target: Path = DOWNLOADED_MIRROR) -> Path | str:
+    """``target``, holding the provider unpacked: downloaded by ``terraform providers
+    mirror`` from the registry unless an earlier run (or a concurrent one, under the same
+    lock) did. The error's text when the download fails."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / "mirror.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _has_provider(target):
+            return target
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".mirror-") as tmp:
+            config, packed, unpacked = Path(tmp) / "config", Path(tmp) / "packed", Path(tmp) / "out"
+            config.mkdir()
+            document = {"terraform": {"required_providers": REQUIRED_PROVIDERS}}
+            (config / "main.tf.json").write_text(json.dumps(document))
+            environment = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
+            done = subprocess.run(
+                [str(terraform), "providers", "mirror", str(packed)],
+                cwd=config,
+                env=environment | {"CHECKPOINT_DISABLE": "1"},
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT_SECONDS,
+            )
+            archives = sorted((packed / PROVIDER).glob("terraform-provider-aws_*_*_*.zip"))
+            if done.returncode != 0 or not archives:
+                return f"{SKIPPED}: terraform providers mirror failed: {done.stderr[-2000:]}"
+            for archive in archives:  # terraform-provider-aws_<version>_<os>_<arch>.zip
+                _, version, system, arch = archive.stem.split("_")
+                with zipfile.ZipFile(archive) as files:
+                    platform = unpacked / PROVIDER / version / f"{system}_{arch}"
+                    files.extractall(platform)
+                    for name in files.namelist():  # zipfile drops the executable bit
+                        (platform / name).chmod(0o755)
+            shutil.rmtree(target, ignore_errors=True)
+            unpacked.rename(target)
+        return target
+
+
 def find_tools() -> Tools | str:
     """Terraform and the mirror, or why they cannot be used."""
     terraform = shutil.which("terraform")
     mirror = find_mirror()
     if terraform is None:
         return f"{SKIPPED}: no terraform on PATH (Terraform 1.11 or later is needed)"
+    if mirror is None and registry_allowed():
+        downloaded = download_mirror(Path(terraform), DOWNLOADED_MIRROR)
+        if isinstance(downloaded, str):
+            return downloaded
+        mirror = downloaded
     if mirror is None:
         where = os.environ.get(MIRROR_ENV) or ", ".join(map(str, MIRROR_CANDIDATES))
         return f"{SKIPPED}: no filesystem mirror of {PROVIDER} in {where} (set {MIRROR_ENV})"
