@@ -205,11 +205,19 @@ def release(
 def rollback(lambda_client: Any, codedeploy: Any, target: Target) -> Outcome:
     """Stop a deployment in progress (CodeDeploy moves the alias back itself), or point the
     alias at the newest version before its current one."""
-    active = codedeploy.list_deployments(
-        applicationName=target.application,
-        deploymentGroupName=target.deployment_group,
-        includeOnlyStatuses=ACTIVE,
-    )["deployments"]
+    try:
+        active = codedeploy.list_deployments(
+            applicationName=target.application,
+            deploymentGroupName=target.deployment_group,
+            includeOnlyStatuses=ACTIVE,
+        )["deployments"]
+    except (
+        codedeploy.exceptions.ApplicationDoesNotExistException,
+        codedeploy.exceptions.DeploymentGroupDoesNotExistException,
+    ):
+        # A SAM stage: CloudFormation names its CodeDeploy application and stops its own
+        # deployments (by cancelling the stack update); the alias can still move back.
+        active = []
     if active:
         for deployment_id in active:
             codedeploy.stop_deployment(deploymentId=deployment_id, autoRollbackEnabled=True)

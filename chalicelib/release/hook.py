@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.core.record import ID
+
 log = logging.getLogger("task-api.release")
 
 #: The version under test: the qualified ARN each deploy path writes into the environment.
@@ -28,6 +30,8 @@ AUDIENCE_ENV = "COGNITO_USER_POOL_CLIENT_ID"
 SMOKE_SUBJECT = "release-smoke"
 #: An API Gateway event in, the function's response out.
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]
+#: A proxy response's keys (API Gateway's, not a record's fields).
+STATUS_CODE, RESPONSE_BODY = "statusCode", "body"
 
 
 @dataclass(frozen=True)
@@ -97,12 +101,12 @@ def run_flow(invoke: Invoke, audience: str) -> list[str]:
             response = invoke(api_event(step, task_id, audience))
         except Exception as error:  # an invocation that fails is the version failing
             return [f"{step.method} {step.resource}: the invocation failed: {error}"]
-        status = response.get("statusCode")
+        status = response.get(STATUS_CODE)
         if status != step.expected:
-            body = str(response.get("body", ""))[:300]
+            body = str(response.get(RESPONSE_BODY, ""))[:300]
             return [f"{step.method} {step.resource}: {status}, expected {step.expected}: {body}"]
         if step.method == "POST":
-            task_id = json.loads(response["body"])["id"]
+            task_id = json.loads(response[RESPONSE_BODY])[ID]
     return []
 
 

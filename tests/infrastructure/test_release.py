@@ -232,3 +232,27 @@ def test_a_rollback_with_no_earlier_version_fails(aws: Any) -> None:
     versions(lambdas, 1)
     outcome = release.rollback(lambda_client, codedeploy, TARGET)
     assert not outcome.ok
+
+
+def test_a_rollback_on_a_sam_stage_moves_the_alias_without_terraforms_group(aws: Any) -> None:
+    """SAM names its own CodeDeploy application, so ours does not exist there."""
+    lambda_client, lambdas, codedeploy, deploys = aws
+    deploys.add_client_error(
+        "list_deployments", service_error_code="ApplicationDoesNotExistException"
+    )
+    alias(lambdas, 3)
+    versions(lambdas, 2, 3)
+    lambdas.add_response(
+        "update_alias",
+        {},
+        {
+            "FunctionName": FUNCTION,
+            "Name": "live",
+            "FunctionVersion": "2",
+            "Description": "rolled back from version 3",
+            "RoutingConfig": {"AdditionalVersionWeights": {}},
+        },
+    )
+    outcome = release.rollback(lambda_client, codedeploy, TARGET)
+    assert outcome.ok
+    assert outcome.message == "live moved from version 3 back to 2."
