@@ -191,22 +191,26 @@ def rollback_listing(deploys: Stubber, active: list[str]) -> None:
     )
 
 
-def test_a_manual_rollback_moves_the_alias_to_the_version_before_at_once(aws: Any) -> None:
-    lambda_client, lambdas, codedeploy, deploys = aws
-    rollback_listing(deploys, [])
-    alias(lambdas, 8)
-    versions(lambdas, 5, 7, 8, 9)  # 9: published, never released
+def alias_moved(lambdas: Stubber, to: int, rolled_back_from: int) -> None:
     lambdas.add_response(
         "update_alias",
         {},
         {
             "FunctionName": FUNCTION,
             "Name": "live",
-            "FunctionVersion": "7",
-            "Description": "rolled back from version 8",
+            "FunctionVersion": str(to),
+            "Description": f"rolled back from version {rolled_back_from}",
             "RoutingConfig": {"AdditionalVersionWeights": {}},
         },
     )
+
+
+def test_a_manual_rollback_moves_the_alias_to_the_version_before_at_once(aws: Any) -> None:
+    lambda_client, lambdas, codedeploy, deploys = aws
+    rollback_listing(deploys, [])
+    alias(lambdas, 8)
+    versions(lambdas, 5, 7, 8, 9)  # 9: published, never released
+    alias_moved(lambdas, 7, rolled_back_from=8)
     outcome = release.rollback(lambda_client, codedeploy, TARGET)
     assert outcome.ok
     assert outcome.message == "live moved from version 8 back to 7."
@@ -242,17 +246,7 @@ def test_a_rollback_on_a_sam_stage_moves_the_alias_without_terraforms_group(aws:
     )
     alias(lambdas, 3)
     versions(lambdas, 2, 3)
-    lambdas.add_response(
-        "update_alias",
-        {},
-        {
-            "FunctionName": FUNCTION,
-            "Name": "live",
-            "FunctionVersion": "2",
-            "Description": "rolled back from version 3",
-            "RoutingConfig": {"AdditionalVersionWeights": {}},
-        },
-    )
+    alias_moved(lambdas, 2, rolled_back_from=3)
     outcome = release.rollback(lambda_client, codedeploy, TARGET)
     assert outcome.ok
     assert outcome.message == "live moved from version 3 back to 2."
