@@ -25,7 +25,7 @@ DEV   := $(VENV)/.installed-dev
 # pytest's workers: one per core (pytest-xdist); `make test WORKERS=0` runs in one process.
 WORKERS ?= auto
 
-.PHONY: release rollback redrive venv run run-persistent test check lint format docs docs-build pins token openapi smoke contract fuzz bench list-cost cold-start package support deploy teardown dynamodb-local clean terraform-validate spectral
+.PHONY: bootstrap release rollback redrive venv run run-persistent test check lint format docs docs-build pins token openapi smoke contract fuzz bench list-cost cold-start package support deploy teardown dynamodb-local clean terraform-validate spectral
 
 # The venv and uv in it, from PyPI with the venv's own pip: Python 3.11+ is all it needs.
 $(UV): requirements-uv.txt
@@ -128,6 +128,9 @@ cold-start: $(DEV) ## fresh-interpreter cold start (import + first request) vs t
 
 package: $(LOCAL) ## CloudFormation and Terraform for STAGE (dev or prod) under build/STAGE/
 	$(BIN)/python -m infra.package --stage $(STAGE)
+
+bootstrap: $(LOCAL) ## GitHub Actions' OIDC roles and Terraform state bucket: build/bootstrap/bootstrap.json (docs/deploying/pipeline.md)
+	$(BIN)/python -m infra.bootstrap
 
 support: $(LOCAL) ## create/update STAGE's table, users, secret, logs and alarms for chalice deploy
 	$(BIN)/python -m infra.support deploy --stage $(STAGE) $(if $(ALARM_EMAIL),--alarm-email $(ALARM_EMAIL))

@@ -4,7 +4,8 @@ Writes ``build/<stage>/cloudformation/`` (``sam.json`` + ``deployment.zip``: Cha
 template merged with ``infra.cloudformation.sam_merge_template``; on protected stages also
 ``adopt.json`` + ``adopt-resources.json``, to import retained resources again),
 ``build/<stage>/terraform/`` (``chalice.tf.json`` + ``deployment.zip`` + the two files
-of ``infra.terraform``) and ``build/account/terraform/`` (the API Gateway account's
+of ``infra.terraform``, and ``backend.tf.json`` when ``TASKS_TF_STATE_BUCKET`` names the
+state bucket of ``infra.bootstrap``) and ``build/account/terraform/`` (the API Gateway account's
 CloudWatch role, ``infra.terraform.account_file``: once per account and region).
 
 Two automated changes to what Chalice generates, in both formats alike: its API invokes the
@@ -31,7 +32,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infra import cloudformation, terraform
+from infra import bootstrap, cloudformation, terraform
 from infra import definitions as d
 from infra.stages import (
     DEPLOY_ONLY_SETTINGS,
@@ -140,6 +141,11 @@ def package_terraform(target: Stage, build: Path) -> Path:
     d.require_runtime(chalice_tf["resource"]["aws_lambda_function"]["api_handler"]["runtime"])
     _write_json(out / "task_api.tf.json", terraform.supporting_file(target))
     _write_json(out / "task_api_override.tf.json", terraform.override_file(target, environment))
+    backend = out / terraform.BACKEND_FILE
+    if bucket := os.environ.get(terraform.STATE_BUCKET_ENV, "").strip():
+        _write_json(backend, terraform.backend_file(bucket, bootstrap.state_key(target)))
+    else:
+        backend.unlink(missing_ok=True)  # a local package: local state, as before
     return out
 
 
