@@ -444,11 +444,11 @@ def test_the_workflow_uses_the_bootstrap_s_names() -> None:
             assert set(step["with"]) == {"role-to-assume", "aws-region"}  # no keys
 
 
-def test_only_jobs_that_assume_a_role_may_ask_for_a_token() -> None:
+def test_every_job_reads_the_repository_and_nothing_more() -> None:
+    """``id-token`` only where a role is assumed: test_github_ci.py checks it for every
+    workflow; here, nothing else is granted (no comment on the pull request: the summary)."""
     for name, job in load_deploy()["jobs"].items():
-        asks = job["permissions"].get("id-token") == "write"
-        assert asks == (credentials_step(job) is not None), name
-        assert set(job["permissions"]) <= {"contents", "id-token"}, name
+        assert set(job["permissions"]) == {"contents", "id-token"}, name
         assert job["permissions"]["contents"] == "read", name
 
 

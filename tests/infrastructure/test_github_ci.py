@@ -91,6 +91,48 @@ def test_checkout_keeps_no_credentials_and_runs_hold_no_expressions() -> None:
             assert "${{" not in step.get("run", ""), (name, step)
 
 
+CONFIGURE_CREDENTIALS = "aws-actions/configure-aws-credentials@"
+
+
+def assumes_a_role(job: dict[str, Any]) -> bool:
+    return any(s.get("uses", "").startswith(CONFIGURE_CREDENTIALS) for s in job.get("steps", []))
+
+
+def test_only_jobs_that_assume_a_role_get_an_oidc_token() -> None:
+    """``id-token: write`` lets a job ask GitHub for a token AWS trusts: only the jobs that
+    hand it to configure-aws-credentials (with a role, never a key) have it."""
+    assuming = 0
+    for name, workflow in every_workflow().items():
+        for job_name, job in workflow["jobs"].items():
+            token = job["permissions"].get("id-token")
+            assert (token == "write") == assumes_a_role(job), (name, job_name)
+            for step in job["steps"]:
+                if step.get("uses", "").startswith(CONFIGURE_CREDENTIALS):
+                    assert "role-to-assume" in step["with"], (name, job_name)
+                    assert not {"aws-access-key-id", "aws-secret-access-key"} & set(step["with"])
+            assuming += assumes_a_role(job)
+    assert assuming  # deploy.yml's jobs
+
+
+def test_jobs_that_deploy_are_never_cancelled_halfway() -> None:
+    """A deploy stopped mid-apply or mid-release leaves a lock file or a half-moved alias."""
+    for name, workflow in every_workflow().items():
+        for job_name, job in workflow["jobs"].items():
+            if assumes_a_role(job):
+                concurrency = job.get("concurrency", workflow.get("concurrency"))
+                assert concurrency["cancel-in-progress"] is False, (name, job_name)
+
+
+def test_each_action_is_pinned_to_one_commit_everywhere() -> None:
+    pins: dict[str, set[str]] = {}
+    for workflow in every_workflow().values():
+        for step in steps(workflow):
+            if "uses" in step:
+                action, sha = step["uses"].split("@")
+                pins.setdefault(action, set()).add(sha)
+    assert {action: shas for action, shas in pins.items() if len(shas) > 1} == {}
+
+
 def test_one_run_per_ref_and_pull_requests_cancel_older_runs() -> None:
     concurrency = load(CI)["concurrency"]
     assert "${{ github.ref }}" in concurrency["group"]
@@ -112,13 +154,22 @@ def test_make_lint_runs_the_workflow_lint() -> None:
 # --- the lint, on the real workflows and on planted mistakes -------------------------------
 
 
-def planted(tmp_path: Path, old: str, new: str) -> Path:
-    """A copy of the workflows in ``tmp_path``, with ``old`` replaced by ``new`` in ci.yml."""
-    text = CI.read_text()
-    assert text.count(old) == 1, old
+WORKFLOW_FILES = workflows.workflow_files()
+#: A mistake planted on a workflow's last one-line script.
+LAST_RUN = "last one-line run:"
+
+
+def planted(tmp_path: Path, old: str, new: str, workflow: Path = CI) -> Path:
+    """A copy of ``workflow`` alone in ``tmp_path``, with the first ``old`` replaced by
+    ``new`` (``LAST_RUN``: its last one-line ``run:``)."""
+    text = workflow.read_text()
+    if old == LAST_RUN:
+        old = re.findall(r"^ +run: [^|\n].*$", text, re.M)[-1]
+        new = re.sub(r"run: .*", new, old)
+    assert old in text, (workflow.name, old)
     directory = tmp_path / ".github" / "workflows"
     directory.mkdir(parents=True)
-    (directory / CI.name).write_text(text.replace(old, new))
+    (directory / workflow.name).write_text(text.replace(old, new, 1))
     return directory
 
 
@@ -135,11 +186,7 @@ def test_zizmor_finds_nothing_in_the_workflows() -> None:
     ("old", "new", "audit"),
     [
         (CHECKOUT_LINE, "- uses: actions/checkout@v7", "unpinned-uses"),
-        (
-            "run: bash .ci/run",
-            'run: echo "${{ github.event.pull_request.title }}"',
-            "template-injection",
-        ),
+        (LAST_RUN, 'run: echo "${{ github.event.pull_request.title }}"', "template-injection"),
         # Checkout's default: the token stays in .git/config for every later step.
         ("\n        with:\n          persist-credentials: false", "", "artipacked"),
         # Not a workflow at all: fails, rather than being skipped with a warning.
@@ -147,8 +194,11 @@ def test_zizmor_finds_nothing_in_the_workflows() -> None:
     ],
     ids=["unpinned", "injection", "credentials", "invalid"],
 )
-def test_zizmor_fails_on_a_planted_mistake(tmp_path: Path, old: str, new: str, audit: str) -> None:
-    done = run(workflows.zizmor_command([planted(tmp_path, old, new)]))
+@pytest.mark.parametrize("workflow", WORKFLOW_FILES, ids=[w.name for w in WORKFLOW_FILES])
+def test_zizmor_fails_on_a_planted_mistake(
+    tmp_path: Path, old: str, new: str, audit: str, workflow: Path
+) -> None:
+    done = run(workflows.zizmor_command([planted(tmp_path, old, new, workflow)]))
     assert done.returncode != 0
     assert audit in done.stdout + done.stderr
 
@@ -169,9 +219,10 @@ def test_actionlint_finds_nothing_in_the_workflows() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_actionlint_fails_on_a_planted_mistake(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workflow", WORKFLOW_FILES, ids=[w.name for w in WORKFLOW_FILES])
+def test_actionlint_fails_on_a_planted_mistake(tmp_path: Path, workflow: Path) -> None:
     old = "    runs-on: ubuntu-latest\n"
-    directory = planted(tmp_path, old, old + "    needs: no-such-job\n")
+    directory = planted(tmp_path, old, old + "    needs: no-such-job\n", workflow)
     done = run(require_actionlint(workflows.workflow_files(directory)))
     assert done.returncode != 0
     assert "no-such-job" in done.stdout + done.stderr
