@@ -196,6 +196,9 @@ POWERTOOLS = {
         "AWSLambdaPowertoolsPythonV3-*:*"
     ),
 }
+#: ``logs:DescribeLogGroups`` is authorized on every log group of the region (it lists
+#: names and settings, no events): how Terraform reads a log group back.
+LOG_GROUP_LISTING = [_sub(f"{_ARN}:logs:{_REGIONAL}:log-group:*")]
 #: CodeDeploy's predefined deployment configurations (``CodeDeployDefault.*``).
 DEPLOYMENT_CONFIGS = [_sub(f"{_ARN}:codedeploy:{_REGIONAL}:deploymentconfig:*")]
 
@@ -225,7 +228,11 @@ def _reads(names: Names) -> list[Template]:
             names.secret,
         ),
         _allow("LogsRead", ["logs:Describe*", "logs:ListTags*"], names.log_groups),
-        _allow("QueueRead", ["sqs:GetQueueAttributes", "sqs:ListQueueTags"], names.queue),
+        _allow(
+            "QueueRead",
+            ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ListQueueTags"],
+            names.queue,
+        ),
         _allow(
             "TopicRead",
             ["sns:GetTopicAttributes", "sns:GetSubscriptionAttributes", "sns:ListTagsForResource"],
@@ -266,6 +273,7 @@ def _common_reads() -> list[Template]:
     return [
         _allow("RestApiRead", ["apigateway:GET"], REST_APIS),
         _allow("PowertoolsParameter", ["ssm:GetParameter"], [POWERTOOLS["parameter"]]),
+        _allow("LogGroupListing", ["logs:DescribeLogGroups"], LOG_GROUP_LISTING),
         _allow("Unscopable", UNSCOPABLE_READS, ["*"]),
     ]
 

@@ -102,6 +102,7 @@ UNNAMED = {
     *map(text, bootstrap.REST_APIS),  # generated ids, no tags
     *map(text, bootstrap.DEPLOYMENT_CONFIGS),  # AWS's predefined configurations, read only
     *map(text, bootstrap.POWERTOOLS.values()),  # AWS's public layer and its parameter
+    *map(text, bootstrap.LOG_GROUP_LISTING),  # logs:DescribeLogGroups only (asserted)
 }
 
 
@@ -143,6 +144,10 @@ def scope_problems(policy: dict[str, Any], target: Stage) -> list[str]:
                     problems.append(f"{sid}: more than listing the stage's state")
             elif not any(pattern in resource for pattern in stage_patterns(target)):
                 problems.append(f"{sid}: {resource} is not {target.name}'s")
+        listing = set(map(text, bootstrap.LOG_GROUP_LISTING))
+        listed = listing & set(map(text, statement["Resource"]))
+        if listed and statement["Action"] != ["logs:DescribeLogGroups"]:
+            problems.append(f"{sid}: more than listing every log group")
         if "iam:PassRole" in statement["Action"]:
             passed = condition.get("StringEquals", {}).get("iam:PassedToService")
             if statement["Action"] != ["iam:PassRole"] or not passed:
@@ -336,6 +341,7 @@ def test_state_access_is_per_stage(template: dict[str, Any]) -> None:
         ("pass any role", "PassRole"),
         ("untagged key", "KMS keys"),
         ("bare star", "'*' with no condition"),
+        ("write every log group", "more than listing"),
     ],
 )
 def test_the_scope_check_fails_on_a_planted_mistake(
@@ -352,6 +358,8 @@ def test_the_scope_check_fails_on_a_planted_mistake(
         del statements["PassStageRoles"]["Condition"]
     elif plant == "untagged key":
         del statements["Key"]["Condition"]
+    elif plant == "write every log group":
+        statements["LogGroupListing"]["Action"].append("logs:DeleteLogGroup")
     else:
         statements["Table"]["Resource"] = ["*"]
     assert any(found in problem for problem in scope_problems(document, dev))
