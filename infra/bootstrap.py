@@ -479,7 +479,9 @@ def deploy_policy(target: Stage) -> Template:
         _allow(
             "UserPoolCreate",
             ["cognito-idp:CreateUserPool", "cognito-idp:TagResource"],
-            [_sub(f"{_ARN}:cognito-idp:{_REGIONAL}:userpool/*")],
+            # CreateUserPool names no resource type (no pool exists yet): "*", but only
+            # with the stage's tags in the request, as KMS's CreateKey below.
+            ["*"],
             StringEquals=names.request_tags,
         ),
         _allow(
