@@ -144,8 +144,8 @@ def package_terraform(target: Stage, build: Path) -> Path:
     backend = out / terraform.BACKEND_FILE
     if bucket := os.environ.get(terraform.STATE_BUCKET_ENV, "").strip():
         _write_json(backend, terraform.backend_file(bucket, bootstrap.state_key(target)))
-    else:
-        backend.unlink(missing_ok=True)  # a local package: local state, as before
+    elif backend.exists() and terraform.is_generated_backend(json.loads(backend.read_text())):
+        backend.unlink()  # a local package: local state, as before (a user's own file stays)
     return out
 
 

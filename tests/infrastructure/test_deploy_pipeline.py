@@ -405,6 +405,11 @@ def test_a_backend_is_packaged_only_when_asked(
     monkeypatch.delenv(terraform.STATE_BUCKET_ENV)
     package.package_terraform(target, tmp_path)
     assert not (out / terraform.BACKEND_FILE).exists()  # a stale one is gone too
+    # A backend file of the user's own is theirs: packaging keeps it.
+    own = '{"terraform": {"backend": {"local": {"path": "../state"}}}}'
+    (out / terraform.BACKEND_FILE).write_text(own)
+    package.package_terraform(target, tmp_path)
+    assert (out / terraform.BACKEND_FILE).read_text() == own
 
 
 # --- deploy.yml ------------------------------------------------------------------------------
