@@ -26,6 +26,7 @@ import yaml
 
 from infra import bootstrap, package, scan, terraform
 from infra.stages import DEPLOYED_STAGES, Stage, stage
+from tests.conftest import PROJECT_DIR
 from tools import workflows
 
 #: Runs cfn-lint, checkov and chalice package: not in `make check`.
@@ -173,7 +174,7 @@ def test_make_bootstrap_writes_the_template(tmp_path: Path) -> None:
     out = tmp_path / "bootstrap.json"
     bootstrap.main(["--out", str(out)])
     assert json.loads(out.read_text()) == bootstrap.template()
-    recipe = Path("Makefile").read_text().split("\nbootstrap:", 1)[1].split("\n\n", 1)[0]
+    recipe = (PROJECT_DIR / "Makefile").read_text().split("\nbootstrap:", 1)[1].split("\n\n", 1)[0]
     assert "$(BIN)/python -m infra.bootstrap" in recipe
 
 
