@@ -10,6 +10,8 @@ Writes ``build/bootstrap/bootstrap.json``, a stack with:
 - a **deploy role per stage**, trusted only for jobs in this repository's GitHub environment
   of that name, with the rights ``terraform apply``, ``make release``, ``make rollback`` and
   the smoke test's user need on that stage's resources (their names, from ``infra.stages``);
+- a **permissions boundary per stage**: the deploy role creates and changes roles only with
+  it attached, so no role it writes reaches beyond what the stage's functions use;
 - the **Terraform state bucket**: versioned, encrypted, private, TLS only, one key per stage
   (``state_key``), locked with S3's own conditional writes (``use_lockfile``).
 
@@ -77,6 +79,16 @@ def deploy_role_name(target: Stage) -> str:
 
 def deploy_role_id(target: Stage) -> str:
     return f"DeployRole{target.name.capitalize()}"
+
+
+def boundary_name(target: Stage) -> str:
+    """The stage's permissions boundary: outside ``<app>-<stage>-*`` too, and a managed
+    policy the deploy role cannot change."""
+    return f"{target.app_name}-github-boundary-{target.name}"
+
+
+def boundary_id(target: Stage) -> str:
+    return f"Boundary{target.name.capitalize()}"
 
 
 def state_bucket_name(app: str, account_id: str, region: str) -> str:
@@ -353,15 +365,25 @@ def deploy_policy(target: Stage) -> Template:
             ArnLike={"lambda:FunctionArn": names.consumer},
         ),
         _allow("PowertoolsLayer", ["lambda:GetLayerVersion"], [POWERTOOLS["layer"]]),
+        # A role the deploy role writes a policy into is bounded by the stage's boundary, or
+        # it could grant itself anything through a function it creates and invokes.
+        _allow(
+            "BoundedRoles",
+            [
+                "iam:CreateRole",
+                "iam:PutRolePolicy",
+                "iam:DeleteRolePolicy",
+                "iam:PutRolePermissionsBoundary",
+            ],
+            names.roles,
+            StringEquals={"iam:PermissionsBoundary": {"Ref": boundary_id(target)}},
+        ),
         _allow(
             "Roles",
             [
-                "iam:CreateRole",
                 "iam:DeleteRole",
                 "iam:UpdateRole",
                 "iam:UpdateAssumeRolePolicy",
-                "iam:PutRolePolicy",
-                "iam:DeleteRolePolicy",
                 "iam:TagRole",
                 "iam:UntagRole",
             ],
@@ -530,6 +552,57 @@ def deploy_policy(target: Stage) -> Template:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+#: DynamoDB's item and stream reads and writes: never the table's own settings.
+TABLE_DATA = [
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:Query",
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+]
+
+
+def boundary_policy(target: Stage) -> Template:
+    """The most any role of the stage can do, whatever policy is written into it: what its
+    functions, its pre-traffic hook and CodeDeploy use, on the stage's own resources. The
+    roles' policies grant less; a test holds every one of them inside this."""
+    names = Names(target)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            _allow("TableData", TABLE_DATA, names.table),
+            _allow("CursorSecret", ["secretsmanager:GetSecretValue"], names.secret),
+            _allow("FailureQueue", ["sqs:SendMessage"], names.queue),
+            _allow("Logs", ["logs:CreateLogStream", "logs:PutLogEvents"], names.log_groups),
+            _allow("Tracing", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]),
+            # The hook invokes the new version; CodeDeploy invokes the hook and moves the alias.
+            _allow(
+                "Release",
+                [
+                    "lambda:InvokeFunction",
+                    "lambda:GetAlias",
+                    "lambda:UpdateAlias",
+                    "lambda:GetProvisionedConcurrencyConfig",
+                ],
+                names.functions,
+            ),
+            _allow(
+                "ReleaseStatus",
+                ["codedeploy:PutLifecycleEventHookExecutionStatus"],
+                names.deployment_group,
+            ),
+            _allow("ReleaseAlarms", ["cloudwatch:DescribeAlarms"], names.alarms),
+        ],
+    }
+
+
 def _role(name: Any, subject: str, policy_name: str, policy: Template, about: str) -> Template:
     return {
         "Type": "AWS::IAM::Role",
@@ -636,6 +709,16 @@ def template() -> Template:
     }
     for name in DEPLOYED_STAGES:
         target = stage(name)
+        resources[boundary_id(target)] = {
+            "Type": "AWS::IAM::ManagedPolicy",
+            "Properties": {
+                "ManagedPolicyName": boundary_name(target),
+                "Description": f"Permissions boundary of every role of {target.prefix} that "
+                "the pipeline creates",
+                "PolicyDocument": boundary_policy(target),
+            },
+        }
+        outputs[f"{boundary_id(target)}Arn"] = {"Value": {"Ref": boundary_id(target)}}
         resources[deploy_role_id(target)] = _role(
             deploy_role_name(target),
             ENVIRONMENT_SUBJECT.format(stage=name),

@@ -198,6 +198,11 @@ _CANARY_REFS = {
     d.Ref.FUNCTION_ALIAS: f"${{aws_lambda_function.api_handler.function_name}}:{d.ALIAS}",
 }
 PRE_TRAFFIC_HOOK = "pre_traffic_hook"
+#: The variable every role's permissions boundary comes from: unset (null), no boundary.
+PERMISSIONS_BOUNDARY = "permissions_boundary"
+BOUNDARY_REFERENCE = f"${{var.{PERMISSIONS_BOUNDARY}}}"
+#: The roles ``chalice package`` writes, one per function.
+CHALICE_ROLES = ("api_handler_role", f"{CONSUMER}_role")
 _DEPLOYMENT_PACKAGE = "${path.module}/deployment.zip"
 
 
@@ -276,11 +281,13 @@ def release_resources(stage: Stage) -> Block:
             PRE_TRAFFIC_HOOK: {
                 "name": f"{stage.prefix}-pre-traffic-hook",
                 "assume_role_policy": _assume_role("lambda.amazonaws.com"),
+                "permissions_boundary": BOUNDARY_REFERENCE,
                 "tags": _tags(stage),
             },
             "codedeploy": {
                 "name": f"{stage.prefix}-codedeploy",
                 "assume_role_policy": _assume_role("codedeploy.amazonaws.com"),
+                "permissions_boundary": BOUNDARY_REFERENCE,
                 "tags": _tags(stage),
             },
         },
@@ -455,7 +462,15 @@ def supporting_file(stage: Stage) -> Block:
                 "type": "string",
                 "default": "",
                 "description": "E-mail address subscribed to the alarm topic (optional)",
-            }
+            },
+            PERMISSIONS_BOUNDARY: {
+                "type": "string",
+                "default": None,
+                "nullable": True,
+                "description": "ARN of the managed policy every role of the stage is bounded "
+                "by (optional): the pipeline's deploy role creates roles only with its "
+                "stage's boundary (infra/bootstrap.py)",
+            },
         },
         "data": {
             # AWS's public parameter: the layer's ARN in the provider's region.
@@ -670,6 +685,9 @@ def override_file(stage: Stage, environment: dict[str, str]) -> Block:
             "aws_lambda_event_source_mapping": {CONSUMER_EVENT_SOURCE: event_source_mapping()},
             # API Gateway may invoke the alias, which is what it calls (invoking_the_alias).
             "aws_lambda_permission": {"rest_api_invoke": {"qualifier": d.ALIAS}},
+            "aws_iam_role": {
+                role: {"permissions_boundary": BOUNDARY_REFERENCE} for role in CHALICE_ROLES
+            },
         },
         "output": {"EndpointURL": {"value": "${aws_api_gateway_stage.api.invoke_url}"}},
     }

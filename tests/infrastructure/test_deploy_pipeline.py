@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
+from moto.iam.access_control import IAMPolicy, PermissionResult
 
 from infra import bootstrap, package, scan, terraform
 from infra.stages import DEPLOYED_STAGES, Stage, stage
@@ -35,6 +36,7 @@ pytestmark = pytest.mark.external
 DEPLOY = workflows.WORKFLOWS / "deploy.yml"
 CONFIGURE_CREDENTIALS = "aws-actions/configure-aws-credentials@"
 STAGES = list(DEPLOYED_STAGES)
+PERMITTED = PermissionResult.PERMITTED
 
 
 @pytest.fixture(scope="module")
@@ -289,6 +291,7 @@ def test_outputs_name_the_roles_and_the_bucket(template: dict[str, Any]) -> None
         "PlanRoleArn",
         "StateBucketName",
         *(f"{bootstrap.deploy_role_id(stage(n))}Arn" for n in STAGES),
+        *(f"{bootstrap.boundary_id(stage(n))}Arn" for n in STAGES),
     }
 
 
@@ -375,6 +378,168 @@ def test_the_plan_role_writes_nothing_but_lock_files(template: dict[str, Any]) -
         assert all(read.search(a) for a in statement["Action"]), statement
 
 
+# --- the permissions boundary ----------------------------------------------------------------
+
+ACCOUNT, REGION = "111122223333", "eu-west-1"
+PSEUDO = {"${AWS::Partition}": "aws", "${AWS::Region}": REGION, "${AWS::AccountId}": ACCOUNT}
+
+
+def boundary_arn(target: Stage) -> str:
+    return f"arn:aws:iam::{ACCOUNT}:policy/{bootstrap.boundary_name(target)}"
+
+
+def rendered(value: Any) -> Any:
+    """A bootstrap policy as CloudFormation makes it in ACCOUNT and REGION: ``Fn::Sub``
+    substituted, a boundary's ``Ref`` its ARN."""
+    if isinstance(value, list):
+        return [rendered(v) for v in value]
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"}:
+        text_ = value["Fn::Sub"]
+        for name, example in PSEUDO.items():
+            text_ = text_.replace(name, example)
+        return text_
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        (target,) = [stage(n) for n in STAGES if bootstrap.boundary_id(stage(n)) == value["Ref"]]
+        return boundary_arn(target)
+    if isinstance(value, dict):
+        return {k: rendered(v) for k, v in value.items()}
+    return value
+
+
+def evaluator(document: dict[str, Any]) -> IAMPolicy:
+    """moto's evaluation of an IAM policy: actions, resource wildcards and conditions."""
+    return IAMPolicy(json.dumps(rendered(document)))
+
+
+def terraform_references(target: Stage) -> dict[str, str]:
+    """The values of the interpolations in the package's role policies, in ACCOUNT/REGION."""
+    arn = f"arn:aws:{{}}:{REGION}:{ACCOUNT}:{{}}"
+    return {
+        "${data.aws_partition.chalice.partition}": "aws",
+        "${data.aws_region.chalice.name}": REGION,
+        "${data.aws_caller_identity.chalice.account_id}": ACCOUNT,
+        "${aws_lambda_function.api_handler.arn}": arn.format(
+            "lambda", f"function:{target.function_name}"
+        ),
+        f"${{aws_lambda_function.{terraform.PRE_TRAFFIC_HOOK}.arn}}": arn.format(
+            "lambda", f"function:{target.pre_traffic_hook_name}"
+        ),
+        f"${{aws_cloudwatch_log_group.{terraform.PRE_TRAFFIC_HOOK}.arn}}": arn.format(
+            "logs", f"log-group:{target.hook_log_group}"
+        ),
+    }
+
+
+def granted(policy_text: str, target: Stage) -> list[tuple[str, str]]:
+    """Each (action, resource) a package's role policy grants, as an ARN in ACCOUNT/REGION:
+    its references resolved, its region and account wildcards filled in (the role can only
+    reach its own account), a secret's random suffix made up."""
+    for reference, value in terraform_references(target).items():
+        policy_text = policy_text.replace(reference, value)
+    assert "${" not in policy_text, f"a reference this test cannot resolve: {policy_text}"
+    pairs = []
+    for statement in json.loads(policy_text)["Statement"]:
+        assert statement["Effect"] == "Allow"
+        resources = statement["Resource"]
+        for resource in [resources] if isinstance(resources, str) else resources:
+            concrete = re.sub(r"^(arn:aws:[a-z-]+):\*:\*:", rf"\1:{REGION}:{ACCOUNT}:", resource)
+            concrete = concrete.replace("??????", "AbCdEf")
+            pairs += [(action, concrete) for action in statement["Action"]]
+    return pairs
+
+
+def package_roles(directory: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """Every ``aws_iam_role`` of a Terraform package with its override merged in, and every
+    role policy's text."""
+    roles: dict[str, Any] = {}
+    policies: dict[str, str] = {}
+    for path in sorted(directory.glob("*.tf.json")):
+        blocks = json.loads(path.read_text()).get("resource", {})
+        for name, role in blocks.get("aws_iam_role", {}).items():
+            roles[name] = roles.get(name, {}) | role
+        for name, role_policy in blocks.get("aws_iam_role_policy", {}).items():
+            if "policy" in role_policy:
+                policies[f"{path.name}:{name}"] = role_policy["policy"]
+    return roles, policies
+
+
+@pytest.fixture(scope="module")
+def terraform_packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("packages")
+    return {name: package.package_terraform(stage(name), root / name) for name in STAGES}
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_every_role_the_package_makes_is_bounded(
+    terraform_packages: dict[str, Path], name: str
+) -> None:
+    roles, _ = package_roles(terraform_packages[name])
+    assert len(roles) >= 4  # the two functions', the hook's and CodeDeploy's
+    unbounded = [
+        n for n, r in roles.items() if r.get("permissions_boundary") != terraform.BOUNDARY_REFERENCE
+    ]
+    assert unbounded == []
+    variable = json.loads((terraform_packages[name] / "task_api.tf.json").read_text())["variable"]
+    assert variable[terraform.PERMISSIONS_BOUNDARY]["default"] is None  # unset: no boundary
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_the_boundary_holds_every_permission_the_package_grants(
+    template: dict[str, Any], terraform_packages: dict[str, Path], name: str
+) -> None:
+    """A permission outside the boundary would be denied in AWS, silently to Terraform."""
+    target = stage(name)
+    boundary = template["Resources"][bootstrap.boundary_id(target)]["Properties"]
+    assert boundary["ManagedPolicyName"] == bootstrap.boundary_name(target)
+    ceiling = evaluator(boundary["PolicyDocument"])
+    _, policies = package_roles(terraform_packages[name])
+    pairs = [(k, *pair) for k, text_ in policies.items() for pair in granted(text_, target)]
+    assert len(policies) >= 4
+    assert len(pairs) > 20
+    outside = [p for p in pairs if ceiling.is_action_permitted(p[1], p[2]) != PERMITTED]
+    assert outside == []
+    # ... and nothing of the other stage, nor any table's settings, nor IAM.
+    for other in (stage(n) for n in STAGES if n != name):
+        table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{other.table_name}"
+        assert ceiling.is_action_permitted("dynamodb:GetItem", table) != PERMITTED
+    own_table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{target.table_name}"
+    assert ceiling.is_action_permitted("dynamodb:DeleteTable", own_table) != PERMITTED
+    assert ceiling.is_action_permitted("iam:CreateRole", "*") != PERMITTED
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_the_deploy_role_writes_roles_only_with_the_boundary(
+    template: dict[str, Any], name: str
+) -> None:
+    target = stage(name)
+    deploy = evaluator(policy(deploy_role(template, target)))
+    role = f"arn:aws:iam::{ACCOUNT}:role/{target.prefix}-anything"
+    own = {"iam:PermissionsBoundary": boundary_arn(target)}
+    for action in ("iam:CreateRole", "iam:PutRolePolicy", "iam:PutRolePermissionsBoundary"):
+        assert deploy.is_action_permitted(action, role, incoming_condition_values=own) == (
+            PERMITTED
+        )
+        for other in (stage(n) for n in STAGES if n != name):
+            elsewhere = {"iam:PermissionsBoundary": boundary_arn(other)}
+            assert deploy.is_action_permitted(action, role, None, elsewhere) != PERMITTED
+    assert deploy.is_action_permitted("iam:DeleteRolePermissionsBoundary", role) != PERMITTED
+    # With no boundary in the request, StringEquals is false in AWS (moto lets a missing key
+    # pass, so this part is checked on the statements): every statement that lets a role's
+    # policy be written demands the boundary, with no "IfExists".
+    writes = {"iam:CreateRole", "iam:PutRolePolicy", "iam:PutRolePermissionsBoundary"}
+    for statement in rendered(policy(deploy_role(template, target)))["Statement"]:
+        if writes & {a for a in statement["Action"] if fnmatch.fnmatchcase(a, "iam:*")} or any(
+            a in ("*", "iam:*") or a.startswith("iam:Attach") for a in statement["Action"]
+        ):
+            assert statement["Condition"] == {"StringEquals": own}, statement["Sid"]
+    # Nor may it change its own boundary, nor its own role.
+    boundary = boundary_arn(target)
+    for action in ("iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:SetDefaultPolicyVersion"):
+        assert deploy.is_action_permitted(action, boundary, None, own) != PERMITTED
+    itself = f"arn:aws:iam::{ACCOUNT}:role/{bootstrap.deploy_role_name(target)}"
+    assert deploy.is_action_permitted("iam:PutRolePolicy", itself, None, own) != PERMITTED
+
+
 # --- the backend ---------------------------------------------------------------------------
 
 
@@ -451,6 +616,18 @@ def test_the_workflow_uses_the_bootstrap_s_names() -> None:
     assert roles == {
         "plan": account + bootstrap.plan_role_name(bootstrap.app_name()),
         **{name: account + bootstrap.deploy_role_name(stage(name)) for name in STAGES},
+    }
+    boundaries = {
+        name: with_vars(job["env"]["TF_VAR_" + terraform.PERMISSIONS_BOUNDARY])
+        for name, job in workflow["jobs"].items()
+    }
+    matrix = boundaries.pop("plan")
+    assert {
+        n: matrix.replace("${{ matrix.stage }}", n).replace(VARS["${{ vars.AWS_ACCOUNT_ID }}"], "")
+        for n in STAGES
+    } == {n: f"arn:aws:iam:::policy/{bootstrap.boundary_name(stage(n))}" for n in STAGES}
+    assert boundaries == {
+        n: f"arn:aws:iam::111122223333:policy/{bootstrap.boundary_name(stage(n))}" for n in STAGES
     }
     for job in workflow["jobs"].values():
         if step := credentials_step(job):
