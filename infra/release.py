@@ -5,12 +5,15 @@ Terraform publishes a new version of the API's function on each apply (``publish
 but never moves the ``live`` alias, which API Gateway and every event source invoke:
 CodeDeploy does, by the stage's deployment configuration (prod: a canary), and rolls back
 by itself when a version alarm fires or the pre-traffic hook fails. ``release`` starts that
-deployment, waits for it, reports how it ended, and prunes old versions. ``rollback`` stops
-a deployment in progress (CodeDeploy then moves the alias back), or else points the alias
-at the version before the current one at once (docs/operations/runbook.md).
+deployment, waits for it, reports how it ended, and prunes old versions of both functions
+(the stream consumer's alias follows each apply by itself, so nothing else prunes its
+versions). ``rollback`` stops a deployment in progress (CodeDeploy then moves the alias
+back), or else points the alias at the version before the current one at once
+(docs/operations/runbook.md).
 
 CodeDeploy refuses a deployment whose target is the alias's current version, so a release
-with nothing new says so and changes nothing.
+with nothing new says so and only prunes: on a SAM stage CloudFormation has released
+already, and this is what prunes its versions.
 """
 
 from __future__ import annotations
@@ -39,9 +42,11 @@ WAIT_SECONDS = 30 * 60
 
 @dataclass(frozen=True)
 class Target:
-    """What a stage's release moves: its function's alias, by its CodeDeploy group."""
+    """What a stage's release moves: its function's alias, by its CodeDeploy group; and the
+    stream consumer, whose versions it prunes too."""
 
     function: str
+    consumer: str
     alias: str
     application: str
     deployment_group: str
@@ -52,12 +57,18 @@ class Target:
     def of(cls, deployed: Stage) -> Target:
         return cls(
             function=deployed.function_name,
+            consumer=deployed.consumer_function_name,
             alias=ALIAS,
             application=deployed.codedeploy_application_name,
             deployment_group=deployed.deployment_group_name,
             pre_traffic_hook=deployed.pre_traffic_hook_name,
             keep_versions=deployed.tuning.release.keep_versions,
         )
+
+    @property
+    def functions(self) -> tuple[str, str]:
+        """Both functions each apply publishes a version of, under the same alias name."""
+        return (self.function, self.consumer)
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,7 @@ class Outcome:
     ok: bool
     message: str
     deployment_id: str | None = None
+    #: ``<function>:<version>`` of each version deleted.
     pruned: tuple[str, ...] = ()
 
 
@@ -134,17 +146,34 @@ def _why(info: dict[str, Any]) -> str:
     return "; ".join(reason for reason in reasons if reason) or "no reason given"
 
 
+def _in_use(alias: dict[str, Any]) -> set[int]:
+    """The versions an alias sends traffic to: its own, and the one a deployment in progress
+    is shifting to (its routing's additional weight)."""
+    weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+    return {int(v) for v in (alias["FunctionVersion"], *weights) if v.isdigit()}
+
+
 def prune(lambda_client: Any, function: str, keep: int, protected: Iterable[int]) -> list[str]:
     """Delete all but the newest ``keep`` published versions, never one in ``protected``
     (the alias's versions)."""
     versions = _published(lambda_client, function)
-    spared = set(versions[-keep:]) | set(protected)
+    spared = set(versions[max(len(versions) - keep, 0) :]) | set(protected)
     pruned = []
     for version in versions:
         if version not in spared:
             lambda_client.delete_function(FunctionName=function, Qualifier=str(version))
-            pruned.append(str(version))
+            pruned.append(f"{function}:{version}")
     return pruned
+
+
+def prune_all(lambda_client: Any, target: Target) -> tuple[str, ...]:
+    """Prune both functions around what each alias uses now: read just before, so that a
+    deployment started meanwhile keeps its versions."""
+    pruned: list[str] = []
+    for function in target.functions:
+        alias = lambda_client.get_alias(FunctionName=function, Name=target.alias)
+        pruned += prune(lambda_client, function, target.keep_versions, _in_use(alias))
+    return tuple(pruned)
 
 
 def release(
@@ -163,7 +192,13 @@ def release(
     current = int(alias["FunctionVersion"])
     newest = _published(lambda_client, target.function)[-1]
     if newest == current:
-        return Outcome(True, f"Nothing to release: {target.alias} is already version {current}.")
+        pruned = prune_all(lambda_client, target)
+        message = (
+            f"Nothing to release: {target.alias} is already version {current}. Pruned "
+            f"{len(pruned)} old versions, keeping the newest {target.keep_versions} of each "
+            "function."
+        )
+        return Outcome(True, message, pruned=pruned)
     if alias.get("Description") == _rolled_back_from(newest) and not again:
         return Outcome(
             False,
@@ -186,9 +221,10 @@ def release(
             lambda_client.update_alias(
                 FunctionName=target.function, Name=target.alias, Description=""
             )
-        pruned = prune(lambda_client, target.function, target.keep_versions, (newest,))
+        pruned = prune_all(lambda_client, target)
         message = f"Released version {newest} ({deployment_id}); {target.alias} was {current}."
-        return Outcome(True, message, deployment_id, tuple(pruned))
+        return Outcome(True, message, deployment_id, pruned)
+    # No pruning from here on (nor on the refusal above): the versions are the evidence.
     if status in FINAL:
         message = (
             f"Release of version {newest} {status.lower()} ({deployment_id}): {_why(info)}. "

@@ -17,6 +17,7 @@ from infra.stages import stage
 
 TARGET = release.Target.of(stage("prod"))
 FUNCTION = "task-api-prod"
+CONSUMER = "task-api-prod-record_activity"
 
 
 @pytest.fixture
@@ -31,19 +32,37 @@ def aws() -> Iterator[tuple[Any, Stubber, Any, Stubber]]:
         deploys.assert_no_pending_responses()
 
 
-def alias(lambdas: Stubber, version: int, description: str = "") -> None:
-    lambdas.add_response(
-        "get_alias",
-        {"Name": "live", "FunctionVersion": str(version), "Description": description},
-        {"FunctionName": FUNCTION, "Name": "live"},
-    )
+def alias(
+    lambdas: Stubber,
+    version: int,
+    description: str = "",
+    function: str = FUNCTION,
+    shifting_to: int | None = None,
+) -> None:
+    answer: dict[str, Any] = {
+        "Name": "live",
+        "FunctionVersion": str(version),
+        "Description": description,
+    }
+    if shifting_to is not None:  # a deployment in progress: the new version's weight
+        answer["RoutingConfig"] = {"AdditionalVersionWeights": {str(shifting_to): 0.1}}
+    lambdas.add_response("get_alias", answer, {"FunctionName": function, "Name": "live"})
 
 
-def versions(lambdas: Stubber, *numbers: int) -> None:
+def versions(lambdas: Stubber, *numbers: int, function: str = FUNCTION) -> None:
     listed = [{"Version": "$LATEST"}] + [{"Version": str(n)} for n in numbers]
     lambdas.add_response(
-        "list_versions_by_function", {"Versions": listed}, {"FunctionName": FUNCTION}
+        "list_versions_by_function", {"Versions": listed}, {"FunctionName": function}
     )
+
+
+def deleted(lambdas: Stubber, function: str, *numbers: int) -> tuple[str, ...]:
+    """Expect these versions' deletion, in order; the names ``Outcome.pruned`` gives them."""
+    for number in numbers:
+        lambdas.add_response(
+            "delete_function", {}, {"FunctionName": function, "Qualifier": str(number)}
+        )
+    return tuple(f"{function}:{number}" for number in numbers)
 
 
 def deployment(deploys: Stubber, current: int, new: int) -> None:
@@ -96,14 +115,16 @@ def test_a_successful_release_waits_for_codedeploy_and_prunes_old_versions(aws: 
     deployment(deploys, 7, 8)
     status(deploys, "InProgress")
     status(deploys, "Succeeded")
+    alias(lambdas, 8)
     versions(lambdas, *range(1, 9))
-    for old in (1, 2, 3):  # keeps the newest 5: 4 to 8
-        lambdas.add_response(
-            "delete_function", {}, {"FunctionName": FUNCTION, "Qualifier": str(old)}
-        )
+    api = deleted(lambdas, FUNCTION, 1, 2, 3)  # keeps the newest 5: 4 to 8
+    alias(lambdas, 8, function=CONSUMER)
+    versions(lambdas, *range(1, 9), function=CONSUMER)
+    consumer = deleted(lambdas, CONSUMER, 1, 2, 3)
     outcome = run_release(aws)
     assert outcome.ok
-    assert outcome.pruned == ("1", "2", "3")
+    assert outcome.pruned == api + consumer
+    assert outcome.pruned[0] == "task-api-prod:1"
     assert "Released version 8" in outcome.message
 
 
@@ -146,9 +167,62 @@ def test_nothing_new_is_not_a_deployment(aws: Any) -> None:
     _, lambdas, _, _ = aws
     alias(lambdas, 5)
     versions(lambdas, 4, 5)
+    for function in (FUNCTION, CONSUMER):  # fewer than 5 versions: nothing to delete
+        alias(lambdas, 5, function=function)
+        versions(lambdas, 4, 5, function=function)
     outcome = run_release(aws)
     assert outcome.ok
-    assert outcome.message == "Nothing to release: live is already version 5."
+    assert outcome.message.startswith("Nothing to release: live is already version 5.")
+
+
+def test_nothing_new_prunes_both_functions_sparing_what_their_aliases_use(aws: Any) -> None:
+    """A SAM stage's CloudFormation has released already: this is what prunes its versions.
+    The aliases' versions survive however old, and so does one a deployment shifts to."""
+    _, lambdas, _, _ = aws
+    alias(lambdas, 12)
+    versions(lambdas, *range(1, 13))
+    alias(lambdas, 12, shifting_to=3)  # a deployment started meanwhile
+    versions(lambdas, *range(1, 13))
+    api = deleted(lambdas, FUNCTION, 1, 2, 4, 5, 6, 7)  # keeps 3, and the newest 5: 8 to 12
+    alias(lambdas, 4, function=CONSUMER, shifting_to=2)
+    versions(lambdas, *range(1, 11), function=CONSUMER)
+    consumer = deleted(lambdas, CONSUMER, 1, 3, 5)  # keeps 2, 4, and 6 to 10
+    outcome = run_release(aws)
+    assert outcome.ok
+    assert outcome.pruned == api + consumer
+    assert "Pruned 9 old versions" in outcome.message
+
+
+def test_a_failed_or_refused_release_prunes_nothing(aws: Any) -> None:
+    """The versions are the evidence of what went wrong: the stubs expect no deletion."""
+    _, lambdas, _, deploys = aws
+    alias(lambdas, 11)
+    versions(lambdas, *range(1, 13))
+    deployment(deploys, 11, 12)
+    status(deploys, "Failed", errorInformation={"code": "HOOK_EXECUTION_FAILURE"})
+    failed = run_release(aws)
+    alias(lambdas, 11, "rolled back from version 12")
+    versions(lambdas, *range(1, 13))
+    refused = run_release(aws)
+    assert not failed.ok
+    assert not refused.ok
+    assert failed.pruned == refused.pruned == ()
+
+
+def test_a_release_keeps_every_version_when_there_are_fewer_than_keep(aws: Any) -> None:
+    _, lambdas, _, deploys = aws
+    alias(lambdas, 2)
+    versions(lambdas, 1, 2, 3)
+    deployment(deploys, 2, 3)
+    status(deploys, "Succeeded")
+    alias(lambdas, 3)
+    versions(lambdas, 1, 2, 3)
+    alias(lambdas, 2, function=CONSUMER)
+    versions(lambdas, 1, 2, function=CONSUMER)
+    outcome = run_release(aws)
+    assert TARGET.keep_versions > 3
+    assert outcome.ok
+    assert outcome.pruned == ()
 
 
 def test_a_rolled_back_version_is_not_released_again_by_accident(aws: Any) -> None:
@@ -163,7 +237,9 @@ def test_a_rolled_back_version_is_not_released_again_by_accident(aws: Any) -> No
     lambdas.add_response(
         "update_alias", {}, {"FunctionName": FUNCTION, "Name": "live", "Description": ""}
     )
-    versions(lambdas, 4, 5)
+    for function in (FUNCTION, CONSUMER):
+        alias(lambdas, 5, function=function)
+        versions(lambdas, 4, 5, function=function)
     assert run_release(aws, again=True).ok
 
 
