@@ -7,6 +7,7 @@ template merged with ``infra.cloudformation.sam_merge_template``; on protected s
 of ``infra.terraform``, and ``backend.tf.json`` when ``TASKS_TF_STATE_BUCKET`` names the
 state bucket of ``infra.bootstrap``) and ``build/account/terraform/`` (the API Gateway account's
 CloudWatch role, ``infra.terraform.account_file``: once per account and region).
+Each ``deployment.zip`` carries its modules' compiled bytecode (``infra.bytecode``).
 
 Two automated changes to what Chalice generates, in both formats alike: its API invokes the
 function's ``live`` alias instead of the unqualified function (``invoking_the_alias``), and
@@ -32,7 +33,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infra import bootstrap, cloudformation, terraform
+from infra import bootstrap, bytecode, cloudformation, terraform
 from infra import definitions as d
 from infra.stages import (
     DEPLOY_ONLY_SETTINGS,
@@ -110,6 +111,7 @@ def package_cloudformation(target: Stage, build: Path) -> Path:
     d.require_runtime(function["Properties"]["Runtime"])
     if function["Properties"]["CodeUri"] != cloudformation.CODE_URI:  # the hook shares it
         raise ValueError(f"Chalice's CodeUri is now {function['Properties']['CodeUri']!r}")
+    bytecode.with_bytecode(out / "deployment.zip", function["Properties"]["Runtime"])
     _write_json(out / "sam.json", template)
     if target.tuning.protect_data:  # what a deleted stack kept, to import again
         template, resources = cloudformation.adoption(target)
@@ -138,7 +140,9 @@ def package_terraform(target: Stage, build: Path) -> Path:
         terraform.without_null_provider(json.loads((out / "chalice.tf.json").read_text()))
     )
     _write_json(out / "chalice.tf.json", chalice_tf)
-    d.require_runtime(chalice_tf["resource"]["aws_lambda_function"]["api_handler"]["runtime"])
+    runtime = chalice_tf["resource"]["aws_lambda_function"]["api_handler"]["runtime"]
+    d.require_runtime(runtime)
+    bytecode.with_bytecode(out / "deployment.zip", runtime)
     _write_json(out / "task_api.tf.json", terraform.supporting_file(target))
     _write_json(out / "task_api_override.tf.json", terraform.override_file(target, environment))
     backend = out / terraform.BACKEND_FILE

@@ -305,7 +305,8 @@ def test_the_deployment_package_holds_the_app_and_no_development_module(
     for directory in packaged[name]:
         with zipfile.ZipFile(directory / "deployment.zip") as archive:
             entries = {e for e in archive.namelist() if not e.endswith("/")}
-        project = {e for e in entries if e == "app.py" or e.startswith("chalicelib/")}
+        sources = {e for e in entries if "/__pycache__/" not in f"/{e}"}
+        project = {e for e in sources if e == "app.py" or e.startswith("chalicelib/")}
         assert project == {"app.py"} | chalicelib, sorted(project ^ ({"app.py"} | chalicelib))
         top = {entry.split("/")[0] for entry in entries}
         assert top & {"devserver", "tools", "tests", "bench", "infra"} == set(), top
