@@ -486,7 +486,7 @@ def pre_traffic_hook(stage: Stage) -> Template:
             "Handler": HOOK_HANDLER,
             "Runtime": d.LAMBDA_RUNTIME,
             "Architectures": [d.LAMBDA_ARCHITECTURE],
-            "MemorySize": 256,
+            "MemorySize": stage.memory_size,
             "Timeout": 120,
             "Tracing": "Active",
             "LoggingConfig": {"LogGroup": _ref("HookLogGroup"), "LogFormat": "Text"},

@@ -41,6 +41,10 @@ CONSUMER = "record_activity"
 #: Chalice's name for the consumer's event source mapping: the Terraform block's name and
 #: the entry of ``.chalice/deployed/<stage>.json`` that holds the mapping's UUID.
 CONSUMER_EVENT_SOURCE = f"{CONSUMER}-dynamodb-event-source"
+#: Chalice's stage setting for the functions' memory (MB), which also sets their share of
+#: CPU: every deployed stage sets it for the API, and for the consumer under its own
+#: ``lambda_functions`` entry (BENCHMARKS.md, Memory sizes, says why each).
+MEMORY_SIZE_SETTING = "lambda_memory_size"
 #: Chalice's per-function settings of a stage, and the one that names a policy file.
 FUNCTION_SETTINGS = "lambda_functions"
 POLICY_FILE_SETTING = "iam_policy_file"
@@ -93,6 +97,10 @@ class Stage:
     tuning: Tuning
     #: The consumer's own policy (the stage's ``lambda_functions``), never the API's.
     consumer_policy_file: Path
+    #: Chalice's ``lambda_memory_size`` of the API's function (and the pre-traffic hook's,
+    #: which runs the same code), and the consumer's own.
+    memory_size: int
+    consumer_memory_size: int
     #: Chalice's own ``reserved_concurrency`` stage setting in ``.chalice/config.json``, which
     #: ``chalice deploy`` applies and ``chalice package`` writes into both formats. None:
     #: the function shares the account's unreserved pool.
@@ -215,6 +223,8 @@ def stage(name: str, config: dict[str, Any] | None = None) -> Stage:
         policy_file=CONFIG_FILE.parent / settings[POLICY_FILE_SETTING],
         tuning=TUNING[name],
         consumer_policy_file=CONFIG_FILE.parent / consumer[POLICY_FILE_SETTING],
+        memory_size=settings[MEMORY_SIZE_SETTING],
+        consumer_memory_size=consumer[MEMORY_SIZE_SETTING],
         reserved_concurrency=reserved_concurrency,
         consumer_reserved_concurrency=consumer.get(
             RESERVED_CONCURRENCY_SETTING, reserved_concurrency

@@ -260,7 +260,7 @@ def release_resources(stage: Stage) -> Block:
                 "handler": "chalicelib.release.hook.handler",
                 "runtime": d.LAMBDA_RUNTIME,
                 "architectures": [d.LAMBDA_ARCHITECTURE],
-                "memory_size": 256,
+                "memory_size": stage.memory_size,
                 "timeout": 120,
                 "role": f"${{aws_iam_role.{PRE_TRAFFIC_HOOK}.arn}}",
                 "environment": {

@@ -867,6 +867,40 @@ def test_reserved_concurrency_is_defined_once_and_reaches_every_path(packaged: A
     assert stage("prod").consumer_reserved_concurrency == 10
 
 
+def test_every_deployed_function_has_the_memory_its_stage_sets(packaged: Any) -> None:
+    """``lambda_memory_size`` in ``.chalice/config.json``, once per function and stage:
+    ``chalice deploy`` applies it, ``chalice package`` writes it into both formats, and the
+    pre-traffic hook, which runs the API's code, takes the API's. Lambda's default of
+    128 MB would give the function about 7% of a CPU."""
+    config = json.loads(stages.CONFIG_FILE.read_text())["stages"]
+    for name in STAGES:
+        api = config[name][stages.MEMORY_SIZE_SETTING]
+        consumer = config[name]["lambda_functions"]["record_activity"][stages.MEMORY_SIZE_SETTING]
+        assert (stage(name).memory_size, stage(name).consumer_memory_size) == (api, consumer)
+        assert min(api, consumer) > 128
+        resources = sam(packaged, name)["Resources"]
+        functions = merged_terraform(packaged, name)["resource"]["aws_lambda_function"]
+        assert {
+            "APIHandler": resources["APIHandler"]["Properties"]["MemorySize"],
+            "RecordActivity": resources["RecordActivity"]["Properties"]["MemorySize"],
+            "PreTrafficHook": resources["PreTrafficHook"]["Properties"]["MemorySize"],
+            "api_handler": functions["api_handler"]["memory_size"],
+            "record_activity": functions["record_activity"]["memory_size"],
+            "pre_traffic_hook": functions["pre_traffic_hook"]["memory_size"],
+        } == {
+            "APIHandler": api,
+            "RecordActivity": consumer,
+            "PreTrafficHook": api,
+            "api_handler": api,
+            "record_activity": consumer,
+            "pre_traffic_hook": api,
+        }
+    unset = json.loads(stages.CONFIG_FILE.read_text())
+    del unset["stages"]["dev"][stages.MEMORY_SIZE_SETTING]
+    with pytest.raises(KeyError):  # a stage without it is refused, not defaulted
+        stage("dev", unset)
+
+
 def test_prod_protects_users(packaged: Any) -> None:
     prod = sam(packaged, "prod")["Resources"]
     assert prod["TasksUserPool"]["Properties"]["DeletionProtection"] == "ACTIVE"
