@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 from chalice.app import Blueprint, Chalice, ConvertToMiddleware
 
-from chalicelib import telemetry
+from chalicelib import runtime, telemetry
 from chalicelib.core import http
 
 if "chalice.local" in sys.modules:  # chalice local, tests and the CLI; never inside Lambda
@@ -34,3 +35,6 @@ RESOURCES = ("tasks", "comments", "activity", "site")
 for resource in RESOURCES:
     blueprint: Blueprint = importlib.import_module(f"chalicelib.{resource}.routes").blueprint
     app.register_blueprint(blueprint)
+
+if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and "chalice.local" not in sys.modules:
+    runtime.prime()  # Lambda's init phase: the client and Tracer before the first request

@@ -168,6 +168,18 @@ def shared() -> Shared:
     return _shared
 
 
+def prime() -> None:
+    """Build the container's client and Tracer during Lambda's init phase, where AWS advises
+    SDK clients be made (and where an environment Lambda starts ahead of demand pays for
+    them before any request waits), instead of on the first request. A failure is logged
+    and left for the first request to meet again, as a problem document."""
+    try:
+        shared()
+        telemetry.tracer()
+    except Exception:
+        log.exception("Could not prepare the container at init; the first request will retry")
+
+
 def per_container(build: Callable[[Shared], Service]) -> Callable[[], Service]:
     """``build``, called once per container (after a ``reset``, once again): how each
     resource makes its one service from what they share."""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -171,3 +174,62 @@ def test_the_embedded_engine_patch_still_finds_what_it_wraps() -> None:
     original = client._make_api_call
     EmbeddedDynamoDB().adapt(client)
     assert client._make_api_call is not original
+
+
+def test_prime_builds_the_container_s_client_once(
+    monkeypatch: pytest.MonkeyPatch, fresh_runtime: None
+) -> None:
+    built: list[Settings] = []
+    monkeypatch.setattr(runtime, "_build", lambda settings: built.append(settings) or "shared")
+    monkeypatch.setenv("TASKS_TABLE_NAME", "primed")
+    monkeypatch.setenv("TASKS_CURSOR_SECRETS", "s" * 32)
+    runtime.prime()
+    assert [s.table_name for s in built] == ["primed"]
+    assert runtime.shared() == "shared"  # the first request finds it built
+    assert len(built) == 1
+
+
+def test_a_failure_at_init_is_logged_and_left_to_the_first_request(
+    monkeypatch: pytest.MonkeyPatch, fresh_runtime: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    attempts: list[int] = []
+
+    def failing(settings: Settings) -> Any:
+        attempts.append(1)
+        raise RuntimeError("no credentials yet")
+
+    monkeypatch.setattr(runtime, "_build", failing)
+    monkeypatch.setenv("TASKS_TABLE_NAME", "primed")
+    runtime.prime()  # does not raise: the init phase must not fail the container
+    assert "first request will retry" in caplog.text
+    with pytest.raises(RuntimeError, match="no credentials yet"):
+        runtime.shared()
+    assert len(attempts) == 2
+
+
+@pytest.mark.external
+@pytest.mark.parametrize("in_lambda", [True, False])
+def test_importing_the_app_primes_only_inside_lambda(in_lambda: bool) -> None:
+    """In Lambda the init phase builds the client; chalice local and the tests (which load
+    chalice.local) and a plain import never do."""
+    script = "import app\nfrom chalicelib import runtime\nprint(runtime._shared is not None)\n"
+    environment = {
+        "PATH": os.environ["PATH"],
+        "TASKS_TABLE_NAME": "primed",
+        "TASKS_CURSOR_SECRETS": "s" * 32,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        **({"AWS_LAMBDA_FUNCTION_NAME": "task-api-dev"} if in_lambda else {}),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.strip().splitlines()[-1] == str(in_lambda)
