@@ -53,6 +53,9 @@ ACCOUNT_FILE = "account.tf.json"
 #: retained (``infra.cloudformation.adoption``).
 ADOPT_TEMPLATE = "adopt.json"
 ADOPT_RESOURCES = "adopt-resources.json"
+#: The start of Chalice's warning that it found no Lambda wheel for a requirement: it then
+#: builds the package anyway, and the function fails on its first import.
+MISSING_DEPENDENCIES = "Could not install dependencies:"
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "deployed", "deployments")
 
 
@@ -90,7 +93,11 @@ def _chalice_package(project: Path, target: Stage, out: Path, *extra: str) -> No
     fresh = project / "package-output"
     shutil.rmtree(fresh, ignore_errors=True)
     command = [str(chalice), "package", "--stage", target.name, *extra, str(fresh)]
-    subprocess.run(command, cwd=project, env=env, check=True, stdout=subprocess.DEVNULL)
+    done = subprocess.run(
+        command, cwd=project, env=env, check=True, stdout=subprocess.PIPE, text=True
+    )
+    if MISSING_DEPENDENCIES in done.stdout:  # Chalice warns, then zips a package without them
+        raise SystemExit(f"chalice package left dependencies out:\n{done.stdout.strip()}")
     out.mkdir(parents=True, exist_ok=True)
     for generated in fresh.iterdir():
         generated.replace(out / generated.name)

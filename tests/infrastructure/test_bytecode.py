@@ -1,4 +1,4 @@
-"""The deployment package's compiled bytecode (infra/bytecode.py): a ``.pyc`` beside every
+"""The deployment package: its compiled bytecode (infra/bytecode.py): a ``.pyc`` beside every
 module, that the runtime loads without looking at the source, and the same bytes each time
 the same code is packaged (or every apply would publish a new version)."""
 
@@ -7,12 +7,14 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import marshal
+import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from infra import bytecode, definitions, package
+from infra.stages import stage
 
 #: Compiles in a child interpreter and runs chalice package: not in `make check`.
 pytestmark = pytest.mark.external
@@ -93,3 +95,20 @@ def test_both_formats_ship_the_same_bytecode_for_every_module(tmp_path: Path) ->
         } == cached
         contents.append((directory / "deployment.zip").read_bytes())
     assert contents[0] == contents[1]
+
+
+def test_a_package_without_its_dependencies_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chalice prints a warning and zips the package anyway when it finds no Lambda wheel
+    for a requirement; the function would fail on its first import."""
+    warning = f"\n{package.MISSING_DEPENDENCIES}\nrpds-py==2026.9.1\n"
+
+    def chalice(*args: object, **kwargs: object) -> subprocess.CompletedProcess[str]:
+        (tmp_path / "project" / "package-output").mkdir(parents=True)
+        return subprocess.CompletedProcess([], 0, stdout=warning)
+
+    monkeypatch.setattr(package.subprocess, "run", chalice)
+    (tmp_path / "project").mkdir(exist_ok=True)
+    with pytest.raises(SystemExit, match="left dependencies out"):
+        package._chalice_package(tmp_path / "project", stage("dev"), tmp_path / "out")
