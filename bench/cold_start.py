@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +140,14 @@ def api_gateway_event() -> dict[str, Any]:
     }
 
 
-def measure(script: str, environment: dict[str, str], runs: int) -> dict[str, list[float]]:
+def measure(
+    script: str,
+    environment: dict[str, str],
+    runs: int,
+    preexec_fn: Callable[[], None] | None = None,
+) -> dict[str, list[float]]:
+    """``preexec_fn`` runs in each child before its interpreter starts (``bench.memory``
+    puts the child under a CPU quota there)."""
     samples: dict[str, list[float]] = {}
     for _ in range(runs):
         process = subprocess.run(
@@ -149,6 +156,7 @@ def measure(script: str, environment: dict[str, str], runs: int) -> dict[str, li
             env=environment,
             capture_output=True,
             text=True,
+            preexec_fn=preexec_fn,
         )
         if process.returncode != 0:
             raise SystemExit(f"probe failed:\n{process.stderr}")
@@ -178,6 +186,21 @@ def _drop_project_bytecode(cache: Path) -> None:
             compiled.unlink()
 
 
+def prepared(environment: dict[str, str], cache: Path) -> dict[str, str]:
+    """``environment`` with the libraries' bytecode in ``cache`` and none of the app's.
+
+    Java is still compiling DynamoDB Local's hot paths on the machine's cores just after
+    it starts: one pair first, not counted, and a pause. That pair also compiles every
+    module into ``cache``, and the app's are then dropped."""
+    compiling = {**environment, "PYTHONPYCACHEPREFIX": str(cache)}
+    compiling.pop("PYTHONDONTWRITEBYTECODE", None)
+    measure(_FLOOR, compiling, 1)
+    measure(_APP, compiling, 1)
+    _drop_project_bytecode(cache)
+    time.sleep(WARM_UP_SECONDS)
+    return {**environment, "PYTHONPYCACHEPREFIX": str(cache), "PYTHONDONTWRITEBYTECODE": "1"}
+
+
 def samples(runs: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """Floor and app, ``runs`` fresh interpreters each, alternating (the machine's noise
     then hits both alike): each one's figures in milliseconds."""
@@ -189,16 +212,7 @@ def samples(runs: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     ):
         environment = stage_environment(engine.endpoint_url)
         create_table(engine.client(), environment["TASKS_TABLE_NAME"])
-        # Java is still compiling DynamoDB Local's hot paths on the machine's cores just
-        # after it starts: one pair first, not counted, and a pause. That pair also
-        # compiles every module into a cache of our own, and the app's are then dropped.
-        compiling = {**environment, "PYTHONPYCACHEPREFIX": cache}
-        compiling.pop("PYTHONDONTWRITEBYTECODE", None)
-        measure(_FLOOR, compiling, 1)
-        measure(_APP, compiling, 1)
-        _drop_project_bytecode(Path(cache))
-        environment |= {"PYTHONPYCACHEPREFIX": cache, "PYTHONDONTWRITEBYTECODE": "1"}
-        time.sleep(WARM_UP_SECONDS)
+        environment = prepared(environment, Path(cache))
         for _ in range(runs):
             for figures, script in ((floor, _FLOOR), (app, _APP)):
                 for name, values in measure(script, environment, 1).items():

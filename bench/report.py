@@ -100,6 +100,104 @@ def plot(results: dict[str, Any], path: Path) -> None:
     pyplot.close(figure)
 
 
+#: The operations drawn in the memory-size plot (the table has every one).
+PLOTTED_OPERATIONS = ("create", "get", "patch", "delete", "list page")
+
+
+def plot_memory(measured: dict[str, Any], path: Path) -> None:
+    """Cold start and warm p50 against Lambda memory size (``bench.memory``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot, ticker
+
+    rows = measured["sizes"]
+    sizes = [row["memory_mb"] for row in rows]
+    figure, (cold, warm) = pyplot.subplots(1, 2, figsize=(11, 4.5), dpi=120)
+    styles = {"quota": "-", "burst": "--"}
+    for mode in measured["init_modes"]:
+        for key, label, colour in (
+            ("app_import_ms", "init (import app)", "#0a58ca"),
+            ("app_first_request_ms", "first request", "#14632b"),
+            ("floor_ms", "floor (boto3 + client)", "#6c757d"),
+        ):
+            values = [row["cold_start"][mode][key] for row in rows]
+            cold.plot(sizes, values, "o" + styles[mode], color=colour, label=f"{label}, {mode}")
+    for name in PLOTTED_OPERATIONS:
+        warm.plot(sizes, [row["operations"][name]["p50_ms"] for row in rows], "o-", label=name)
+    plain = ticker.FuncFormatter(lambda value, _: f"{value:,.0f}" if value >= 1 else f"{value:g}")
+    for axes, title in (
+        (cold, "Cold start (init: under the quota, or burst at full CPU)"),
+        (warm, "Warm requests, p50 (in process)"),
+    ):
+        axes.set_xscale("log")
+        axes.set_yscale("log")
+        axes.set_xticks(sizes)
+        axes.xaxis.set_major_formatter(plain)
+        axes.xaxis.set_minor_formatter(ticker.NullFormatter())
+        axes.yaxis.set_major_formatter(plain)
+        axes.yaxis.set_minor_formatter(ticker.NullFormatter())
+        axes.set_xlabel("Lambda memory (MB); CPU share = memory / 1,769 MB")
+        axes.set_ylabel("milliseconds")
+        axes.set_title(title, fontsize=10)
+        axes.grid(True, which="both", alpha=0.3)
+        axes.legend(fontsize=7)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    pyplot.close(figure)
+
+
+def _memory_sizes(measured: dict[str, Any] | None, plot_path: str) -> list[str]:
+    """The memory-size section: figures only, no budget (they follow the machine)."""
+    if measured is None:
+        return []
+    lines = ["## Memory sizes (Lambda's CPU share, emulated)\n"]
+    if not measured["measured"]:
+        lines.append(f"**Not measured:** {measured['reason']}. No figures are given.\n")
+        return lines
+    rows = measured["sizes"]
+    lines += [
+        "Lambda gives CPU in proportion to memory, one vCPU at 1,769 MB. Each size ran in a "
+        "cgroup v1 CPU quota of that share (`bench/memory.py`, "
+        f"{measured['seconds']:g} s); DynamoDB Local ran outside it. The init phase is billed "
+        "like a request since August 2025, but AWS's reference does not say what CPU it "
+        "gets (AWS's Serverless Land guide: a full vCPU on demand), so the cold start was "
+        "measured both ways: **quota**, all of it under the size's share, and **burst**, "
+        "init at full CPU and the first request under the share. The floor (import boto3, "
+        "create a client) is all init. Ratios are medians of paired runs in this run "
+        f"(pairs per row: {measured['cold_start_runs']}); milliseconds follow the machine.\n",
+        f"![Cold start and warm latency against memory size]({plot_path})\n",
+        "| Memory | vCPU | Init runs | Init (ms) | First request (ms) | Floor (ms) "
+        "| Init / floor | Total / floor |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        for mode, cold in row["cold_start"].items():
+            lines.append(
+                f"| {row['memory_mb']:,} MB | {row['vcpu']:g} | {mode} "
+                f"| {cold['app_import_ms']:g} | {cold['app_first_request_ms']:g} "
+                f"| {cold['floor_ms']:g} | {cold['init_ratio']:g}x | {cold['ratio']:g}x |"
+            )
+    lines += [
+        "",
+        f"Warm requests under each quota, in process (`chalice.test.Client`, as above), "
+        f"{measured['runs']} of each: p50 / p99 in milliseconds. A CFS quota of 100 ms "
+        "periods lets a short request finish unthrottled or wait for the next period, so "
+        "the spread is wide at small sizes.\n",
+        "| Operation | " + " | ".join(f"{row['memory_mb']:,} MB" for row in rows) + " |",
+        "|---|" + "---:|" * len(rows),
+    ]
+    for name in rows[0]["operations"]:
+        cells = " | ".join(
+            f"{row['operations'][name]['p50_ms']:g} / {row['operations'][name]['p99_ms']:g}"
+            for row in rows
+        )
+        lines.append(f"| {name} | {cells} |")
+    lines.append("")
+    return lines
+
+
 def _units(cost: dict[str, Any]) -> str:
     parts = []
     if cost["read_units"]:
@@ -185,7 +283,9 @@ def _hostile(hostile: dict[str, Any]) -> list[str]:
     return lines
 
 
-def markdown(results: dict[str, Any], plot_path: str) -> str:
+def markdown(
+    results: dict[str, Any], plot_path: str, memory_plot_path: str = "bench/memory-sizes.png"
+) -> str:
     sizes = results["sizes"]
     largest = sizes[-1]
     lines: list[str] = []
@@ -386,6 +486,8 @@ def markdown(results: dict[str, Any], plot_path: str) -> str:
     )
 
     package = results["package"]
+    lines += _memory_sizes(results.get("memory_sizes"), memory_plot_path)
+
     add("## Deployment package\n")
     add(
         "`chalice package` for the `dev` stage (`make package STAGE=dev`): "
@@ -395,8 +497,9 @@ def markdown(results: dict[str, Any], plot_path: str) -> str:
     )
     add("## Reproduce\n")
     add("```sh")
-    add("make bench          # this file, bench/list-page-cost.png and bench/results.json")
+    add("make bench          # this file, its plots (bench/*.png) and bench/results.json")
     add("make bench QUICK=1  # what CI runs: 100 and 1,000 tasks, fewer runs, into build/bench/")
     add(".venv/bin/python -m bench.rejection_cost  # one case alone: also filter_cost, page_bytes")
+    add(".venv/bin/python -m bench.memory --sizes 128,1024  # memory sizes alone (needs root)")
     add("```")
     return "\n".join(lines) + "\n"

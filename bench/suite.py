@@ -14,8 +14,11 @@ over many owners, twice: in this API's table and in the typical implementation's
 Then, on one more fresh DynamoDB Local, the hostile requests: the worst bodies the body
 limit allows, rejected against a normal create (``bench.rejection_cost``); filters that
 match none of one owner's many tasks (``bench.filter_cost``); the largest list page
-(``bench.page_bytes``). Then the cold start against the floor (``bench.cold_start``) and
-the size of the deployment package (``chalice package`` through ``infra.package``).
+(``bench.page_bytes``). Then the cold start against the floor (``bench.cold_start``), the
+size of the deployment package (``chalice package`` through ``infra.package``), and the cold
+start and warm latency at Lambda's memory sizes, each size's CPU share a cgroup quota
+(``bench.memory``; reported, not a budget; where no quota can be set, said loudly and
+recorded as not measured).
 
     .venv/bin/python -m bench.suite                 # the published run: BENCHMARKS.md
     .venv/bin/python -m bench.suite --quick         # CI: smaller, into build/bench/
@@ -37,6 +40,7 @@ from bench import (
     cold_start,
     filter_cost,
     list_cost,
+    memory,
     operations,
     page_bytes,
     rejection_cost,
@@ -301,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         help="interpreters each (15, quick too: a median of fewer is too noisy for a budget)",
     )
+    parser.add_argument(
+        "--memory-sizes", help="Lambda memory sizes in MB (128,256,512,1024,1769; quick 128,1024)"
+    )
     parser.add_argument("--out", type=Path, help="the report (BENCHMARKS.md; quick build/bench)")
     parser.add_argument("--command", default="make bench", help="the command, for the report")
     args = parser.parse_args(argv)
@@ -310,6 +317,14 @@ def main(argv: list[str] | None = None) -> int:
     cold_runs = args.cold_start_runs or 15
     folder = PROJECT_DIR / "build" / "bench" if quick else PROJECT_DIR / "bench"
     out = args.out or (folder / "BENCHMARKS.md" if quick else PROJECT_DIR / "BENCHMARKS.md")
+    memory_sizes = (
+        [int(s) for s in args.memory_sizes.split(",")]
+        if args.memory_sizes
+        else memory.QUICK_SIZES_MB
+        if quick
+        else memory.SIZES_MB
+    )
+    memory_runs, memory_cold_runs = memory.RUNS["quick" if quick else "full"]
     started = time.perf_counter()
 
     results: dict[str, Any] = {
@@ -322,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         "hostile": hostile(quick),
         "cold_start": cold_start.compare(cold_runs),
         "package": package_size(),
+        "memory_sizes": memory.measure(memory_sizes, memory_runs, memory_cold_runs),
     }
     results["budgets"] = budgets(results)
     results["seconds"] = round(time.perf_counter() - started, 1)
@@ -329,11 +345,17 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     plot = folder / "list-page-cost.png"
     report.plot(results, plot)
-    out.write_text(report.markdown(results, os.path.relpath(plot, out.parent)))
+    memory_plot = folder / "memory-sizes.png"
+    if results["memory_sizes"]["measured"]:
+        report.plot_memory(results["memory_sizes"], memory_plot)
+    plots = (os.path.relpath(plot, out.parent), os.path.relpath(memory_plot, out.parent))
+    out.write_text(report.markdown(results, *plots))
     (folder / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     failed = [check for check in results["budgets"] if not check["ok"]]
     for check in results["budgets"]:
         print(f"{'ok  ' if check['ok'] else 'FAIL'} {check['budget']}: {check['measured']}")
+    if not results["memory_sizes"]["measured"]:
+        print(f"NOT MEASURED: memory sizes ({results['memory_sizes']['reason']})")
     print(f"wrote {out} and {plot} in {results['seconds']:.0f} s")
     return 1 if failed else 0
 
