@@ -174,29 +174,19 @@ def report(label: str, samples: dict[str, list[float]]) -> None:
         )
 
 
-def _drop_project_bytecode(cache: Path) -> None:
-    """Leave compiled only the libraries, as Lambda's runtime and layers ship them: the
-    deployment package ships no bytecode, so Lambda compiles the app's own modules on every
-    cold start, and so does each run here. Whether the venv's installer compiled its
-    packages, or PYTHONDONTWRITEBYTECODE forbids writing them, then changes nothing (without
-    bytecode, compiling botocore triples the floor and drowns the app's share in it)."""
-    libraries = Path(sys.prefix).absolute()
-    for compiled in cache.joinpath(*PROJECT_DIR.parts[1:]).rglob("*.pyc"):
-        if not Path("/", *compiled.relative_to(cache).parts).is_relative_to(libraries):
-            compiled.unlink()
-
-
 def prepared(environment: dict[str, str], cache: Path) -> dict[str, str]:
-    """``environment`` with the libraries' bytecode in ``cache`` and none of the app's.
+    """``environment`` with every module's bytecode in ``cache``, as Lambda has it: the
+    runtime and the layer ship theirs, and the deployment package the app's
+    (``infra.bytecode``). Whether the venv's installer compiled its packages then changes
+    nothing.
 
     Java is still compiling DynamoDB Local's hot paths on the machine's cores just after
     it starts: one pair first, not counted, and a pause. That pair also compiles every
-    module into ``cache``, and the app's are then dropped."""
+    module into ``cache``."""
     compiling = {**environment, "PYTHONPYCACHEPREFIX": str(cache)}
     compiling.pop("PYTHONDONTWRITEBYTECODE", None)
     measure(_FLOOR, compiling, 1)
     measure(_APP, compiling, 1)
-    _drop_project_bytecode(cache)
     time.sleep(WARM_UP_SECONDS)
     return {**environment, "PYTHONPYCACHEPREFIX": str(cache), "PYTHONDONTWRITEBYTECODE": "1"}
 

@@ -145,7 +145,8 @@ def _results(page_units: dict[int, float]) -> dict[str, Any]:
             ours[f"history write, {name}"] = {**history, "changes": 5}
         sizes.append({"size": size, "ours": ours, "typical": _typical(size)})
     return {
-        "command": "make bench",
+        "command": "make bench QUICK=1",
+        "quick": True,  # CI's run: what no machine's speed may fail
         "seconds": 1.0,
         "runs": 20,
         "machine": _MACHINE,
@@ -167,7 +168,7 @@ def _results(page_units: dict[int, float]) -> dict[str, Any]:
 
 
 def _failed(results: dict[str, Any]) -> list[str]:
-    return [check["budget"] for check in suite.budgets(results) if not check["ok"]]
+    return [check["budget"] for check in suite.failing(suite.budgets(results))]
 
 
 def _cold_start_budget() -> str:
@@ -210,6 +211,23 @@ def test_no_budget_moves_with_the_machines_speed() -> None:
     broken = copy.deepcopy(good)
     broken["cold_start"]["ratio"] = cold_start.MAX_RATIO + 0.01
     assert _failed(_slower(broken, 0.1)) == [_cold_start_budget()]
+
+
+def test_the_app_s_own_time_gates_the_full_run_only() -> None:
+    """p50 over the typical handler's, in milliseconds: the full run (`make bench`) fails
+    past 1 ms; CI's quick run says so and goes on, as milliseconds move with the machine."""
+    results = _results({100: 2.0, 10000: 2.0})
+    largest = results["sizes"][-1]
+    typical = largest["typical"]["operations"]["create"]["latency_ms"]["p50"]
+    largest["ours"]["create"]["latency_ms"]["p50"] = typical + suite.MAX_OVERHEAD_MS + 0.5
+    (check,) = [c for c in suite.budgets(results) if "own time" in c["budget"]]
+    assert not check["ok"]
+    assert "create +1.5 ms" in check["measured"]
+    assert _failed(results) == []  # quick: reported, not gated
+    results["quick"] = False
+    assert _failed(results) == [check["budget"]]
+    largest["ours"]["create"]["latency_ms"]["p50"] = typical + suite.MAX_OVERHEAD_MS
+    assert _failed(results) == []
 
 
 def test_the_cold_start_ratio_is_the_median_of_paired_ratios() -> None:
