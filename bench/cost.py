@@ -165,6 +165,27 @@ class AtSize:
             },
         )
 
+    @classmethod
+    def from_memory_row(cls, row: Mapping[str, Any], init_mode: str = "burst") -> AtSize:
+        """From one size of ``bench.memory``: the cold start of ``init_mode`` (``burst``,
+        init at full CPU, as AWS's guide describes on-demand init; ``quota``, the bound)."""
+        cold = row["cold_start"][init_mode]
+        return cls.from_dict(
+            {
+                "memory_mb": row["memory_mb"],
+                "init_ms": cold["app_import_ms"],
+                "first_request_ms": cold["app_first_request_ms"],
+                "operations": {
+                    name: {
+                        "latency_ms": {"p50": op["p50_ms"], "p99": op["p99_ms"]},
+                        "read_units": op["read_units"],
+                        "write_units": op["write_units"],
+                    }
+                    for name, op in row["operations"].items()
+                },
+            }
+        )
+
     def measured(self, name: str) -> Measured:
         try:
             return self.operations[name]
@@ -318,9 +339,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("sizes", type=Path, help="JSON: the figures measured at each size")
     parser.add_argument("--architecture", choices=pricing.ARCHITECTURES, default="x86_64")
     parser.add_argument("--target-p99", type=float, help="ms: also choose a memory size")
+    parser.add_argument(
+        "--init", choices=("burst", "quota"), default="burst", help="bench.memory's init mode"
+    )
     args = parser.parse_args(argv)
     data = json.loads(args.sizes.read_text())
-    sizes = [AtSize.from_dict(s) for s in (data["sizes"] if isinstance(data, dict) else data)]
+    data = data.get("memory_sizes", data) if isinstance(data, dict) else data  # results.json
+    rows = data["sizes"] if isinstance(data, dict) else data
+    sizes = [
+        AtSize.from_memory_row(r, args.init) if "cold_start" in r else AtSize.from_dict(r)
+        for r in rows
+    ]
     architecture: Architecture = args.architecture
     print(mix_table(sizes, architecture), end="\n\n")
     print(operations_table(sizes, architecture))

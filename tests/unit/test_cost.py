@@ -358,3 +358,21 @@ def test_the_costs_page_shows_what_the_code_computes() -> None:
         cells = row.split(" | ")
         for piece in (1, 4, 5, 6):  # Lambda requests, API Gateway, DynamoDB reads and writes
             assert cells[piece] == expected[piece], row
+
+
+def test_a_memory_benchmark_row_maps_to_the_cost_model() -> None:
+    """``bench.memory`` writes each size's cold start per init mode and its warm figures
+    flat; the model bills the init mode asked for (on-demand: ``burst``)."""
+    operation = {"p50_ms": 4.0, "p99_ms": 9.5, "read_units": 1.0, "write_units": 0.0}
+    row = {
+        "memory_mb": 512,
+        "cold_start": {
+            "burst": {"app_import_ms": 300.0, "app_first_request_ms": 40.0},
+            "quota": {"app_import_ms": 1100.0, "app_first_request_ms": 45.0},
+        },
+        "operations": {"get": operation},
+    }
+    burst = cost.AtSize.from_memory_row(row)
+    assert (burst.memory_mb, burst.init_ms, burst.first_request_ms) == (512, 300.0, 40.0)
+    assert burst.measured("get") == cost.Measured(4.0, 9.5, 1.0, 0.0)
+    assert cost.AtSize.from_memory_row(row, "quota").init_ms == 1100.0
