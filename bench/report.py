@@ -195,6 +195,41 @@ def _memory_sizes(measured: dict[str, Any] | None, plot_path: str) -> list[str]:
         )
         lines.append(f"| {name} | {cells} |")
     lines.append("")
+    return lines + _memory_choice(rows)
+
+
+def _memory_choice(rows: list[dict[str, Any]]) -> list[str]:
+    """What a million typical requests cost at each size (``bench.cost``, the cold start
+    billed as ``burst``), and each stage's memory against the size its p99 target picks."""
+    from bench import cost
+    from infra.stages import DEPLOYED_STAGES, stage
+
+    sizes = [cost.AtSize.from_memory_row(row) for row in rows]
+    try:
+        table = cost.mix_table(sizes, "x86_64")
+    except KeyError as missing:  # a run that measured only some operations
+        return [f"No cost table: {missing}.\n"]
+    lines = [
+        "### What a million typical requests cost, per memory size\n",
+        "From this run's figures and AWS's us-east-1 prices (`bench/cost.py`, "
+        "`bench/pricing.py`; the mix and what is left out: docs/design/costs.md).\n",
+        table,
+        "",
+        "### Each stage's memory\n",
+        "`lambda_memory_size` in `.chalice/config.json`, against the cheapest size whose "
+        "slowest operation of the mix meets the stage's p99 target "
+        "(`Tuning.p99_target_ms`, infra/stages.py), in this run:\n",
+        "| Stage | p99 target | Configured | This run picks | Why |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for name in DEPLOYED_STAGES:
+        deployed = stage(name)
+        choice = cost.choose(sizes, "x86_64", deployed.tuning.p99_target_ms)
+        lines.append(
+            f"| {name} | {deployed.tuning.p99_target_ms:g} ms | {deployed.memory_size:,} MB "
+            f"| {choice.memory_mb:,} MB | {choice.reason} |"
+        )
+    lines.append("")
     return lines
 
 

@@ -66,6 +66,10 @@ class Tuning:
     #: How a packaged stage's new version takes traffic (``make release``). ``chalice
     #: deploy`` always replaces the function at once.
     release: Release = ALL_AT_ONCE
+    #: The warm p99 that the stage's memory size (``lambda_memory_size``) is chosen for:
+    #: the cheapest size whose slowest operation of the typical mix meets it, in process
+    #: (``python -m bench.cost bench/results.json --target-p99 <ms>``; BENCHMARKS.md).
+    p99_target_ms: float = 100.0
 
 
 TUNING: dict[str, Tuning] = {
@@ -81,6 +85,7 @@ TUNING: dict[str, Tuning] = {
         throttle_burst_limit=400,
         protect_data=True,
         release=Release("Canary10Percent5Minutes"),
+        p99_target_ms=25.0,
     ),
 }
 

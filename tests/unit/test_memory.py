@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from bench import cold_start, memory, report
+from infra.stages import DEPLOYED_STAGES, stage
 from tests.conftest import _in_ci
 
 
@@ -105,6 +106,16 @@ def test_the_report_shows_each_size_or_why_it_was_not_measured(tmp_path: Path) -
     assert "| 1,769 MB | 1 | burst | 111 |" in text
     assert "| list page | 4.5 / 9.25 | 4.5 / 9.25 |" in text
     assert "![Cold start and warm latency against memory size](bench/memory-sizes.png)" in text
+    # The bill per size, and each stage's memory beside what its p99 target picks: with the
+    # same latency at both sizes, the smaller is cheaper and meets any target.
+    assert "| 128 MB | $0.200 |" in text
+    for name in DEPLOYED_STAGES:
+        deployed = stage(name)
+        row = (
+            f"| {name} | {deployed.tuning.p99_target_ms:g} ms | {deployed.memory_size:,} MB "
+            "| 128 MB |"
+        )
+        assert row in text
     report.plot_memory(measured, tmp_path / "memory-sizes.png")
     assert (tmp_path / "memory-sizes.png").stat().st_size > 0
 
