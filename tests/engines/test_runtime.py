@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +17,7 @@ from chalicelib import runtime
 from chalicelib.runtime import Settings
 from chalicelib.table import create_table
 from tests.conftest import PROJECT_DIR
+from tests.engines.test_telemetry import run_as_lambda
 from tools import dev_token
 
 
@@ -213,8 +211,7 @@ def test_importing_the_app_primes_only_inside_lambda(in_lambda: bool) -> None:
     """In Lambda the init phase builds the client; chalice local and the tests (which load
     chalice.local) and a plain import never do."""
     script = "import app\nfrom chalicelib import runtime\nprint(runtime._shared is not None)\n"
-    environment = {
-        "PATH": os.environ["PATH"],
+    stage_variables = {
         "TASKS_TABLE_NAME": "primed",
         "TASKS_CURSOR_SECRETS": "s" * 32,
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -223,13 +220,5 @@ def test_importing_the_app_primes_only_inside_lambda(in_lambda: bool) -> None:
         "POWERTOOLS_TRACE_DISABLED": "true",
         **({"AWS_LAMBDA_FUNCTION_NAME": "task-api-dev"} if in_lambda else {}),
     }
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=PROJECT_DIR,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    done = run_as_lambda(script, stage_variables)
     assert done.stdout.strip().splitlines()[-1] == str(in_lambda)
