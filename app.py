@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
 
-from chalice.app import Blueprint, Chalice, ConvertToMiddleware
+#: Lambda's init phase, not chalice local or the tests (which load chalice.local first).
+#: What init allocates (modules, the client's service model) lives as long as the
+#: container, so collecting while it runs frees nothing: it cost a fifth of the cold start
+#: (docs/design/costs.md, Cold start). Collection resumes once init is done.
+LAMBDA_INIT = (
+    bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")) and "chalice.local" not in sys.modules
+)
+if LAMBDA_INIT:
+    gc.disable()  # before the imports below: they are most of init
 
-from chalicelib import runtime, telemetry
-from chalicelib.core import http
+from chalice.app import Blueprint, Chalice, ConvertToMiddleware  # noqa: E402
+
+from chalicelib import runtime, telemetry  # noqa: E402
+from chalicelib.core import http  # noqa: E402
 
 if "chalice.local" in sys.modules:  # chalice local, tests and the CLI; never inside Lambda
     from devserver import embedded, local_gateway, stream_poller  # not in deployment.zip
@@ -36,5 +47,9 @@ for resource in RESOURCES:
     blueprint: Blueprint = importlib.import_module(f"chalicelib.{resource}.routes").blueprint
     app.register_blueprint(blueprint)
 
-if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and "chalice.local" not in sys.modules:
-    runtime.prime()  # Lambda's init phase: the client and Tracer before the first request
+if LAMBDA_INIT:
+    try:
+        runtime.prime()  # the client (and the Tracer, where on) before the first request
+    finally:
+        gc.enable()
+        gc.freeze()  # what init made stays: no later collection scans it again

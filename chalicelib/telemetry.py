@@ -1,8 +1,8 @@
 """Observability: per request, one log line, one set of metrics and one trace.
 
-Powertools for AWS Lambda does the work: its Logger writes the JSON lines, its
-Metrics write CloudWatch Embedded Metric Format (EMF), and its Tracer sends X-Ray
-segments. This module says what to record. app.py registers it as Chalice middleware.
+Powertools for AWS Lambda's Logger writes the JSON lines and, where a stage turns it on,
+its Tracer sends X-Ray segments; ``emf`` writes the CloudWatch Embedded Metric Format
+(EMF) documents. This module says what to record. app.py registers it as Chalice middleware.
 
 The stage's environment configures it (``.chalice/config.json``): ``POWERTOOLS_LOG_LEVEL``,
 ``POWERTOOLS_LOGGER_SAMPLE_RATE``, ``POWERTOOLS_METRICS_NAMESPACE``,
@@ -18,6 +18,7 @@ itself. The owner appears only as ``owner_hash``.
 from __future__ import annotations
 
 import contextvars
+import functools
 import hashlib
 import logging
 import os
@@ -29,10 +30,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.metrics import EphemeralMetrics
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+from aws_lambda_powertools.metrics.provider import cold_start
 from chalice.app import Request, Response
 
+from chalicelib import emf
 from chalicelib.core import http
 from chalicelib.log_format import PrettyFormatter
 
@@ -81,12 +84,41 @@ class _Stdout:
         sys.stdout.flush()
 
 
+class _SteadyLevelLogger(logging.Logger):
+    """A logger whose ``setLevel`` does nothing when the level stays the same.
+
+    With a sampling rate, Powertools sets the level again on every invocation; the standard
+    library then clears every logger's level cache, and botocore's many debug calls each
+    walk the logger tree again: about a tenth of a millisecond a request
+    (docs/design/costs.md, Per request).
+    """
+
+    def setLevel(self, level: int | str) -> None:  # noqa: N802 - the standard library's name
+        numeric = level if isinstance(level, int) else logging.getLevelName(level.upper())
+        if numeric != self.level:
+            super().setLevel(level)
+
+
+def _steady_base_logger() -> None:
+    """Make the service's logger a ``_SteadyLevelLogger``, unless it already exists."""
+    existing = logging.Logger.manager.loggerDict.get(SERVICE)
+    if isinstance(existing, logging.Logger):
+        return
+    previous = logging.getLoggerClass()
+    logging.setLoggerClass(_SteadyLevelLogger)
+    try:
+        logging.getLogger(SERVICE)
+    finally:
+        logging.setLoggerClass(previous)
+
+
 def logger() -> Logger:
     """The container's Powertools Logger, configured from the stage on first use."""
     global _logger
     if _logger is None:
         with _lock:
             if _logger is None:
+                _steady_base_logger()
                 pretty = os.environ.get(LOG_FORMAT_ENV, "json").strip().lower() == "pretty"
                 _logger = Logger(
                     service=SERVICE,
@@ -165,6 +197,7 @@ def observe_request(event: Request, get_response: Callable[[Request], Response])
 # --- what is recorded -----------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1024)  # a container serves few owners, over and over
 def owner_hash(owner: str) -> str:
     """A stable pseudonym: the same owner always hashes alike, and the ``sub`` itself
     never reaches a log. Compute it for a user's ``sub`` to find their requests."""
@@ -223,46 +256,45 @@ def _record(
 def _publish(
     route: str, method: str, status: int, latency_ms: float, tally: _Tally, context: Any
 ) -> None:
-    """Two EMF documents: the request (by route, method and status class; by status class
-    alone for the alarms; and, on a published version, by version and status class for a
-    canary's alarms), and its DynamoDB cost (by route and method). The first
-    request of a container adds Powertools' ColdStart metric.
+    """Two EMF documents, written at once: the request (by route, method and status class;
+    by status class alone for the alarms; and, on a published version, by version and
+    status class for a canary's alarms), and its DynamoDB cost (by route and method). The
+    first request of a container adds Powertools' ColdStart document.
 
-    Nothing is built when the stage disables metrics: Powertools 3.37 would still print
-    the ColdStart document, which ignores ``POWERTOOLS_METRICS_DISABLED``.
+    Nothing is written when the stage disables metrics (Powertools' own switch).
     """
     if is_metrics_disabled():
         return
     namespace = os.environ.get(NAMESPACE_ENV) or SERVICE
-    request = EphemeralMetrics(service=SERVICE, namespace=namespace)
-    request.add_dimension(ROUTE, route)
-    request.add_dimension(METHOD, method)
-    request.add_dimension(STATUS_CLASS, status_class(status))
-    request.add_dimensions(**{SERVICE_DIMENSION: SERVICE, STATUS_CLASS: status_class(status)})
+    if context is not None and cold_start.is_cold_start:
+        cold_start.is_cold_start = False
+        EphemeralMetrics(service=SERVICE, namespace=namespace).add_cold_start_metric(context)
+    timestamp_ms = int(time.time() * 1000)
+    by_class = {SERVICE_DIMENSION: SERVICE, STATUS_CLASS: status_class(status)}
+    dimensions = {ROUTE: route, METHOD: method, **by_class}
+    sets = [[ROUTE, METHOD, STATUS_CLASS, SERVICE_DIMENSION], [SERVICE_DIMENSION, STATUS_CLASS]]
     version = os.environ.get(FUNCTION_VERSION_ENV, "")
     if version.isdigit():
-        request.add_dimensions(
-            **{
-                SERVICE_DIMENSION: SERVICE,
-                FUNCTION_VERSION: version,
-                STATUS_CLASS: status_class(status),
-            }
-        )
-
-    @request.log_metrics(capture_cold_start_metric=context is not None)  # type: ignore[untyped-decorator]
-    def publish_request(_event: Any, _context: Any) -> None:
-        request.add_metric(REQUESTS, MetricUnit.Count, 1)
-        request.add_metric(LATENCY, MetricUnit.Milliseconds, round(latency_ms, 2))
-
-    publish_request({}, context)
+        dimensions[FUNCTION_VERSION] = version
+        sets.append([SERVICE_DIMENSION, FUNCTION_VERSION, STATUS_CLASS])
+    request = [
+        emf.Metric(REQUESTS, emf.COUNT, 1),
+        emf.Metric(LATENCY, emf.MILLISECONDS, round(latency_ms, 2)),
+    ]
+    lines = [emf.document(namespace, sets, dimensions, request, timestamp_ms)]
     if tally.requests:
-        cost = EphemeralMetrics(service=SERVICE, namespace=namespace)
-        cost.add_dimension(ROUTE, route)
-        cost.add_dimension(METHOD, method)
-        cost.add_metric(DYNAMODB_REQUESTS, MetricUnit.Count, tally.requests)
-        cost.add_metric(CONSUMED_READ_CAPACITY, MetricUnit.Count, tally.read_units)
-        cost.add_metric(CONSUMED_WRITE_CAPACITY, MetricUnit.Count, tally.write_units)
-        cost.flush_metrics()
+        cost = [
+            emf.Metric(DYNAMODB_REQUESTS, emf.COUNT, tally.requests),
+            emf.Metric(CONSUMED_READ_CAPACITY, emf.COUNT, tally.read_units),
+            emf.Metric(CONSUMED_WRITE_CAPACITY, emf.COUNT, tally.write_units),
+        ]
+        by_route = {ROUTE: route, METHOD: method, SERVICE_DIMENSION: SERVICE}
+        lines.append(
+            emf.document(
+                namespace, [[ROUTE, METHOD, SERVICE_DIMENSION]], by_route, cost, timestamp_ms
+            )
+        )
+    sys.stdout.write("\n".join(lines) + "\n")  # one write: one syscall where unbuffered
 
 
 def _annotate(route: str, method: str, status: int, correlation_id: str) -> None:

@@ -36,6 +36,26 @@ R = TypeVar("R")
 Item = dict[str, Any]
 
 _serializer = TypeSerializer()
+
+
+#: DynamoDB's numbers have at most 38 significant digits; TypeSerializer rejects more.
+_MAX_FAST_INT = 10**38
+
+
+def _serialized(value: Any) -> dict[str, Any]:
+    """A value as DynamoDB's JSON, exactly as TypeSerializer writes it. Strings, integers
+    and lists skip its type dispatch, a few microseconds a value on every write
+    (docs/design/costs.md, Per request); everything else goes through it."""
+    kind = type(value)
+    if kind is str:
+        return {"S": value}
+    if kind is int and -_MAX_FAST_INT < value < _MAX_FAST_INT:
+        return {"N": str(value)}
+    if kind is list:
+        return {"L": [_serialized(item) for item in value]}
+    return cast(dict[str, Any], _serializer.serialize(value))
+
+
 _deserializer = TypeDeserializer()
 
 
@@ -74,7 +94,7 @@ class Expression:
 
     def value(self, value: Any) -> str:
         placeholder = f":v{len(self.values)}"
-        self.values[placeholder] = _serializer.serialize(value)
+        self.values[placeholder] = _serialized(value)
         return placeholder
 
     def not_expired(self, now: int) -> str:
@@ -225,7 +245,7 @@ def is_live(item: Item, now: int) -> bool:
 
 def serialize(value: Any) -> dict[str, Any]:
     """One attribute value in DynamoDB's wire format."""
-    return cast(dict[str, Any], _serializer.serialize(value))
+    return _serialized(value)
 
 
 def _plain(value: Any) -> Any:
@@ -263,7 +283,9 @@ class RecordItems(Generic[R]):
         }
         default_for = self._default_for
         if default_for is not None:
-            values = {name: values.get(name, default_for(name)) for name in self._fields}
+            values = {  # a default is built only for a field the item lacks
+                name: values[name] if name in values else default_for(name) for name in self._fields
+            }
         for name in self._integers:
             if values.get(name) is not None:
                 values[name] = int(values[name])
@@ -273,7 +295,7 @@ class RecordItems(Generic[R]):
         """The item that stores ``record`` under ``key`` (and any index attributes)."""
         attributes = cast(Mapping[str, Any], record)
         return {
-            **{k: _serializer.serialize(v) for k, v in attributes.items() if v is not None},
+            **{k: _serialized(v) for k, v in attributes.items() if v is not None},
             **key,
         }
 

@@ -222,3 +222,22 @@ def test_importing_the_app_primes_only_inside_lambda(in_lambda: bool) -> None:
     }
     done = run_as_lambda(script, stage_variables)
     assert done.stdout.strip().splitlines()[-1] == str(in_lambda)
+
+
+@pytest.mark.external
+@pytest.mark.parametrize("in_lambda", [True, False])
+def test_lambda_s_init_runs_without_collections_then_freezes_what_it_made(
+    in_lambda: bool,
+) -> None:
+    """Collection is back on once init is done; what init made is frozen (Lambda only)."""
+    script = "import gc, app\nprint(gc.isenabled(), gc.get_freeze_count() > 1000)\n"
+    stage_variables = {
+        "TASKS_TABLE_NAME": "primed",
+        "TASKS_CURSOR_SECRETS": "s" * 32,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        **({"AWS_LAMBDA_FUNCTION_NAME": "task-api-dev"} if in_lambda else {}),
+    }
+    done = run_as_lambda(script, stage_variables)
+    assert done.stdout.strip().splitlines()[-1] == f"True {in_lambda}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import socket
@@ -560,6 +561,7 @@ def test_in_lambda_each_request_is_an_xray_subsegment_annotated_with_its_id() ->
         "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;"
         "Sampled=1",
         "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
+        "POWERTOOLS_TRACE_DISABLED": "false",  # off on every stage unless it opts in
     }
     process = run_as_lambda(_LAMBDA_PROBE, environment)
     response = json.loads(process.stdout.strip().splitlines()[-1])
@@ -595,7 +597,9 @@ def test_each_stage_sets_its_log_format_level_sampling_metrics_and_tracing() -> 
     assert local["POWERTOOLS_METRICS_DISABLED"] == local["POWERTOOLS_TRACE_DISABLED"] == "true"
     for name in ("dev", "prod"):
         variables = stages[name]["environment_variables"]
+        # Lambda's active tracing, without the X-Ray SDK's subsegments (an opt-in).
         assert stages[name]["xray"] is True
+        assert variables["POWERTOOLS_TRACE_DISABLED"] == "true"
         assert variables["TASKS_LOG_FORMAT"] == "json"
         assert variables["POWERTOOLS_METRICS_NAMESPACE"] == f"task-api/{name}"
         assert variables["POWERTOOLS_LOG_LEVEL"] in {"DEBUG", "INFO", "WARNING"}
@@ -620,3 +624,19 @@ def test_every_status_the_api_answers_has_a_class_the_alarms_know() -> None:
     statuses = {int(status) for op in operations for status in op["responses"]}
     assert {telemetry.status_class(s) for s in statuses} <= set(telemetry.STATUS_CLASSES)
     assert telemetry.status_class(503) == "5xx"
+
+
+def test_setting_the_same_level_again_leaves_the_loggers_caches_alone() -> None:
+    """Powertools sets the level on every sampled-rate invocation; only a change may clear
+    the standard library's per-logger level caches."""
+    base = telemetry._SteadyLevelLogger("steady-probe")
+    other = logging.getLogger("steady-probe-other")
+    base.setLevel(logging.INFO)
+    assert other.isEnabledFor(logging.DEBUG) in (True, False)  # fills its cache
+    assert other._cache
+    base.setLevel(logging.INFO)
+    base.setLevel("INFO")
+    assert other._cache  # untouched
+    base.setLevel(logging.DEBUG)
+    assert base.level == logging.DEBUG
+    assert not other._cache  # a real change clears every cache, as the standard library does
