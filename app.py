@@ -34,8 +34,9 @@ app.debug = False  # never return stack traces, in any stage
 # Outermost first: Lambda context in the logs, the X-Ray segment, the security headers and
 # the body as UTF-8 JSON, then per request X-Request-Id, the log line and the metrics;
 # innermost, Chalice's own errors as problems (a route's own errors never get this far).
-app.register_middleware(ConvertToMiddleware(telemetry.inject_lambda_context), "http")
-app.register_middleware(ConvertToMiddleware(telemetry.capture_lambda_handler), "http")
+app.register_middleware(telemetry.lambda_context, "http")
+if telemetry.tracing_configured():  # Lambda, on a stage that opts in to X-Ray subsegments
+    app.register_middleware(ConvertToMiddleware(telemetry.capture_lambda_handler), "http")
 app.register_middleware(http.finish_response, "http")
 app.register_middleware(telemetry.observe_request, "http")
 app.register_middleware(http.chalice_errors_as_problems, "http")

@@ -68,7 +68,7 @@ CGROUP_ROOT = Path("/sys/fs/cgroup/cpu")
 #: Where the init runs: under the size's quota, or at full CPU (see the docstring).
 INIT_MODES = ("quota", "burst")
 #: (warm requests per operation, cold-start pairs per init mode): a p99 needs 100.
-RUNS = {"full": (100, 5), "quick": (6, 3)}
+RUNS = {"full": (100, 9), "quick": (6, 3)}
 #: Tasks loaded: the measured owner's 50 fill a list page and start a second.
 TASKS = 100
 SEED = 1

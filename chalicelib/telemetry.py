@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import hashlib
+import json
 import logging
 import os
 import sys
@@ -70,6 +71,8 @@ _WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"
 _log = logging.getLogger(f"{SERVICE}.telemetry")
 _lock = threading.Lock()
 _logger: Logger | None = None
+_injector: Callable[..., Any] | None = None
+_injector_logger: Logger | None = None
 _tracer: Any = None
 _tracer_built = False
 
@@ -82,6 +85,14 @@ class _Stdout:
 
     def flush(self) -> None:
         sys.stdout.flush()
+
+
+def _json_or_text(message: dict[Any, Any] | str | bool | int | float) -> Any:
+    """Powertools tries every text message as JSON; ours are text, and each failed parse
+    raises and is caught. A message that looks like a JSON object or array is still parsed."""
+    if isinstance(message, str) and message[:1] in ("{", "["):
+        return json.loads(message)
+    return message
 
 
 class _SteadyLevelLogger(logging.Logger):
@@ -122,10 +133,18 @@ def logger() -> Logger:
                 pretty = os.environ.get(LOG_FORMAT_ENV, "json").strip().lower() == "pretty"
                 _logger = Logger(
                     service=SERVICE,
+                    json_deserializer=_json_or_text,
                     stream=_Stdout(),  # type: ignore[arg-type]
                     logger_formatter=PrettyFormatter() if pretty else None,
                 )
     return _logger
+
+
+def tracing_configured() -> bool:
+    """Whether this process sends the X-Ray SDK's subsegments: in Lambda, on a stage that
+    opts in (``POWERTOOLS_TRACE_DISABLED=false``; every stage sets ``true``)."""
+    disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in _TRUE
+    return bool(os.environ.get("LAMBDA_TASK_ROOT")) and not disabled
 
 
 def tracer() -> Any:
@@ -140,8 +159,7 @@ def tracer() -> Any:
     if not _tracer_built:
         with _lock:
             if not _tracer_built:
-                disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in _TRUE
-                if os.environ.get("LAMBDA_TASK_ROOT") and not disabled:
+                if tracing_configured():
                     from aws_lambda_powertools import Tracer
 
                     _tracer = Tracer(service=SERVICE, patch_modules=["botocore"])
@@ -152,10 +170,27 @@ def tracer() -> Any:
 # --- middleware (app.py registers these, outermost first) ----------------------------------
 
 
-def inject_lambda_context(handler: Callable[..., Any]) -> Callable[..., Any]:
+def lambda_context(event: Request, get_response: Callable[[Request], Response]) -> Response:
     """Powertools' Lambda context keys (function, cold start) on every line; state is
-    cleared per invocation, and log sampling is decided anew. Never logs the event."""
-    return logger().inject_lambda_context(handler, log_event=False, clear_state=True)
+    cleared per invocation, and log sampling is decided anew. Never logs the event.
+
+    Powertools' decorator, built once per Logger: Chalice's ``ConvertToMiddleware`` would
+    build it again on every request."""
+    global _injector, _injector_logger
+    current = logger()
+    if _injector is None or _injector_logger is not current:
+        _injector = current.inject_lambda_context(_through, log_event=False, clear_state=True)
+        _injector_logger = current
+    response: Response = _injector(
+        event.to_original_event(), event.lambda_context, event, get_response
+    )
+    return response
+
+
+def _through(
+    _event: Any, _context: Any, request: Request, get_response: Callable[[Request], Response]
+) -> Response:
+    return get_response(request)
 
 
 def capture_lambda_handler(handler: Callable[..., Any]) -> Callable[..., Any]:

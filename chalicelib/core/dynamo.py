@@ -259,6 +259,26 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _plain_value(attribute: dict[str, Any]) -> Any:
+    """``_plain`` of what TypeDeserializer reads from ``attribute``, exactly; strings,
+    integers, lists, nulls and booleans without its type dispatch (docs/design/costs.md)."""
+    kind = next(iter(attribute), None)
+    if kind == "S":
+        return attribute["S"]
+    if kind == "N":
+        try:
+            return int(attribute["N"])
+        except ValueError:
+            pass  # a fraction or an exponent: Decimal's rules, below
+    elif kind == "L":
+        return [_plain_value(item) for item in attribute["L"]]
+    elif kind == "NULL":
+        return None
+    elif kind == "BOOL":
+        return attribute["BOOL"]
+    return _plain(_deserializer.deserialize(cast(Any, attribute)))
+
+
 class RecordItems(Generic[R]):
     """A resource's records as items and back: exactly the schema's fields, in its order.
     A null field is stored as an absent attribute; integers come back as int, not Decimal."""
@@ -276,11 +296,7 @@ class RecordItems(Generic[R]):
         self._default_for = default_for
 
     def record(self, item: Item) -> R:
-        values = {
-            name: _plain(_deserializer.deserialize(item[name]))
-            for name in self._fields
-            if name in item
-        }
+        values = {name: _plain_value(item[name]) for name in self._fields if name in item}
         default_for = self._default_for
         if default_for is not None:
             values = {  # a default is built only for a field the item lacks

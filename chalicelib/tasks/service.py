@@ -188,8 +188,8 @@ class TaskService:
         fields = _writable(body)
         _validate(_INPUT, fields, now)
         stored = _stored(fields)
-        fresh = _new_task(task_id, stored, stamp)
         if preconditions.if_none_match == ANY:  # create only: one conditional PutItem
+            fresh = _new_task(task_id, stored, stamp)
             if preconditions.if_match is not None:  # must exist and must not: never both
                 raise PreconditionFailed(RESOURCE, task_id)
             if not self._store.create(owner, fresh, epoch):
@@ -202,6 +202,7 @@ class TaskService:
             current = outcome.current
             if preconditions.if_match is not None or (current and is_visible(current, epoch)):
                 raise PreconditionFailed(RESOURCE, task_id)
+            fresh = _new_task(task_id, stored, stamp)
             if self._store.create(owner, fresh, epoch):  # over the expired task
                 return fresh, True
 

@@ -640,3 +640,11 @@ def test_setting_the_same_level_again_leaves_the_loggers_caches_alone() -> None:
     base.setLevel(logging.DEBUG)
     assert base.level == logging.DEBUG
     assert not other._cache  # a real change clears every cache, as the standard library does
+
+
+def test_a_text_message_stays_text_and_a_json_one_is_still_parsed() -> None:
+    assert telemetry._json_or_text("GET /tasks 200") == "GET /tasks 200"
+    assert telemetry._json_or_text('{"a": [1]}') == {"a": [1]}
+    assert telemetry._json_or_text("[1, 2]") == [1, 2]
+    with pytest.raises(ValueError, match="Expecting"):  # Powertools catches it, keeps the text
+        telemetry._json_or_text("{not json")

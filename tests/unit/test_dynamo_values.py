@@ -59,3 +59,32 @@ def test_the_edges_of_the_fast_path(value: Any) -> None:
 def test_a_number_past_38_digits_is_still_refused() -> None:
     with pytest.raises(Exception, match=r"Inexact|Rounded"):
         dynamo.serialize(10**38 + 1)
+
+
+_NUMBERS = st.one_of(
+    st.integers(min_value=-(10**37), max_value=10**37).map(str),
+    st.decimals(allow_nan=False, allow_infinity=False, places=3).map(str),
+    st.sampled_from(["1E+3", "-0", "0.0", "1.50", "12345678901234567890123456789012345678"]),
+)
+_ATTRIBUTES = st.recursive(
+    st.builds(lambda s: {"S": s}, st.text(max_size=10))
+    | st.builds(lambda n: {"N": n}, _NUMBERS)
+    | st.just({"NULL": True})
+    | st.builds(lambda b: {"BOOL": b}, st.booleans())
+    | st.builds(lambda b: {"B": b}, st.binary(max_size=4))
+    | st.builds(lambda ss: {"SS": ss}, st.lists(st.text(max_size=3), min_size=1, unique=True)),
+    lambda inner: (
+        st.builds(lambda items: {"L": items}, st.lists(inner, max_size=3))
+        | st.builds(lambda m: {"M": m}, st.dictionaries(st.text(max_size=3), inner, max_size=3))
+    ),
+    max_leaves=10,
+)
+
+
+@given(_ATTRIBUTES)
+def test_every_attribute_reads_as_type_deserializer_then_plain_do(attribute: Any) -> None:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    expected = dynamo._plain(TypeDeserializer().deserialize(attribute))
+    # repr tells 1 from 1.0 and True from 1, which == does not
+    assert repr(dynamo._plain_value(attribute)) == repr(expected)
