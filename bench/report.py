@@ -540,8 +540,9 @@ def markdown(
 
     add("## Cold start\n")
     add(
-        "A fresh interpreter with the `dev` stage's settings, as Lambda starts one (the "
-        "Tracer built, botocore patched), imports `app` and serves `GET /tasks/{id}` (a read "
+        "A fresh interpreter with the `dev` stage's settings, as Lambda starts one (no "
+        "X-Ray SDK: the stage leaves its subsegments off; init without garbage collection, "
+        "as `app.py` runs it in Lambda), imports `app` and serves `GET /tasks/{id}` (a read "
         "on DynamoDB Local). The floor is the typical handler's cold start: a fresh interpreter "
         "that imports boto3, creates a DynamoDB client and reads one item (botocore's "
         "first-call work is no more the app's than the import is).\n"
