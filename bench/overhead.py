@@ -81,22 +81,28 @@ class _Context:
         return 25000
 
 
+def _timed(
+    handler: Any, event: dict[str, Any], context: Any, expected: int
+) -> tuple[float, dict[str, Any]]:
+    """One call of ``handler``: its milliseconds and its response, which must have
+    ``expected`` as its status."""
+    started = time.perf_counter()
+    response: dict[str, Any] = handler(event, context)
+    elapsed = (time.perf_counter() - started) * 1000
+    if response["statusCode"] != expected:
+        raise AssertionError(f"{event['httpMethod']} {event['path']}: {response}")
+    return elapsed, response
+
+
 def _ours(handler: Any, owner: str) -> dict[str, Any]:
-    """One call per operation on this API: each returns (milliseconds, status)."""
+    """Per operation, a call of this API with round ``number``: its milliseconds. A
+    round's create makes the task its get, replace, patch and delete use."""
     context = _Context()
     created: list[str] = []
 
-    def call(event: dict[str, Any], expected: int) -> tuple[float, dict[str, Any]]:
-        started = time.perf_counter()
-        response = handler(event, context)
-        elapsed = (time.perf_counter() - started) * 1000
-        if response["statusCode"] != expected:
-            raise AssertionError(f"{event['httpMethod']}: {response}")
-        return elapsed, response
-
     def create(number: int) -> float:
         event = cold_start.api_gateway_event("POST", body=_body(number), owner=owner)
-        elapsed, response = call(event, 201)
+        elapsed, response = _timed(handler, event, context, 201)
         created.append(json.loads(response["body"])["id"])
         return elapsed
 
@@ -106,7 +112,7 @@ def _ours(handler: Any, owner: str) -> dict[str, Any]:
         event = cold_start.api_gateway_event(
             method, created[number], body, owner, content_type or "application/json"
         )
-        return call(event, expected)[0]
+        return _timed(handler, event, context, expected)[0]
 
     return {
         "create": create,
@@ -118,29 +124,25 @@ def _ours(handler: Any, owner: str) -> dict[str, Any]:
 
 
 def _theirs(handler: Any) -> dict[str, Any]:
+    """The same for the typical handler (``bench.baseline``), with its own events."""
     from bench.baseline_cost import event
 
     created: list[str] = []
 
-    def call(request: dict[str, Any], expected: int) -> tuple[float, dict[str, Any]]:
-        started = time.perf_counter()
-        response = handler(request, None)
-        elapsed = (time.perf_counter() - started) * 1000
-        if response["statusCode"] != expected:
-            raise AssertionError(f"typical {request['httpMethod']}: {response}")
-        return elapsed, response
-
     def create(number: int) -> float:
-        elapsed, response = call(event("POST", body=_body(number)), 201)
+        elapsed, response = _timed(handler, event("POST", body=_body(number)), None, 201)
         created.append(json.loads(response["body"])["id"])
         return elapsed
 
+    def task(number: int, method: str, expected: int, body: Any = None) -> float:
+        return _timed(handler, event(method, created[number], body), None, expected)[0]
+
     return {
         "create": create,
-        "get": lambda n: call(event("GET", created[n]), 200)[0],
-        "replace": lambda n: call(event("PUT", created[n], _body(n + 1)), 200)[0],
-        "patch": lambda n: call(event("PATCH", created[n], {"priority": "low"}), 200)[0],
-        "delete": lambda n: call(event("DELETE", created[n]), 204)[0],
+        "get": lambda n: task(n, "GET", 200),
+        "replace": lambda n: task(n, "PUT", 200, _body(n + 1)),
+        "patch": lambda n: task(n, "PATCH", 200, {"priority": "low"}),
+        "delete": lambda n: task(n, "DELETE", 204),
     }
 
 
@@ -212,9 +214,7 @@ def summarise(samples: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
     return result
 
 
-def measure(
-    rounds: int = ROUNDS["full"], variables: dict[str, str] | None = None
-) -> dict[str, Any]:
+def measure(rounds: int = ROUNDS["full"]) -> dict[str, Any]:
     """``rounds`` interleaved rounds in a fresh interpreter on a fresh DynamoDB Local."""
     started = time.perf_counter()
     with (
@@ -231,7 +231,6 @@ def measure(
             "PYTHONPYCACHEPREFIX": cache,
             # Lambda sets this per published version; $LATEST adds no version dimension.
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            **(variables or {}),
         }
         # The app's logs and metrics go to a file: a pipe's reader would wake on every line
         # and take this 2-core machine's CPU from the measured process (Lambda's log
@@ -249,12 +248,10 @@ def measure(
         if process.returncode != 0:
             raise RuntimeError(f"the overhead run failed:\n{process.stderr[-4000:]}")
         samples = json.loads(out.read_text())
-        lines = logs.read_text().count("\n")
     return {
         "operations": summarise(samples),
         "rounds": rounds,
         "warm_up_rounds": WARM_UP_ROUNDS,
-        "stdout_lines": lines,
         "seconds": round(time.perf_counter() - started, 1),
     }
 

@@ -42,17 +42,17 @@ _serializer = TypeSerializer()
 _MAX_FAST_INT = 10**38
 
 
-def _serialized(value: Any) -> dict[str, Any]:
-    """A value as DynamoDB's JSON, exactly as TypeSerializer writes it. Strings, integers
-    and lists skip its type dispatch, a few microseconds a value on every write
-    (docs/design/costs.md, Per request); everything else goes through it."""
+def serialize(value: Any) -> dict[str, Any]:
+    """One attribute value in DynamoDB's wire format, exactly as TypeSerializer writes it.
+    Strings, integers and lists skip its type dispatch, a few microseconds a value on every
+    write (docs/design/costs.md, Per request); everything else goes through it."""
     kind = type(value)
     if kind is str:
         return {"S": value}
     if kind is int and -_MAX_FAST_INT < value < _MAX_FAST_INT:
         return {"N": str(value)}
     if kind is list:
-        return {"L": [_serialized(item) for item in value]}
+        return {"L": [serialize(item) for item in value]}
     return cast(dict[str, Any], _serializer.serialize(value))
 
 
@@ -94,7 +94,7 @@ class Expression:
 
     def value(self, value: Any) -> str:
         placeholder = f":v{len(self.values)}"
-        self.values[placeholder] = _serialized(value)
+        self.values[placeholder] = serialize(value)
         return placeholder
 
     def not_expired(self, now: int) -> str:
@@ -243,11 +243,6 @@ def is_live(item: Item, now: int) -> bool:
     return TTL_ATTRIBUTE not in item or int(item[TTL_ATTRIBUTE]["N"]) > now
 
 
-def serialize(value: Any) -> dict[str, Any]:
-    """One attribute value in DynamoDB's wire format."""
-    return _serialized(value)
-
-
 def _plain(value: Any) -> Any:
     """DynamoDB's numbers as JSON's: Decimals become int (or float), at any depth."""
     if isinstance(value, Decimal):
@@ -311,7 +306,7 @@ class RecordItems(Generic[R]):
         """The item that stores ``record`` under ``key`` (and any index attributes)."""
         attributes = cast(Mapping[str, Any], record)
         return {
-            **{k: _serialized(v) for k, v in attributes.items() if v is not None},
+            **{k: serialize(v) for k, v in attributes.items() if v is not None},
             **key,
         }
 

@@ -187,7 +187,6 @@ def _results(page_units: dict[int, float]) -> dict[str, Any]:
             },
             "rounds": 160,
             "warm_up_rounds": 20,
-            "stdout_lines": 1700,
             "seconds": 9.0,
         },
         "package": {"bytes": 700_000, "by_format": {"cloudformation": 700_000}},

@@ -205,13 +205,9 @@ def test_a_failure_at_init_is_logged_and_left_to_the_first_request(
     assert len(attempts) == 2
 
 
-@pytest.mark.external
-@pytest.mark.parametrize("in_lambda", [True, False])
-def test_importing_the_app_primes_only_inside_lambda(in_lambda: bool) -> None:
-    """In Lambda the init phase builds the client; chalice local and the tests (which load
-    chalice.local) and a plain import never do."""
-    script = "import app\nfrom chalicelib import runtime\nprint(runtime._shared is not None)\n"
-    stage_variables = {
+def _stage_variables(in_lambda: bool) -> dict[str, str]:
+    """A stage's variables for a fresh interpreter that imports the app, as Lambda or not."""
+    return {
         "TASKS_TABLE_NAME": "primed",
         "TASKS_CURSOR_SECRETS": "s" * 32,
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -220,7 +216,15 @@ def test_importing_the_app_primes_only_inside_lambda(in_lambda: bool) -> None:
         "POWERTOOLS_TRACE_DISABLED": "true",
         **({"AWS_LAMBDA_FUNCTION_NAME": "task-api-dev"} if in_lambda else {}),
     }
-    done = run_as_lambda(script, stage_variables)
+
+
+@pytest.mark.external
+@pytest.mark.parametrize("in_lambda", [True, False])
+def test_importing_the_app_primes_only_inside_lambda(in_lambda: bool) -> None:
+    """In Lambda the init phase builds the client; chalice local and the tests (which load
+    chalice.local) and a plain import never do."""
+    script = "import app\nfrom chalicelib import runtime\nprint(runtime._shared is not None)\n"
+    done = run_as_lambda(script, _stage_variables(in_lambda))
     assert done.stdout.strip().splitlines()[-1] == str(in_lambda)
 
 
@@ -231,13 +235,5 @@ def test_lambda_s_init_runs_without_collections_then_freezes_what_it_made(
 ) -> None:
     """Collection is back on once init is done; what init made is frozen (Lambda only)."""
     script = "import gc, app\nprint(gc.isenabled(), gc.get_freeze_count() > 1000)\n"
-    stage_variables = {
-        "TASKS_TABLE_NAME": "primed",
-        "TASKS_CURSOR_SECRETS": "s" * 32,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        **({"AWS_LAMBDA_FUNCTION_NAME": "task-api-dev"} if in_lambda else {}),
-    }
-    done = run_as_lambda(script, stage_variables)
+    done = run_as_lambda(script, _stage_variables(in_lambda))
     assert done.stdout.strip().splitlines()[-1] == f"True {in_lambda}"
